@@ -1,0 +1,42 @@
+# The two commands a newcomer runs: `make data` builds the package, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Every run is recorded in the project's own Dagster instance, so the UI can show its history.
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+UI_PORT ?= 3000
+
+.PHONY: data test ui lint format clean-state
+
+$(STAMP): requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $@
+
+# Materialise every asset, run every check, publish outputs/ atomically, and validate it with the
+# frictionless CLI. Exits non-zero on any failure, leaving the previous outputs/ untouched.
+data: $(STAMP)
+	$(BIN)/dagster job execute -m pipeline.definitions -j publish_package
+	$(BIN)/frictionless validate outputs/datapackage.json
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+# Dagster UI for data teams, on loopback only; the schedule can be switched on there.
+ui: $(STAMP)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline schemas tests
+	$(BIN)/ruff format --check pipeline schemas tests
+
+format: $(STAMP)
+	$(BIN)/ruff format pipeline schemas tests
+	$(BIN)/ruff check --fix pipeline schemas tests
+
+# Local state only: the warehouse and recorded runs (never outputs/, never the committed dagster.yaml).
+clean-state:
+	rm -rf .state
+	find dagster_home -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

@@ -1,0 +1,99 @@
+"""Out layer: each published table in its declared shape (schema `out`), checked before publishing.
+
+One factory makes every out asset from its declaration in schemas/published.py: the declared
+columns cast to their declared types, rows sorted by primary key, a blocking pandera schema check,
+and a blocking foreign-key check (SQL on DuckDB) for every declared foreign key.
+"""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipeline.defs.raw import OWNERS
+from pipeline.validation import Failure, check_result, spreadsheet_row, validate
+from schemas import PUBLISHED_TABLES, Table
+
+GROUP = "out"
+
+
+def out_sql(table: Table) -> str:
+    columns = ",\n    ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+    order = ", ".join(table.primary_key)
+    return f"CREATE OR REPLACE TABLE out.{table.name} AS\nSELECT\n    {columns}\nFROM core.{table.name}\nORDER BY {order}"
+
+
+def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
+    """Rows whose foreign key matches no row of the referenced table."""
+    label = f"outputs/data/{table.name}.csv"
+    order = ", ".join(table.primary_key)
+    failures = []
+    with duckdb.get_connection() as con:
+        for fk in table.foreign_keys:
+            join = " AND ".join(f"t.{a} = r.{b}" for a, b in zip(fk.columns, fk.reference))
+            present = " AND ".join(f"t.{a} IS NOT NULL" for a in fk.columns)
+            rows = con.execute(
+                f"SELECT n, {', '.join(fk.columns)} FROM ("
+                f" SELECT row_number() OVER (ORDER BY {order}) - 1 AS n, * FROM out.{table.name}) AS t"
+                f" WHERE {present} AND NOT EXISTS (SELECT 1 FROM out.{fk.table} AS r WHERE {join})"
+            ).fetchall()
+            failures += [
+                Failure(label, spreadsheet_row(n), ", ".join(fk.columns), values[0] if len(values) == 1 else values,
+                        f"matches no row of {fk.table}")
+                for n, *values in rows
+            ]
+    return failures
+
+
+def out_asset(table: Table) -> dg.AssetsDefinition:
+    referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
+    specs = [
+        dg.AssetCheckSpec(
+            "matches_schema", asset=f"out_{table.name}", blocking=True,
+            description="Declared types, required values, uniqueness, patterns, ranges and primary key.",
+        )
+    ]
+    if table.foreign_keys:
+        specs.append(
+            dg.AssetCheckSpec(
+                "foreign_keys_resolve", asset=f"out_{table.name}", blocking=True,
+                description="Every " + "; every ".join(
+                    f"{', '.join(fk.columns)} is a {fk.table}.{', '.join(fk.reference)}" for fk in table.foreign_keys
+                ) + ".",
+            )
+        )
+
+    @dg.asset(
+        name=f"out_{table.name}",
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"duckdb", "pandera"},
+        code_version="1",
+        deps=[f"core_{table.name}", *(f"out_{name}" for name in referenced)],
+        description=f"{table.title}: published as outputs/data/{table.name}.csv.\n\n{table.description}",
+        metadata={"dagster/column_schema": table.dagster_table_schema()},
+        check_specs=specs,
+    )
+    def _out(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+        with duckdb.get_connection() as con:
+            con.execute("CREATE SCHEMA IF NOT EXISTS out")
+            con.execute(out_sql(table))
+            frame = con.execute(f"SELECT * FROM out.{table.name}").df()
+        label = f"outputs/data/{table.name}.csv"
+        failures = validate(frame, table.pandera_schema(), label)
+        for failure in failures[:20]:
+            context.log.error(failure.message())
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": len(frame),
+                "dagster/column_schema": table.dagster_table_schema(),
+                "primary_key": ", ".join(table.primary_key),
+            }
+        )
+        yield check_result("matches_schema", failures, label)
+        if table.foreign_keys:
+            yield check_result("foreign_keys_resolve", dangling_keys(duckdb, table), label)
+
+    return _out
+
+
+OUT_ASSETS = [out_asset(t) for t in PUBLISHED_TABLES.values()]

@@ -1,0 +1,142 @@
+"""Raw layer: each file in raw/ read as published, checked against the manifest and its schema.
+
+A raw asset refuses a file whose sha256 or size differs from the manifest, reads every cell as text,
+stores it in the warehouse's `raw` schema with its spreadsheet row numbers, and reports its schema
+check as a blocking asset check: nothing downstream runs on a file that fails.
+"""
+
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from pipeline.manifest import Manifest, ManifestError, verify_file
+from pipeline.resources import ProjectPaths
+from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
+from schemas import RAW_TABLES, Table
+
+GROUP = "raw"
+OWNERS = ["team:data"]
+MANIFEST_ASSET = "raw_manifest__sources"
+
+
+def write_table(duckdb: DuckDBResource, schema: str, name: str, frame: pd.DataFrame) -> None:
+    with duckdb.get_connection() as con:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.register("incoming", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM incoming")
+        con.unregister("incoming")
+
+
+def load_manifest_or_fail(paths: ProjectPaths) -> Manifest:
+    try:
+        return paths.manifest()
+    except ManifestError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+
+
+@dg.asset(
+    name=MANIFEST_ASSET,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"yaml", "duckdb"},
+    code_version="1",
+)
+def raw_manifest__sources(
+    context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """The manifest raw/sources.yaml: every public document the data cites and every file in raw/.
+
+    Each source has a URL, publisher, publication date, licence and kind; each file its source,
+    retrieval date, sha256 and size. A malformed manifest, a path that leaves raw/, or a file in
+    raw/ that the manifest does not list fails the run before anything is read.
+    """
+    manifest = load_manifest_or_fail(paths)
+    unlisted = manifest.unlisted_files()
+    if unlisted:
+        raise dg.Failure(
+            description=f"{manifest.path}: file(s) in raw/ not listed in the manifest: {', '.join(unlisted)}"
+        )
+    sources = pd.DataFrame(list(manifest.sources.values()), dtype=object)
+    write_table(duckdb, "raw", "manifest_sources", sources)
+    listing = "| file | source | sha256 |\n|---|---|---|\n" + "\n".join(
+        f"| {f.path} | {f.source_id} | `{f.sha256[:12]}…` |" for f in manifest.files.values()
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "manifest": str(manifest.path),
+            "sources": len(manifest.sources),
+            "files": dg.MetadataValue.md(listing),
+            "dagster/row_count": len(sources),
+        }
+    )
+
+
+def raw_asset(table: Table) -> dg.AssetsDefinition:
+    """A raw asset for one manifest file, with its blocking schema check."""
+
+    @dg.asset(
+        name=table.name,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"csv", "duckdb", "pandera"},
+        code_version="1",
+        deps=[MANIFEST_ASSET],
+        description=(
+            f"{table.title}. {table.description}\n\nRead as published from the file listed in "
+            f"raw/sources.yaml as `{table.file_id}`: its sha256 is checked against the manifest, every "
+            "cell is kept as text, and the pandera schema below must pass before anything downstream runs."
+        ),
+        metadata={"dagster/column_schema": table.dagster_table_schema()},
+        check_specs=[
+            dg.AssetCheckSpec(
+                "matches_schema",
+                asset=table.name,
+                blocking=True,
+                description="Every column present in order, required cells filled, values of the declared form.",
+            )
+        ],
+    )
+    def _raw(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
+        manifest = load_manifest_or_fail(paths)
+        entry = manifest.file(table.file_id)
+        try:
+            path = verify_file(manifest, table.file_id)
+            frame = read_raw_csv(path)
+        except (ManifestError, RawFileError) as exc:
+            raise dg.Failure(description=str(exc)) from exc
+
+        label = f"raw/{entry.path}"
+        failures = validate(frame, table.pandera_schema(raw=True), label)
+        for failure in failures[:20]:
+            context.log.error(failure.message())
+
+        stored = frame.copy()
+        stored[ROW_COLUMN] = range(2, len(frame) + 2)
+        write_table(duckdb, "raw", table.file_id, stored)
+
+        source = manifest.sources[entry.source_id]
+        yield dg.MaterializeResult(
+            metadata={
+                "source_id": entry.source_id,
+                "source_url": dg.MetadataValue.url(source["url"]),
+                "publisher": source["publisher"],
+                "source_title": source["title"],
+                "date_published": source["date_published"] or "not stated",
+                "licence": source["licence"],
+                "raw_file": label,
+                "date_retrieved": entry.date_retrieved,
+                "transcribed_from": entry.transcribed_from,
+                "verified": entry.verified,
+                "sha256": entry.sha256,
+                "bytes": entry.bytes,
+                "dagster/row_count": len(frame),
+                "dagster/column_schema": table.dagster_table_schema(),
+            },
+            check_results=[check_result("matches_schema", failures, label)],
+        )
+
+    return _raw
+
+
+RAW_ASSETS = [raw_manifest__sources, *(raw_asset(t) for t in RAW_TABLES.values())]

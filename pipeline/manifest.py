@@ -1,0 +1,151 @@
+"""The manifest raw/sources.yaml: what each raw file is, where it came from, and its checksum."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+MANIFEST_NAME = "sources.yaml"
+
+_SOURCE_FIELDS = ("source_id", "title", "publisher", "url", "date_published", "licence", "kind", "notes")
+_FILE_FIELDS = (
+    "file_id", "path", "source_id", "title", "date_retrieved", "transcribed_from", "verified", "sha256", "bytes",
+)
+_REQUIRED_SOURCE = ("source_id", "title", "publisher", "url", "licence", "kind")
+_REQUIRED_FILE = ("file_id", "path", "source_id", "title", "date_retrieved", "sha256", "bytes")
+
+
+class ManifestError(ValueError):
+    """The manifest is malformed, or a raw file does not match it. The message names the file."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    file_id: str
+    path: str  # relative to raw/
+    source_id: str
+    title: str
+    date_retrieved: str
+    transcribed_from: str
+    verified: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    sources: dict[str, dict]
+    files: dict[str, RawFile]
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.path.parent
+
+    def file(self, file_id: str) -> RawFile:
+        if file_id not in self.files:
+            raise ManifestError(f"{self.path}: no file entry with file_id {file_id!r}")
+        return self.files[file_id]
+
+    def source_of(self, file_id: str) -> dict:
+        return self.sources[self.file(file_id).source_id]
+
+    def unlisted_files(self) -> list[str]:
+        """Files under raw/ that no manifest entry names (the manifest itself aside)."""
+        listed = {f.path for f in self.files.values()} | {MANIFEST_NAME}
+        on_disk = {p.relative_to(self.raw_dir).as_posix() for p in self.raw_dir.rglob("*") if p.is_file()}
+        return sorted(on_disk - listed)
+
+
+def load_manifest(raw_dir: Path) -> Manifest:
+    """Read and check the manifest's structure; every problem names the manifest and the entry."""
+    path = raw_dir / MANIFEST_NAME
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: not readable YAML: {exc}") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list) or not isinstance(doc.get("files"), list):
+        raise ManifestError(f"{path}: expected top-level lists 'sources' and 'files'")
+
+    sources: dict[str, dict] = {}
+    for n, entry in enumerate(doc["sources"], start=1):
+        where = f"{path}: sources entry {n}"
+        entry = _check_entry(entry, where, _SOURCE_FIELDS, _REQUIRED_SOURCE)
+        if entry["source_id"] in sources:
+            raise ManifestError(f"{where}: duplicate source_id {entry['source_id']!r}")
+        entry["date_published"] = _iso_date(entry.get("date_published"), f"{where}, date_published")
+        sources[entry["source_id"]] = entry
+
+    files: dict[str, RawFile] = {}
+    resolved_raw = raw_dir.resolve()
+    for n, entry in enumerate(doc["files"], start=1):
+        where = f"{path}: files entry {n}"
+        entry = _check_entry(entry, where, _FILE_FIELDS, _REQUIRED_FILE)
+        if entry["file_id"] in files:
+            raise ManifestError(f"{where}: duplicate file_id {entry['file_id']!r}")
+        if entry["source_id"] not in sources:
+            raise ManifestError(f"{where}: source_id {entry['source_id']!r} is not in the sources list")
+        target = (raw_dir / entry["path"]).resolve()
+        if Path(entry["path"]).is_absolute() or not target.is_relative_to(resolved_raw):
+            raise ManifestError(f"{where}: path {entry['path']!r} escapes {raw_dir}")
+        if not isinstance(entry["bytes"], int) or entry["bytes"] < 0:
+            raise ManifestError(f"{where}: bytes must be a whole number, got {entry['bytes']!r}")
+        entry["date_retrieved"] = _iso_date(entry["date_retrieved"], f"{where}, date_retrieved")
+        files[entry["file_id"]] = RawFile(**{k: entry.get(k) or "" for k in _FILE_FIELDS} | {"bytes": entry["bytes"]})
+    return Manifest(path=path, sources=sources, files=files)
+
+
+def _check_entry(entry: object, where: str, fields: tuple[str, ...], required: tuple[str, ...]) -> dict:
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: expected a mapping, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(fields))
+    if unknown:
+        raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    missing = [f for f in required if entry.get(f) in (None, "")]
+    if missing:
+        raise ManifestError(f"{where}: missing {', '.join(missing)}")
+    return {f: entry.get(f) for f in fields}
+
+
+def _iso_date(value: object, where: str) -> str:
+    """YAML reads 2023-08-29 as a date; keep dates as ISO strings, blank when unknown."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_file(manifest: Manifest, file_id: str) -> Path:
+    """The raw file's path, after checking it exists and matches the manifest's size and sha256."""
+    entry = manifest.file(file_id)
+    path = manifest.raw_dir / entry.path
+    if not path.is_file():
+        raise ManifestError(f"{path}: file listed in the manifest ({file_id}) is missing")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise ManifestError(
+            f"{path}: sha256 {actual} does not match the manifest's {entry.sha256}; "
+            "a raw file is never edited in place: add a new file with its own manifest entry"
+        )
+    size = path.stat().st_size
+    if size != entry.bytes:
+        raise ManifestError(f"{path}: {size} bytes, the manifest says {entry.bytes}")
+    return path

@@ -1,0 +1,49 @@
+"""Where the pipeline reads and writes: raw/, outputs/ and the DuckDB warehouse."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from pipeline.manifest import Manifest, load_manifest
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class ProjectPaths(dg.ConfigurableResource):
+    """Folders of one build. Tests point these at temporary copies; the real build uses the project's."""
+
+    raw_dir: str = str(PROJECT_DIR / "raw")
+    outputs_dir: str = str(PROJECT_DIR / "outputs")
+
+    @property
+    def raw(self) -> Path:
+        return Path(self.raw_dir)
+
+    @property
+    def outputs(self) -> Path:
+        return Path(self.outputs_dir)
+
+    def manifest(self) -> Manifest:
+        return load_manifest(self.raw)
+
+
+def default_warehouse() -> str:
+    """The warehouse file: local state, rebuilt by every run, never published or committed."""
+    path = Path(os.environ.get("SV_WAREHOUSE", PROJECT_DIR / ".state" / "warehouse.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = None) -> dict:
+    return {
+        "paths": paths or ProjectPaths(),
+        # DuckDBResource rather than the DuckDB pandas IO manager: the IO manager deletes then inserts
+        # by column position without a transaction, which empties or silently reorders a table when
+        # its columns change (measured, see STACK_NOTES.md). Every table here is written with
+        # CREATE OR REPLACE TABLE ... AS SELECT instead.
+        "duckdb": DuckDBResource(database=warehouse or default_warehouse()),
+    }

@@ -1,0 +1,114 @@
+"""Reading raw CSVs as text and turning pandera failures into messages a person can act on.
+
+Every message names the file, the row (counting the header as row 1, as a spreadsheet does) and the
+column, so that whoever fixes the input can go straight to the cell.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pandera.errors
+import pandera.pandas as pa
+
+ROW_COLUMN = "_row"  # spreadsheet row number kept beside every raw table
+MAX_LISTED = 50
+
+
+class RawFileError(ValueError):
+    """A raw file that cannot be read as a CSV table; the message names the file."""
+
+
+def spreadsheet_row(index: int) -> int:
+    """Row number as a spreadsheet shows it: the header is row 1, the first record row 2."""
+    return int(index) + 2
+
+
+def read_raw_csv(path: Path) -> pd.DataFrame:
+    """Every cell as text, blank cells as missing, exactly as published (no type guessing)."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise RawFileError(f"{path}: line {line} is not valid UTF-8 (byte {exc.start})") from exc
+    if not text.strip():
+        raise RawFileError(f"{path}: file is empty")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except (pd.errors.ParserError, csv.Error) as exc:
+        raise RawFileError(f"{path}: not a readable CSV table: {exc}") from exc
+    return frame
+
+
+@dataclass(frozen=True)
+class Failure:
+    file: str
+    row: int | None
+    column: str | None
+    value: object
+    problem: str
+
+    def message(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        value = "" if self.value is None else f": value {self.value!r}"
+        return f"{', '.join(where)}{value}: {self.problem}"
+
+
+def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema, file_label: str) -> list[Failure]:
+    """All failures of `frame` against `schema` (lazy: every problem, not just the first)."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        return [_failure(row, file_label) for row in exc.failure_cases.itertuples(index=False)]
+    return []
+
+
+def _failure(case, file_label: str) -> Failure:
+    index = case.index
+    row = spreadsheet_row(index) if index is not None and not pd.isna(index) else None
+    column = case.column if isinstance(case.column, str) else None
+    check = str(case.check)
+    value = None if pd.isna(case.failure_case) else case.failure_case
+    if check == "column_in_dataframe":
+        return Failure(file_label, None, value, None, "column is missing from the file")
+    if check == "column_in_schema":
+        return Failure(file_label, None, value, None, "column is not in the schema (extra or renamed column)")
+    if check == "column_ordered":
+        return Failure(file_label, None, value, None, "column is out of the declared order")
+    if check == "not_nullable":
+        return Failure(file_label, row, column, None, "a value is required here but the cell is blank")
+    if check.startswith("field_uniqueness") or check == "multiple_fields_uniqueness":
+        return Failure(file_label, row, column, value, "duplicate value where values must be unique")
+    return Failure(file_label, row, column, value, f"fails check {check}")
+
+
+def check_result(check_name: str, failures: list[Failure], what: str) -> dg.AssetCheckResult:
+    """A blocking check's result: the first failures in the description, all of them as metadata."""
+    if not failures:
+        return dg.AssetCheckResult(
+            check_name=check_name, passed=True, description=f"{what}: no failures", metadata={"num_failures": 0}
+        )
+    listed = failures[:MAX_LISTED]
+    table = "| file | row | column | value | problem |\n|---|---|---|---|---|\n" + "\n".join(
+        f"| {f.file} | {f.row or ''} | {f.column or ''} | {_cell(f.value)} | {_cell(f.problem)} |" for f in listed
+    )
+    if len(failures) > MAX_LISTED:
+        table += f"\n\n… and {len(failures) - MAX_LISTED} more"
+    return dg.AssetCheckResult(
+        check_name=check_name,
+        passed=False,
+        description=f"{what}: {len(failures)} failure(s). First: {failures[0].message()}",
+        metadata={"num_failures": len(failures), "failure_cases": dg.MetadataValue.md(table)},
+    )
+
+
+def _cell(value: object) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,201 @@
+"""The one declaration of every table, and what is derived from it.
+
+Each table (raw or published) is declared once as a `Table` of `Column`s. From that declaration come:
+
+- the pandera schema that validates it (`pandera_schema`),
+- the Frictionless table schema written to `datapackage.json` (`frictionless_schema`),
+- the column schema shown in the Dagster UI (`dagster_table_schema`),
+- the DuckDB column types of the published table (`duckdb_type`).
+
+No other copy of a column list exists: change a column here and every output follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagster as dg
+import pandera.pandas as pa
+
+# Frictionless field type -> (pandas dtype for pandera, DuckDB type)
+_TYPES: dict[str, tuple[str, str]] = {
+    "string": ("string", "VARCHAR"),
+    "integer": ("Int64", "BIGINT"),
+    # Money and other decimals are exact in DuckDB, so CSVs never show float artefacts.
+    "number": ("Float64", "DECIMAL(18, 2)"),
+    "boolean": ("boolean", "BOOLEAN"),
+    "date": ("datetime64[ns]", "DATE"),
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its name, Frictionless type, meaning and constraints."""
+
+    name: str
+    type: str
+    description: str
+    title: str = ""
+    unit: str = ""
+    required: bool = False
+    unique: bool = False
+    enum: tuple[str, ...] = ()
+    pattern: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    # Upstream columns this one is computed from, as "table.column" (column lineage for auditors).
+    derived_from: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in _TYPES:
+            raise ValueError(f"column {self.name!r}: unknown type {self.type!r}")
+
+    @property
+    def duckdb_type(self) -> str:
+        return _TYPES[self.type][1]
+
+    def frictionless_field(self) -> dict:
+        constraints: dict = {}
+        if self.required:
+            constraints["required"] = True
+        if self.unique:
+            constraints["unique"] = True
+        if self.enum:
+            constraints["enum"] = list(self.enum)
+        if self.pattern:
+            constraints["pattern"] = self.pattern
+        if self.minimum is not None:
+            constraints["minimum"] = self.minimum
+        if self.maximum is not None:
+            constraints["maximum"] = self.maximum
+        spec: dict = {"name": self.name, "type": self.type}
+        if self.title:
+            spec["title"] = self.title
+        spec["description"] = self.description
+        if self.unit:
+            spec["unit"] = self.unit
+        if constraints:
+            spec["constraints"] = constraints
+        return spec
+
+    def pandera_checks(self) -> list[pa.Check]:
+        checks = []
+        if self.enum:
+            checks.append(pa.Check.isin(list(self.enum)))
+        if self.pattern:
+            # Frictionless patterns match the whole value; so must pandera's.
+            checks.append(pa.Check.str_matches(f"^(?:{self.pattern})$"))
+        if self.minimum is not None:
+            checks.append(pa.Check.ge(self.minimum))
+        if self.maximum is not None:
+            checks.append(pa.Check.le(self.maximum))
+        return checks
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    table: str
+    reference: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: its columns, keys and the words a reader needs."""
+
+    name: str
+    title: str
+    description: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    # Raw tables: the manifest file they are read from.
+    file_id: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"table {self.name!r}: duplicate column names")
+        for key in (*self.primary_key, *(c for fk in self.foreign_keys for c in fk.columns)):
+            if key not in names:
+                raise ValueError(f"table {self.name!r}: key column {key!r} is not declared")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+    def pandera_schema(self, *, raw: bool = False) -> pa.DataFrameSchema:
+        """Validation for this table.
+
+        Raw tables are read as text exactly as published (every value a string, blank cells missing),
+        so only presence, patterns and vocabularies are checked there; published tables are checked
+        with their declared types.
+        """
+        columns = {
+            c.name: pa.Column(
+                "string" if raw else _TYPES[c.type][0],
+                checks=c.pandera_checks(),
+                nullable=not c.required,
+                unique=c.unique,
+                coerce=True,
+                title=c.title or None,
+                description=c.description,
+            )
+            for c in self.columns
+        }
+        return pa.DataFrameSchema(
+            columns,
+            strict=True,
+            ordered=raw,
+            unique=list(self.primary_key) if len(self.primary_key) > 1 else None,
+            name=self.name,
+            description=self.description,
+        )
+
+    def frictionless_schema(self) -> dict:
+        schema: dict = {"fields": [c.frictionless_field() for c in self.columns]}
+        if self.primary_key:
+            schema["primaryKey"] = list(self.primary_key)
+        if self.foreign_keys:
+            schema["foreignKeys"] = [
+                {
+                    "fields": list(fk.columns),
+                    "reference": {"resource": fk.table, "fields": list(fk.reference)},
+                }
+                for fk in self.foreign_keys
+            ]
+        return schema
+
+    def dagster_table_schema(self) -> dg.TableSchema:
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=c.name,
+                    type=c.type,
+                    description=c.description + (f" Unit: {c.unit}." if c.unit else ""),
+                    constraints=dg.TableColumnConstraints(
+                        nullable=not c.required,
+                        unique=c.unique,
+                        other=_other_constraints(c),
+                    ),
+                )
+                for c in self.columns
+            ]
+        )
+
+
+def _other_constraints(c: Column) -> list[str]:
+    other = []
+    if c.enum:
+        other.append("one of: " + ", ".join(c.enum))
+    if c.pattern:
+        other.append(f"matches {c.pattern}")
+    if c.minimum is not None:
+        other.append(f">= {c.minimum:g}")
+    if c.maximum is not None:
+        other.append(f"<= {c.maximum:g}")
+    return other

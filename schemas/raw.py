@@ -1,0 +1,119 @@
+"""Raw tables: the files in raw/ exactly as published, with their own column headings.
+
+Every raw value is read as text (blank cells as missing); these schemas check what must be present
+and what a value must look like before anything is parsed. Column order is checked too: a renamed,
+missing or extra column fails loudly.
+"""
+
+from schemas.model import Column, Table
+
+PFA_CODE = r"(E23|W15)\d{6}"
+# Amounts as the Home Office prints them: "£8,907,532" or "£29,409.93". No sign is accepted.
+GBP_AS_PRINTED = r"£\d{1,3}(,\d{3})*(\.\d{2})?"
+
+
+def _text(name: str, description: str, **kwargs) -> Column:
+    return Column(name, "string", description, **kwargs)
+
+
+HOME_OFFICE_ALLOCATIONS_2023_24 = Table(
+    name="raw_home_office__funding_allocations_2023_24",
+    file_id="home_office__funding_allocations_2023_24",
+    title="Home Office serious violence funding allocations 2023/24, as printed",
+    description="Grip (police) and VRU allocations for 2023/24 by area, as printed on gov.uk.",
+    columns=(
+        _text("Area", "Area name as printed by the Home Office.", required=True, unique=True),
+        _text(
+            "Grip police force allocation",
+            "Grip allocation to the police force, as printed.",
+            pattern=GBP_AS_PRINTED,
+        ),
+        _text(
+            "VRU allocation",
+            "Violence Reduction Unit allocation, as printed; blank where the page was not seen.",
+            pattern=GBP_AS_PRINTED,
+        ),
+    ),
+)
+
+POLICE_FORCE_AREAS = Table(
+    name="raw_reference__police_force_areas",
+    file_id="reference__police_force_areas",
+    title="Police force areas (reference compilation)",
+    description="The 43 territorial police force areas plus a note row for British Transport Police.",
+    columns=(
+        _text("pfa_code", "ONS police force area code; blank on the BTP note row.", pattern=PFA_CODE),
+        _text("pfa_name_ons", "ONS name of the area.", required=True),
+        _text("country", "Country, derived from the code prefix.", required=True),
+        _text("force_name", "Name of the police force.", required=True),
+        _text("local_policing_body_type", "Kind of local policing body."),
+        _text("local_policing_body_name", "Title of the local policing body."),
+        _text("body_name_basis", "How the body's title was established.", required=True),
+        _text("body_type_since", "When the current arrangement began.", pattern=r"\d{4}(-\d{2}(-\d{2})?)?"),
+        _text("body_source_url", "Source of the local policing body."),
+        _text("code_source", "Source of the code.", required=True),
+        _text("force_name_source", "Source of the force name.", required=True),
+        _text("notes", "Compiler's notes."),
+    ),
+)
+
+VIOLENCE_REDUCTION_UNITS = Table(
+    name="raw_reference__violence_reduction_units",
+    file_id="reference__violence_reduction_units",
+    title="Violence Reduction Units (reference compilation)",
+    description="The 20 Home Office-funded Violence Reduction Units.",
+    columns=(
+        _text("area", "Area as the compiler wrote it.", required=True),
+        _text("pfa_code", "ONS police force area code.", required=True, unique=True, pattern=PFA_CODE),
+        _text("vru_name_current", "Name the unit uses now.", required=True),
+        _text("vru_name_other", "Earlier or other names."),
+        _text("lead_or_host_body", "Body that hosts or commissions the unit.", required=True),
+        _text("first_funded_fy", "First year of Home Office VRU funding.", required=True, pattern=r"\d{4}/\d{2}"),
+        _text("established_as_published", "Launch wording as reported.", required=True),
+        _text("initial_or_early_home_office_allocation_as_reported", "Early allocation as reported."),
+        _text("vru_allocation_2023_24_gov_uk", "2023/24 allocation copied from gov.uk.", pattern=GBP_AS_PRINTED),
+        _text("source_urls", "Pages the row comes from, separated by ' ; '.", required=True),
+        _text("programme_list_source", "Pages listing the programme's areas.", required=True),
+        _text("notes", "Compiler's notes."),
+    ),
+)
+
+INITIATIVES = Table(
+    name="raw_reference__initiatives",
+    file_id="reference__initiatives",
+    title="APCC case-study initiatives (reference compilation)",
+    description="The eight initiatives of the APCC's serious violence case studies.",
+    columns=(
+        _text("initiative", "Initiative name.", required=True, unique=True),
+        _text("police_force_area", "Area as the compiler wrote it.", required=True),
+        _text("pfa_code", "ONS police force area code.", required=True, pattern=PFA_CODE),
+        _text("lead_body", "Lead body.", required=True),
+        _text("delivery_partners", "Delivery partners."),
+        _text("year_started", "Start as published, with context."),
+        _text("target_group", "Who the initiative is for.", required=True),
+        _text("approach", "Approach, in the compiler's short classification.", required=True),
+        _text("delivery_setting", "Where it is delivered.", required=True),
+        _text("outcome_figures_as_published", "Published output or outcome figures, as worded."),
+        _text("outcome_period", "Period of those figures."),
+        _text("outcome_source", "Source of those figures."),
+        _text("source_urls", "Pages the row comes from, separated by ' ; '.", required=True),
+        _text("notes", "Compiler's notes.", required=True),
+    ),
+)
+
+AREA_NAMES = Table(
+    name="raw_project__area_names",
+    file_id="project__area_names",
+    title="Area name spellings mapped to ONS codes",
+    description="Spellings of area names that sources print, other than the ONS and force names.",
+    columns=(
+        _text("area_as_published", "A spelling a source prints.", required=True, unique=True),
+        _text("area_code", "ONS police force area code it means.", required=True, pattern=PFA_CODE),
+        _text("notes", "Why this spelling maps to this code.", required=True),
+    ),
+)
+
+RAW_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (HOME_OFFICE_ALLOCATIONS_2023_24, POLICE_FORCE_AREAS, VIOLENCE_REDUCTION_UNITS, INITIATIVES, AREA_NAMES)
+}
