@@ -13,7 +13,15 @@ MANIFEST_NAME = "sources.yaml"
 
 _SOURCE_FIELDS = ("source_id", "title", "publisher", "url", "date_published", "licence", "kind", "notes")
 _FILE_FIELDS = (
-    "file_id", "path", "source_id", "title", "date_retrieved", "transcribed_from", "verified", "sha256", "bytes",
+    "file_id",
+    "path",
+    "source_id",
+    "title",
+    "date_retrieved",
+    "transcribed_from",
+    "verified",
+    "sha256",
+    "bytes",
 )
 _REQUIRED_SOURCE = ("source_id", "title", "publisher", "url", "licence", "kind")
 _REQUIRED_FILE = ("file_id", "path", "source_id", "title", "date_retrieved", "sha256", "bytes")

@@ -39,6 +39,10 @@ LICENCES = {
 class PackageInvalid(RuntimeError):
     """The built package failed Frictionless validation; nothing was published."""
 
+    def __init__(self, errors: list[str]):
+        super().__init__("the built package is not valid, nothing was published: " + "; ".join(errors[:5]))
+        self.errors = errors
+
 
 def format_value(value: object) -> str:
     """One CSV cell: blank for missing, ISO dates, lower-case booleans, no float artefacts."""
@@ -126,6 +130,23 @@ def report_errors(report: frictionless.Report, limit: int = 20) -> list[str]:
             lines.append(f"{', '.join(where)}: {error.message}")
     lines.extend(f"package: {error.message}" for error in report.errors)
     return lines[:limit]
+
+
+def build_and_publish(outputs: Path, staging: Path, descriptor: dict, files: dict[str, bytes]) -> frictionless.Report:
+    """Write the package to `staging`, validate it, and only if valid swap it into `outputs`.
+
+    Raises PackageInvalid (with Frictionless's errors) and leaves `outputs` untouched otherwise;
+    the staging folder is removed either way.
+    """
+    try:
+        write_package(staging, descriptor, files)
+        report = validate_package(staging)
+        if not report.valid:
+            raise PackageInvalid(report_errors(report))
+        publish(staging, outputs)
+        return report
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def staging_dir(outputs: Path, run_id: str) -> Path:

@@ -13,7 +13,8 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pandera.errors
-import pandera.pandas as pa
+
+from schemas.model import Table
 
 ROW_COLUMN = "_row"  # spreadsheet row number kept beside every raw table
 MAX_LISTED = 50
@@ -62,16 +63,17 @@ class Failure:
         return f"{', '.join(where)}{value}: {self.problem}"
 
 
-def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema, file_label: str) -> list[Failure]:
-    """All failures of `frame` against `schema` (lazy: every problem, not just the first)."""
+def validate(frame: pd.DataFrame, table: Table, file_label: str, *, raw: bool = False) -> list[Failure]:
+    """All failures of `frame` against the table's schema (lazy: every problem, not just the first)."""
     try:
-        schema.validate(frame, lazy=True)
+        table.pandera_schema(raw=raw).validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
-        return [_failure(row, file_label) for row in exc.failure_cases.itertuples(index=False)]
+        hints = {c.name: c.pattern_hint for c in table.columns if c.pattern_hint}
+        return [_failure(row, file_label, hints) for row in exc.failure_cases.itertuples(index=False)]
     return []
 
 
-def _failure(case, file_label: str) -> Failure:
+def _failure(case, file_label: str, hints: dict[str, str]) -> Failure:
     index = case.index
     row = spreadsheet_row(index) if index is not None and not pd.isna(index) else None
     column = case.column if isinstance(case.column, str) else None
@@ -87,6 +89,8 @@ def _failure(case, file_label: str) -> Failure:
         return Failure(file_label, row, column, None, "a value is required here but the cell is blank")
     if check.startswith("field_uniqueness") or check == "multiple_fields_uniqueness":
         return Failure(file_label, row, column, value, "duplicate value where values must be unique")
+    if check.startswith("str_matches") and column in hints:
+        return Failure(file_label, row, column, value, f"expected {hints[column]}")
     return Failure(file_label, row, column, value, f"fails check {check}")
 
 
@@ -105,7 +109,9 @@ def check_result(check_name: str, failures: list[Failure], what: str) -> dg.Asse
     return dg.AssetCheckResult(
         check_name=check_name,
         passed=False,
-        description=f"{what}: {len(failures)} failure(s). First: {failures[0].message()}",
+        description=f"{what}: {len(failures)} failure(s): "
+        + "; ".join(f.message() for f in failures[:3])
+        + ("; …" if len(failures) > 3 else ""),
         metadata={"num_failures": len(failures), "failure_cases": dg.MetadataValue.md(table)},
     )
 

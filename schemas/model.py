@@ -41,6 +41,8 @@ class Column:
     unique: bool = False
     enum: tuple[str, ...] = ()
     pattern: str = ""
+    # What a value matching `pattern` looks like, in words, for error messages.
+    pattern_hint: str = ""
     minimum: float | None = None
     maximum: float | None = None
     # Upstream columns this one is computed from, as "table.column" (column lineage for auditors).

@@ -7,7 +7,7 @@ no row; it is never a zero).
 from dataclasses import replace
 
 from schemas.model import Column, ForeignKey, Table
-from schemas.raw import PFA_CODE
+from schemas.raw import PFA_CODE, PFA_HINT
 
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
 SOURCE_KINDS = ("official_table", "official_answer", "pcc_vru_publication", "press", "code_list", "compilation")
@@ -28,6 +28,7 @@ AREA_CODE = Column(
     title="Area code",
     required=True,
     pattern=PFA_CODE,
+    pattern_hint=PFA_HINT,
 )
 TO_SOURCES = ForeignKey(("source_id",), "sources", ("source_id",))
 TO_AREAS = ForeignKey(("area_code",), "police_force_areas", ("area_code",))
@@ -58,12 +59,29 @@ POLICE_FORCE_AREAS = Table(
     ),
     columns=(
         replace(AREA_CODE, unique=True),
-        Column("area_name", "string", "ONS name of the police force area.", required=True, unique=True,
-               derived_from=("raw_reference__police_force_areas.pfa_name_ons",)),
-        Column("force_name", "string", "Name of the territorial police force.", required=True,
-               derived_from=("raw_reference__police_force_areas.force_name",)),
-        Column("country", "string", "England or Wales.", required=True, enum=("England", "Wales"),
-               derived_from=("raw_reference__police_force_areas.country",)),
+        Column(
+            "area_name",
+            "string",
+            "ONS name of the police force area.",
+            required=True,
+            unique=True,
+            derived_from=("raw_reference__police_force_areas.pfa_name_ons",),
+        ),
+        Column(
+            "force_name",
+            "string",
+            "Name of the territorial police force.",
+            required=True,
+            derived_from=("raw_reference__police_force_areas.force_name",),
+        ),
+        Column(
+            "country",
+            "string",
+            "England or Wales.",
+            required=True,
+            enum=("England", "Wales"),
+            derived_from=("raw_reference__police_force_areas.country",),
+        ),
         SOURCE_ID,
     ),
     primary_key=("area_code",),
@@ -80,8 +98,13 @@ AREA_NAMES = Table(
     columns=(
         Column("area_as_published", "string", "A name as a source may print it.", required=True, unique=True),
         AREA_CODE,
-        Column("name_kind", "string", "ons_name, force_name, or alias (a spelling seen in a source).",
-               required=True, enum=("ons_name", "force_name", "alias")),
+        Column(
+            "name_kind",
+            "string",
+            "ons_name, force_name, or alias (a spelling seen in a source).",
+            required=True,
+            enum=("ons_name", "force_name", "alias"),
+        ),
         Column("notes", "string", "Why an alias maps to this code."),
         SOURCE_ID,
     ),
@@ -97,16 +120,32 @@ VIOLENCE_REDUCTION_UNITS = Table(
         "Humberside from 2022-23. Many have renamed themselves Partnerships or Networks."
     ),
     columns=(
-        Column("vru_id", "string", "Identifier: VRU_ followed by the area code.", required=True, unique=True,
-               pattern=r"VRU_(E23|W15)\d{6}"),
+        Column(
+            "vru_id",
+            "string",
+            "Identifier: VRU_ followed by the area code.",
+            required=True,
+            unique=True,
+            pattern=r"VRU_(E23|W15)\d{6}",
+        ),
         replace(AREA_CODE, unique=True),
-        Column("vru_name", "string", "Name the unit uses in the most recent source seen.", required=True,
-               derived_from=("raw_reference__violence_reduction_units.vru_name_current",)),
+        Column(
+            "vru_name",
+            "string",
+            "Name the unit uses in the most recent source seen.",
+            required=True,
+            derived_from=("raw_reference__violence_reduction_units.vru_name_current",),
+        ),
         Column("vru_names_other", "string", "Earlier or alternative names, as written by the compiler."),
         Column("lead_or_host_body", "string", "Body that hosts or commissions the unit.", required=True),
-        Column("first_funded_year", "string", "First financial year of Home Office VRU funding (April to March).",
-               required=True, pattern=FINANCIAL_YEAR,
-               derived_from=("raw_reference__violence_reduction_units.first_funded_fy",)),
+        Column(
+            "first_funded_year",
+            "string",
+            "First financial year of Home Office VRU funding (April to March).",
+            required=True,
+            pattern=FINANCIAL_YEAR,
+            derived_from=("raw_reference__violence_reduction_units.first_funded_fy",),
+        ),
         Column("established_as_published", "string", "How and when the unit was set up, as reported."),
         Column("source_urls", "string", "Pages the row's details come from, separated by ' ; '.", required=True),
         Column("notes", "string", "Caveats from the compiler."),
@@ -125,25 +164,50 @@ INITIATIVES = Table(
         "independent impact evaluation was found for any of them."
     ),
     columns=(
-        Column("initiative_id", "string", "Identifier made from the initiative's name.", required=True,
-               unique=True, pattern=r"[a-z0-9]+(-[a-z0-9]+)*"),
-        Column("initiative_name", "string", "Name of the initiative.", required=True,
-               derived_from=("raw_reference__initiatives.initiative",)),
+        Column(
+            "initiative_id",
+            "string",
+            "Identifier made from the initiative's name.",
+            required=True,
+            unique=True,
+            pattern=r"[a-z0-9]+(-[a-z0-9]+)*",
+        ),
+        Column(
+            "initiative_name",
+            "string",
+            "Name of the initiative.",
+            required=True,
+            derived_from=("raw_reference__initiatives.initiative",),
+        ),
         AREA_CODE,
         Column("lead_body", "string", "Body that leads or funds it.", required=True),
         Column("delivery_partners", "string", "Partners that deliver it."),
-        Column("year_started", "integer", "Year it started, where the source gives one at the start of its wording; "
-               "blank otherwise (see start_as_published).", minimum=2000, maximum=2100,
-               derived_from=("raw_reference__initiatives.year_started",)),
-        Column("start_as_published", "string", "Start as the sources word it.",
-               derived_from=("raw_reference__initiatives.year_started",)),
+        Column(
+            "year_started",
+            "integer",
+            "Year it started, where the source gives one at the start of its wording; "
+            "blank otherwise (see start_as_published).",
+            minimum=2000,
+            maximum=2100,
+            derived_from=("raw_reference__initiatives.year_started",),
+        ),
+        Column(
+            "start_as_published",
+            "string",
+            "Start as the sources word it.",
+            derived_from=("raw_reference__initiatives.year_started",),
+        ),
         Column("target_group", "string", "Who it is for.", required=True),
         Column("approach", "string", "What it does (the compiler's short classification first).", required=True),
         Column("delivery_setting", "string", "Where it is delivered.", required=True),
         Column("outcome_figures_as_published", "string", "Published figures about it, worded as published."),
         Column("outcome_period", "string", "Period those figures cover."),
-        Column("outcome_source_urls", "string", "Where those figures were published.",
-               derived_from=("raw_reference__initiatives.outcome_source",)),
+        Column(
+            "outcome_source_urls",
+            "string",
+            "Where those figures were published.",
+            derived_from=("raw_reference__initiatives.outcome_source",),
+        ),
         Column("source_urls", "string", "Pages the row's details come from, separated by ' ; '.", required=True),
         Column("notes", "string", "Caveats from the compiler.", required=True),
         SOURCE_ID,
@@ -160,24 +224,57 @@ FUNDING_REPORTS = Table(
         "source. A figure a source does not give has no row; it is not a zero."
     ),
     columns=(
-        Column("report_id", "string", "Identifier: source, area code, stream and year joined by ':'.",
-               required=True, unique=True),
+        Column(
+            "report_id",
+            "string",
+            "Identifier: source, area code, stream and year joined by ':'.",
+            required=True,
+            unique=True,
+        ),
         AREA_CODE,
         Column("area_as_published", "string", "Area name exactly as the source prints it.", required=True),
-        Column("stream", "string", "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, "
-               "renamed Grip in 2021: hotspot policing grant to the force), hotspot_fund (the merged fund "
-               "from 2024-25), svd (Serious Violence Duty grant).", required=True, enum=STREAMS),
-        Column("financial_year", "string", "Financial year, April to March, as YYYY-YY.", required=True,
-               pattern=FINANCIAL_YEAR),
-        Column("amount_gbp", "number", "Amount in pounds sterling, parsed from amount_as_published.",
-               title="Amount (GBP)", unit="GBP", required=True, minimum=0),
+        Column(
+            "stream",
+            "string",
+            "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, "
+            "renamed Grip in 2021: hotspot policing grant to the force), hotspot_fund (the merged fund "
+            "from 2024-25), svd (Serious Violence Duty grant).",
+            required=True,
+            enum=STREAMS,
+        ),
+        Column(
+            "financial_year",
+            "string",
+            "Financial year, April to March, as YYYY-YY.",
+            required=True,
+            pattern=FINANCIAL_YEAR,
+        ),
+        Column(
+            "amount_gbp",
+            "number",
+            "Amount in pounds sterling, parsed from amount_as_published.",
+            title="Amount (GBP)",
+            unit="GBP",
+            required=True,
+            minimum=0,
+        ),
         Column("amount_as_published", "string", "The amount exactly as the source prints it.", required=True),
-        Column("amount_kind", "string", "What kind of figure it is: exact, rounded, upper_bound, lower_bound "
-               "or multi_year_total.", required=True, enum=AMOUNT_KINDS),
+        Column(
+            "amount_kind",
+            "string",
+            "What kind of figure it is: exact, rounded, upper_bound, lower_bound or multi_year_total.",
+            required=True,
+            enum=AMOUNT_KINDS,
+        ),
         SOURCE_ID,
         Column("raw_file", "string", "File in raw/ the figure was read from.", required=True),
-        Column("raw_row", "integer", "Row of that file, counting the header as row 1 (as a spreadsheet does).",
-               required=True, minimum=2),
+        Column(
+            "raw_row",
+            "integer",
+            "Row of that file, counting the header as row 1 (as a spreadsheet does).",
+            required=True,
+            minimum=2,
+        ),
     ),
     primary_key=("report_id",),
     foreign_keys=(TO_AREAS, TO_SOURCES),
@@ -185,6 +282,5 @@ FUNDING_REPORTS = Table(
 
 # In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
-    t.name: t
-    for t in (SOURCES, POLICE_FORCE_AREAS, AREA_NAMES, VIOLENCE_REDUCTION_UNITS, INITIATIVES, FUNDING_REPORTS)
+    t.name: t for t in (SOURCES, POLICE_FORCE_AREAS, AREA_NAMES, VIOLENCE_REDUCTION_UNITS, INITIATIVES, FUNDING_REPORTS)
 }

@@ -8,8 +8,10 @@ missing or extra column fails loudly.
 from schemas.model import Column, Table
 
 PFA_CODE = r"(E23|W15)\d{6}"
+PFA_HINT = "an ONS police force area code, like 'E23000001' or 'W15000003'"
 # Amounts as the Home Office prints them: "£8,907,532" or "£29,409.93". No sign is accepted.
 GBP_AS_PRINTED = r"£\d{1,3}(,\d{3})*(\.\d{2})?"
+GBP_HINT = "an amount in pounds as printed, like '£8,907,532' or '£29,409.93' (no sign, no words)"
 
 
 def _text(name: str, description: str, **kwargs) -> Column:
@@ -27,11 +29,13 @@ HOME_OFFICE_ALLOCATIONS_2023_24 = Table(
             "Grip police force allocation",
             "Grip allocation to the police force, as printed.",
             pattern=GBP_AS_PRINTED,
+            pattern_hint=GBP_HINT,
         ),
         _text(
             "VRU allocation",
             "Violence Reduction Unit allocation, as printed; blank where the page was not seen.",
             pattern=GBP_AS_PRINTED,
+            pattern_hint=GBP_HINT,
         ),
     ),
 )
@@ -42,7 +46,12 @@ POLICE_FORCE_AREAS = Table(
     title="Police force areas (reference compilation)",
     description="The 43 territorial police force areas plus a note row for British Transport Police.",
     columns=(
-        _text("pfa_code", "ONS police force area code; blank on the BTP note row.", pattern=PFA_CODE),
+        _text(
+            "pfa_code",
+            "ONS police force area code; blank on the BTP note row.",
+            pattern=PFA_CODE,
+            pattern_hint=PFA_HINT,
+        ),
         _text("pfa_name_ons", "ONS name of the area.", required=True),
         _text("country", "Country, derived from the code prefix.", required=True),
         _text("force_name", "Name of the police force.", required=True),
@@ -64,7 +73,14 @@ VIOLENCE_REDUCTION_UNITS = Table(
     description="The 20 Home Office-funded Violence Reduction Units.",
     columns=(
         _text("area", "Area as the compiler wrote it.", required=True),
-        _text("pfa_code", "ONS police force area code.", required=True, unique=True, pattern=PFA_CODE),
+        _text(
+            "pfa_code",
+            "ONS police force area code.",
+            required=True,
+            unique=True,
+            pattern=PFA_CODE,
+            pattern_hint=PFA_HINT,
+        ),
         _text("vru_name_current", "Name the unit uses now.", required=True),
         _text("vru_name_other", "Earlier or other names."),
         _text("lead_or_host_body", "Body that hosts or commissions the unit.", required=True),
@@ -86,7 +102,7 @@ INITIATIVES = Table(
     columns=(
         _text("initiative", "Initiative name.", required=True, unique=True),
         _text("police_force_area", "Area as the compiler wrote it.", required=True),
-        _text("pfa_code", "ONS police force area code.", required=True, pattern=PFA_CODE),
+        _text("pfa_code", "ONS police force area code.", required=True, pattern=PFA_CODE, pattern_hint=PFA_HINT),
         _text("lead_body", "Lead body.", required=True),
         _text("delivery_partners", "Delivery partners."),
         _text("year_started", "Start as published, with context."),
@@ -108,7 +124,9 @@ AREA_NAMES = Table(
     description="Spellings of area names that sources print, other than the ONS and force names.",
     columns=(
         _text("area_as_published", "A spelling a source prints.", required=True, unique=True),
-        _text("area_code", "ONS police force area code it means.", required=True, pattern=PFA_CODE),
+        _text(
+            "area_code", "ONS police force area code it means.", required=True, pattern=PFA_CODE, pattern_hint=PFA_HINT
+        ),
         _text("notes", "Why this spelling maps to this code.", required=True),
     ),
 )

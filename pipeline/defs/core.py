@@ -4,7 +4,6 @@ Joins and renames are SQL (pipeline/sql/); the few steps that parse published wo
 start years, identifiers) are the pure functions of pipeline/parsing.py.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -15,8 +14,13 @@ from pipeline import parsing
 from pipeline.defs.raw import MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
-from schemas.raw import AREA_NAMES, HOME_OFFICE_ALLOCATIONS_2023_24, INITIATIVES, POLICE_FORCE_AREAS
-from schemas.raw import VIOLENCE_REDUCTION_UNITS
+from schemas.raw import (
+    AREA_NAMES,
+    HOME_OFFICE_ALLOCATIONS_2023_24,
+    INITIATIVES,
+    POLICE_FORCE_AREAS,
+    VIOLENCE_REDUCTION_UNITS,
+)
 
 GROUP = "core"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
@@ -61,7 +65,10 @@ def core_police_force_areas(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.M
 
 
 @dg.asset(
-    group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1",
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="1",
     deps=[core_police_force_areas, AREA_NAMES.name],
 )
 def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -74,14 +81,10 @@ def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materiali
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_names")})
 
 
-@dg.asset(
-    group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[VIOLENCE_REDUCTION_UNITS.name]
-)
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[VIOLENCE_REDUCTION_UNITS.name])
 def core_violence_reduction_units(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY."""
-    run_sql(
-        duckdb, "core_violence_reduction_units", source_id=source_id_of(paths, VIOLENCE_REDUCTION_UNITS.file_id)
-    )
+    run_sql(duckdb, "core_violence_reduction_units", source_id=source_id_of(paths, VIOLENCE_REDUCTION_UNITS.file_id))
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.violence_reduction_units")})
 
 
@@ -90,8 +93,9 @@ def add_initiative_ids(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     out.insert(0, "initiative_id", [parsing.slug(name) for name in out["initiative_name"]])
     position = out.columns.get_loc("start_as_published")
-    out.insert(position, "year_started", pd.array([parsing.leading_year(s) for s in out["start_as_published"]],
-                                                  dtype="Int64"))
+    out.insert(
+        position, "year_started", pd.array([parsing.leading_year(s) for s in out["start_as_published"]], dtype="Int64")
+    )
     return out
 
 
@@ -130,8 +134,13 @@ def parse_amounts(frame: pd.DataFrame, file_label: str, column: dict[str, str]) 
 
 def unresolved_areas(frame: pd.DataFrame, file_label: str, column: str) -> list[Failure]:
     return [
-        Failure(file_label, row.raw_row, column, row.area_as_published,
-                "unknown area name: add the spelling to raw/mappings/area_names.csv if it is a real area")
+        Failure(
+            file_label,
+            row.raw_row,
+            column,
+            row.area_as_published,
+            "unknown area name: add the spelling to raw/mappings/area_names.csv if it is a real area",
+        )
         for row in frame[frame["area_code"].isna()].itertuples(index=False)
     ]
 
@@ -161,17 +170,16 @@ def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths,
     manifest = load_manifest_or_fail(paths)
     entry = manifest.file(HOME_OFFICE_ALLOCATIONS_2023_24.file_id)
     label = f"raw/{entry.path}"
-    frame = run_sql(
-        duckdb, "core_funding_reports__home_office_2023_24", source_id=entry.source_id, raw_file=label
-    )
+    frame = run_sql(duckdb, "core_funding_reports__home_office_2023_24", source_id=entry.source_id, raw_file=label)
     frame = frame.astype(object).where(frame.notna(), None)
     columns = {"surge_grip": "Grip police force allocation", "vru": "VRU allocation"}
     frame, failures = parse_amounts(frame, label, columns)
     failures = unresolved_areas(frame, label, "Area") + failures
     for failure in failures[:20]:
         context.log.error(failure.message())
-    frame.insert(0, "report_id", frame[["source_id", "area_code", "stream", "financial_year"]]
-                 .astype(str).agg(":".join, axis=1))
+    frame.insert(
+        0, "report_id", frame[["source_id", "area_code", "stream", "financial_year"]].astype(str).agg(":".join, axis=1)
+    )
     write_table(duckdb, "core", "funding_reports", frame)
     with duckdb.get_connection() as con:
         con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")

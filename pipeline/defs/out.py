@@ -5,7 +5,6 @@ columns cast to their declared types, rows sorted by primary key, a blocking pan
 and a blocking foreign-key check (SQL on DuckDB) for every declared foreign key.
 """
 
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -19,7 +18,9 @@ GROUP = "out"
 def out_sql(table: Table) -> str:
     columns = ",\n    ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
     order = ", ".join(table.primary_key)
-    return f"CREATE OR REPLACE TABLE out.{table.name} AS\nSELECT\n    {columns}\nFROM core.{table.name}\nORDER BY {order}"
+    return (
+        f"CREATE OR REPLACE TABLE out.{table.name} AS\nSELECT\n    {columns}\nFROM core.{table.name}\nORDER BY {order}"
+    )
 
 
 def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
@@ -29,7 +30,7 @@ def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
     failures = []
     with duckdb.get_connection() as con:
         for fk in table.foreign_keys:
-            join = " AND ".join(f"t.{a} = r.{b}" for a, b in zip(fk.columns, fk.reference))
+            join = " AND ".join(f"t.{a} = r.{b}" for a, b in zip(fk.columns, fk.reference, strict=True))
             present = " AND ".join(f"t.{a} IS NOT NULL" for a in fk.columns)
             rows = con.execute(
                 f"SELECT n, {', '.join(fk.columns)} FROM ("
@@ -37,8 +38,13 @@ def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
                 f" WHERE {present} AND NOT EXISTS (SELECT 1 FROM out.{fk.table} AS r WHERE {join})"
             ).fetchall()
             failures += [
-                Failure(label, spreadsheet_row(n), ", ".join(fk.columns), values[0] if len(values) == 1 else values,
-                        f"matches no row of {fk.table}")
+                Failure(
+                    label,
+                    spreadsheet_row(n),
+                    ", ".join(fk.columns),
+                    values[0] if len(values) == 1 else values,
+                    f"matches no row of {fk.table}",
+                )
                 for n, *values in rows
             ]
     return failures
@@ -48,17 +54,23 @@ def out_asset(table: Table) -> dg.AssetsDefinition:
     referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
     specs = [
         dg.AssetCheckSpec(
-            "matches_schema", asset=f"out_{table.name}", blocking=True,
+            "matches_schema",
+            asset=f"out_{table.name}",
+            blocking=True,
             description="Declared types, required values, uniqueness, patterns, ranges and primary key.",
         )
     ]
     if table.foreign_keys:
         specs.append(
             dg.AssetCheckSpec(
-                "foreign_keys_resolve", asset=f"out_{table.name}", blocking=True,
-                description="Every " + "; every ".join(
+                "foreign_keys_resolve",
+                asset=f"out_{table.name}",
+                blocking=True,
+                description="Every "
+                + "; every ".join(
                     f"{', '.join(fk.columns)} is a {fk.table}.{', '.join(fk.reference)}" for fk in table.foreign_keys
-                ) + ".",
+                )
+                + ".",
             )
         )
 
@@ -79,7 +91,7 @@ def out_asset(table: Table) -> dg.AssetsDefinition:
             con.execute(out_sql(table))
             frame = con.execute(f"SELECT * FROM out.{table.name}").df()
         label = f"outputs/data/{table.name}.csv"
-        failures = validate(frame, table.pandera_schema(), label)
+        failures = validate(frame, table, label)
         for failure in failures[:20]:
             context.log.error(failure.message())
         yield dg.MaterializeResult(

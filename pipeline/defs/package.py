@@ -1,8 +1,5 @@
 """The published Frictionless data package: outputs/datapackage.json and outputs/data/*.csv."""
 
-
-import shutil
-
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
@@ -80,18 +77,11 @@ def datapackage(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: 
     descriptor = publish.package_descriptor(resources, list(sources.values()), licences)
 
     try:
-        publish.write_package(staging, descriptor, files)
-        report = publish.validate_package(staging)
-        if not report.valid:
-            errors = publish.report_errors(report)
-            for line in errors:
-                context.log.error(line)
-            raise dg.Failure(
-                description="the built package is not valid, nothing was published: " + "; ".join(errors[:5])
-            )
-        publish.publish(staging, outputs)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        report = publish.build_and_publish(outputs, staging, descriptor, files)
+    except publish.PackageInvalid as exc:
+        for line in exc.errors:
+            context.log.error(line)
+        raise dg.Failure(description=str(exc)) from exc
 
     yield dg.MaterializeResult(
         metadata={

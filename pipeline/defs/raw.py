@@ -5,7 +5,6 @@ stores it in the warehouse's `raw` schema with its spreadsheet row numbers, and 
 check as a blocking asset check: nothing downstream runs on a file that fails.
 """
 
-
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -107,7 +106,7 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
             raise dg.Failure(description=str(exc)) from exc
 
         label = f"raw/{entry.path}"
-        failures = validate(frame, table.pandera_schema(raw=True), label)
+        failures = validate(frame, table, label, raw=True)
         for failure in failures[:20]:
             context.log.error(failure.message())
 

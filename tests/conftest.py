@@ -1,0 +1,99 @@
+"""Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones."""
+
+import hashlib
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from pipeline.definitions import ASSETS
+from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources
+
+
+@dataclass
+class Build:
+    root: Path
+    result: dg.ExecuteInProcessResult
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+    def failed_checks(self) -> list:
+        return [e for e in self.result.get_asset_check_evaluations() if not e.passed]
+
+    def step_failures(self) -> list[str]:
+        return [
+            e.step_failure_data.error.message for e in self.result.all_events if e.event_type_value == "STEP_FAILURE"
+        ]
+
+
+class Project:
+    """A temporary copy of the project's raw/ and published outputs/."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        shutil.copytree(PROJECT_DIR / "raw", root / "raw")
+        shutil.copytree(PROJECT_DIR / "outputs", root / "outputs")
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+    def build(self) -> Build:
+        paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs))
+        resources = build_resources(paths, str(self.root / "warehouse.duckdb"))
+        result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
+        return Build(self.root, result)
+
+    def replace_raw(self, relative: str, old: str, new: str, *, update_manifest: bool = True) -> None:
+        """Edit a raw file's text; by default the manifest follows so that only the content is wrong."""
+        path = self.raw / relative
+        data = path.read_bytes()
+        assert old.encode() in data, f"{old!r} not in {relative}"
+        self.write_raw(relative, data.replace(old.encode(), new.encode(), 1), update_manifest=update_manifest)
+
+    def write_raw(self, relative: str, data: bytes, *, update_manifest: bool = True) -> None:
+        (self.raw / relative).write_bytes(data)
+        if update_manifest:
+            manifest = self.manifest()
+            for entry in manifest["files"]:
+                if entry["path"] == relative:
+                    entry["sha256"] = hashlib.sha256(data).hexdigest()
+                    entry["bytes"] = len(data)
+            self.write_manifest(manifest)
+
+    def manifest(self) -> dict:
+        return yaml.safe_load((self.raw / "sources.yaml").read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: dict) -> None:
+        (self.raw / "sources.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder, by relative path, with its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
+    """One full build from the committed raw/ into an empty outputs/ folder."""
+    root = tmp_path_factory.mktemp("fresh")
+    shutil.copytree(PROJECT_DIR / "raw", root / "raw")
+    paths = ProjectPaths(raw_dir=str(root / "raw"), outputs_dir=str(root / "outputs"))
+    result = dg.materialize(
+        ASSETS, resources=build_resources(paths, str(root / "warehouse.duckdb")), raise_on_error=False
+    )
+    return Build(root, result)

@@ -1,0 +1,65 @@
+"""The Definitions load with every asset, check, job and schedule the pipeline promises."""
+
+import dagster as dg
+
+from pipeline.definitions import defs
+from schemas import PUBLISHED_TABLES, RAW_TABLES
+
+
+def asset_keys() -> set[str]:
+    return {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+
+
+def check_keys() -> set[tuple[str, str]]:
+    return {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+
+
+def test_every_layer_has_its_assets():
+    expected = (
+        {"raw_manifest__sources", "datapackage"}
+        | set(RAW_TABLES)
+        | {f"core_{t}" for t in PUBLISHED_TABLES}
+        | {f"out_{t}" for t in PUBLISHED_TABLES}
+    )
+    assert asset_keys() == expected
+
+
+def test_assets_are_grouped_by_layer():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        name = key.to_user_string()
+        group = graph.get(key).group_name
+        expected = "package" if name == "datapackage" else name.split("_", 1)[0]
+        assert group == expected, name
+
+
+def test_schema_and_foreign_key_checks_are_blocking():
+    checks = check_keys()
+    for name in RAW_TABLES:
+        assert (name, "matches_schema") in checks
+    for name, table in PUBLISHED_TABLES.items():
+        assert (f"out_{name}", "matches_schema") in checks
+        assert ((f"out_{name}", "foreign_keys_resolve") in checks) == bool(table.foreign_keys)
+    assert ("core_funding_reports", "areas_and_amounts_resolve") in checks
+    assert ("datapackage", "frictionless_valid") in checks
+    graph = defs.resolve_asset_graph()
+    blocking = {
+        (k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
+    }
+    assert blocking == checks - {("datapackage", "frictionless_valid")}
+
+
+def test_publish_job_and_weekly_schedule():
+    job = defs.resolve_job_def("publish_package")
+    schedule = defs.resolve_schedule_def("weekly_publish")
+    assert schedule.job_name == job.name
+    assert schedule.cron_schedule == "0 6 * * 1"
+    assert isinstance(defs.executor, dg.ExecutorDefinition) and defs.executor.name == "in_process"
+
+
+def test_every_asset_has_a_description_and_owner():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description and len(node.description) > 40, key
+        assert node.owners == ["team:data"], key

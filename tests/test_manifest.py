@@ -1,0 +1,56 @@
+"""The manifest: structure, checksums, and paths that must stay inside raw/."""
+
+import pytest
+
+from pipeline.manifest import ManifestError, load_manifest, sha256_of, verify_file
+from pipeline.resources import PROJECT_DIR
+
+
+def test_committed_manifest_matches_every_raw_file():
+    manifest = load_manifest(PROJECT_DIR / "raw")
+    assert manifest.unlisted_files() == []
+    for file_id, entry in manifest.files.items():
+        path = verify_file(manifest, file_id)
+        assert sha256_of(path) == entry.sha256
+        assert manifest.source_of(file_id)["url"].startswith("https://")
+
+
+def test_every_raw_table_is_a_manifest_file():
+    from schemas import RAW_TABLES
+
+    manifest = load_manifest(PROJECT_DIR / "raw")
+    assert {t.file_id for t in RAW_TABLES.values()} == set(manifest.files)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("sources: [\n", "not readable YAML"),
+        ("just a string\n", "expected top-level lists"),
+        ("sources: []\nfiles: [{file_id: x}]\n", "files entry 1: missing path, source_id"),
+        (
+            "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, colour: red}]\nfiles: []\n",
+            "sources entry 1: unknown field(s) colour",
+        ),
+        (
+            "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, date_published: 29/08/2023}]"
+            "\nfiles: []\n",
+            "date_published: '29/08/2023' is not an ISO date",
+        ),
+    ],
+)
+def test_malformed_manifest(tmp_path, text, message):
+    (tmp_path / "sources.yaml").write_text(text)
+    with pytest.raises(ManifestError, match="sources.yaml") as info:
+        load_manifest(tmp_path)
+    assert message in str(info.value)
+
+
+def test_path_escaping_raw_is_refused(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k}]\n"
+        "files: [{file_id: f, path: ../../etc/passwd, source_id: S, title: t, date_retrieved: 2026-11-25, "
+        "sha256: abc, bytes: 1}]\n"
+    )
+    with pytest.raises(ManifestError, match=r"path '\.\./\.\./etc/passwd' escapes"):
+        load_manifest(tmp_path)
