@@ -53,6 +53,11 @@ class Column:
             raise ValueError(f"column {self.name!r}: unknown type {self.type!r}")
 
     @property
+    def display_title(self) -> str:
+        """The declared title, or one made from the name ('area_code' -> 'Area code')."""
+        return self.title or self.name.replace("_", " ").capitalize()
+
+    @property
     def duckdb_type(self) -> str:
         return _TYPES[self.type][1]
 
@@ -70,9 +75,7 @@ class Column:
             constraints["minimum"] = self.minimum
         if self.maximum is not None:
             constraints["maximum"] = self.maximum
-        spec: dict = {"name": self.name, "type": self.type}
-        if self.title:
-            spec["title"] = self.title
+        spec: dict = {"name": self.name, "type": self.type, "title": self.display_title}
         spec["description"] = self.description
         if self.unit:
             spec["unit"] = self.unit
@@ -144,7 +147,7 @@ class Table:
                 nullable=not c.required,
                 unique=c.unique,
                 coerce=True,
-                title=c.title or None,
+                title=c.display_title,
                 description=c.description,
             )
             for c in self.columns
