@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 
-.PHONY: data test ui lint format clean-state
+.PHONY: data test ui duckdb lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ data: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
+
+# The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
+duckdb: $(STAMP)
+	$(BIN)/python -m pipeline.export outputs dist/serious_violence.duckdb
 
 # Dagster UI for data teams, on loopback only; the schedule can be switched on there.
 ui: $(STAMP)

@@ -85,10 +85,15 @@ def resource_descriptor(table: Table, data: bytes, sources: list[dict]) -> dict:
     }
 
 
-def package_descriptor(resources: list[dict], sources: list[dict], licences: list[str]) -> dict:
+def package_descriptor(
+    resources: list[dict], sources: list[dict], licences: list[str], version: str = "", created: str = ""
+) -> dict:
+    """The package descriptor; `version` and `created` (a date) are set once a release is decided."""
     return {
         "name": "serious-violence-interventions-england-wales",
         "title": "Tackling serious violence in England and Wales: interventions, funding and sources",
+        "version": version,
+        "created": f"{created}T00:00:00Z" if created else "",
         "description": (
             "Which serious violence interventions run where in England and Wales (Violence Reduction "
             "Units, hotspot policing, case-study initiatives), who funds them with how much, each "
@@ -103,9 +108,10 @@ def package_descriptor(resources: list[dict], sources: list[dict], licences: lis
 
 
 def write_package(folder: Path, descriptor: dict, files: dict[str, bytes]) -> None:
-    (folder / "data").mkdir(parents=True)
     for relative, data in files.items():
-        (folder / relative).write_bytes(data)
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
     text = json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n"
     (folder / "datapackage.json").write_text(text, encoding="utf-8")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -31,6 +32,15 @@ class ProjectPaths(dg.ConfigurableResource):
         return load_manifest(self.raw)
 
 
+class ReleaseSettings(dg.ConfigurableResource):
+    """The date a new version is released under; blank means the day of the run (UTC)."""
+
+    date: str = ""
+
+    def today(self) -> dt.date:
+        return dt.date.fromisoformat(self.date) if self.date else dt.datetime.now(dt.UTC).date()
+
+
 def default_warehouse() -> str:
     """The warehouse file: local state, rebuilt by every run, never published or committed."""
     path = Path(os.environ.get("SV_WAREHOUSE", PROJECT_DIR / ".state" / "warehouse.duckdb"))
@@ -38,9 +48,10 @@ def default_warehouse() -> str:
     return str(path)
 
 
-def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = None) -> dict:
+def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = None, release_date: str = "") -> dict:
     return {
         "paths": paths or ProjectPaths(),
+        "release_settings": ReleaseSettings(date=release_date),
         # DuckDBResource rather than the DuckDB pandas IO manager: the IO manager deletes then inserts
         # by column position without a transaction, which empties or silently reorders a table when
         # its columns change (measured, see STACK_NOTES.md). Every table here is written with

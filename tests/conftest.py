@@ -47,9 +47,9 @@ class Project:
     def outputs(self) -> Path:
         return self.root / "outputs"
 
-    def build(self) -> Build:
+    def build(self, release_date: str = "") -> Build:
         paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs))
-        resources = build_resources(paths, str(self.root / "warehouse.duckdb"))
+        resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
         result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
         return Build(self.root, result)
 

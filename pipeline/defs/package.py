@@ -1,15 +1,19 @@
-"""The published Frictionless data package: outputs/datapackage.json and outputs/data/*.csv."""
+"""The published data package: outputs/ with datapackage.json, CSVs, Parquet, card, dictionary, changelog."""
+
+import tempfile
+from decimal import Decimal
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline import publish
+from pipeline import chart, docs, publish, release
 from pipeline.defs.raw import OWNERS
-from pipeline.resources import ProjectPaths
+from pipeline.resources import ProjectPaths, ReleaseSettings
 from schemas import PUBLISHED_TABLES
 
 GROUP = "package"
-SOURCE_FIELDS = ("title", "path", "publisher", "date_published", "licence")
+CHART_STREAMS = ("vru", "surge_grip")
 
 
 def package_sources(duckdb: DuckDBResource) -> dict[str, dict]:
@@ -30,20 +34,51 @@ def package_sources(duckdb: DuckDBResource) -> dict[str, dict]:
     }
 
 
-def table_rows(duckdb: DuckDBResource, name: str) -> tuple[list[str], list[tuple], list[str]]:
-    """Header, rows sorted by primary key, and the source ids the table cites."""
+def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[str]]:
+    """CSV and Parquet of one out table (rows sorted by primary key), and the source ids it cites."""
     table = PUBLISHED_TABLES[name]
-    with duckdb.get_connection() as con:
-        rows = con.execute(f"SELECT * FROM out.{name} ORDER BY {', '.join(table.primary_key)}").fetchall()
+    query = f"SELECT * FROM out.{name} ORDER BY {', '.join(table.primary_key)}"
+    with duckdb.get_connection() as con, tempfile.TemporaryDirectory() as tmp:
+        rows = con.execute(query).fetchall()
         cited = [r[0] for r in con.execute(f"SELECT DISTINCT source_id FROM out.{name} ORDER BY 1").fetchall()]
-    return table.column_names, rows, cited
+        parquet = Path(tmp) / f"{name}.parquet"
+        con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet)")
+        parquet_bytes = parquet.read_bytes()
+    return publish.csv_bytes(table.column_names, rows), parquet_bytes, cited
+
+
+def funding_grid(duckdb: DuckDBResource):
+    """VRU areas, the (stream, year) columns with any figure, and the known amounts and their kinds."""
+    with duckdb.get_connection() as con:
+        areas = [
+            r[0]
+            for r in con.execute(
+                "SELECT a.area_name FROM out.violence_reduction_units v "
+                "JOIN out.police_force_areas a USING (area_code) ORDER BY a.area_name"
+            ).fetchall()
+        ]
+        reports = con.execute(
+            "SELECT a.area_name, f.stream, f.financial_year, f.amount_gbp, f.amount_kind "
+            "FROM out.funding_reports f JOIN out.police_force_areas a USING (area_code) "
+            "WHERE f.stream IN ('vru', 'surge_grip') ORDER BY f.financial_year, f.stream DESC, a.area_name"
+        ).fetchall()
+    amounts: dict[tuple[str, str, str], Decimal] = {}
+    kinds: dict[tuple[str, str, str], str] = {}
+    for area, stream, year, amount, kind in reports:
+        if (area, stream, year) in amounts:
+            # One figure per cell until the allocation table picks among conflicting sources.
+            raise dg.Failure(description=f"two funding figures for {area}, {stream}, {year}: cannot chart both")
+        amounts[(area, stream, year)] = amount
+        kinds[(area, stream, year)] = kind
+    columns = sorted({(s, y) for _, s, y in amounts}, key=lambda c: (c[1], CHART_STREAMS.index(c[0])))
+    return areas, columns, amounts, kinds
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
-    kinds={"frictionless", "csv"},
-    code_version="1",
+    kinds={"frictionless", "csv", "parquet"},
+    code_version="2",
     deps=[f"out_{name}" for name in PUBLISHED_TABLES],
     check_specs=[
         dg.AssetCheckSpec(
@@ -54,30 +89,51 @@ def table_rows(duckdb: DuckDBResource, name: str) -> tuple[list[str], list[tuple
         )
     ],
 )
-def datapackage(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
-    """The published data package: every out table as a CSV, described in datapackage.json.
+def datapackage(
+    context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource, release_settings: ReleaseSettings
+):
+    """The published data package in outputs/: what researchers download.
 
-    Built in a staging folder beside outputs/, validated with the frictionless library, then swapped
-    into outputs/ in one atomic rename. If validation fails nothing is published and the previous
-    outputs/ stays exactly as it was. Identical inputs give byte-identical files.
+    Every out table as CSV (data/) and Parquet (parquet/), described in datapackage.json, with a
+    dataset card (README.md), a data dictionary, a changelog and a funding chart. Built in a staging
+    folder beside outputs/, validated with the frictionless library, then swapped into outputs/ in
+    one atomic rename: if anything fails, the previous outputs/ stays exactly as it was. The version
+    changes only when a table's data or schema changed; identical inputs give byte-identical files.
     """
     outputs = paths.outputs
     for stale in publish.remove_stale_staging(outputs):
         context.log.warning(f"removed {stale}, left by a run that did not finish")
     sources = package_sources(duckdb)
-    staging = publish.staging_dir(outputs, context.run_id)
 
-    files, resources, licences = {}, [], []
+    files, resources, licences, row_counts = {}, [], [], {}
     for name, table in PUBLISHED_TABLES.items():
-        header, rows, cited = table_rows(duckdb, name)
-        data = publish.csv_bytes(header, rows)
-        files[f"data/{name}.csv"] = data
-        resources.append(publish.resource_descriptor(table, data, [sources[s] for s in cited]))
+        csv_data, parquet_data, cited = table_files(duckdb, name)
+        files[f"data/{name}.csv"] = csv_data
+        files[f"parquet/{name}.parquet"] = parquet_data
+        resources.append(publish.resource_descriptor(table, csv_data, [sources[s] for s in cited]))
         licences += [sources[s]["licence"] for s in cited]
+        row_counts[name] = release.count_rows(csv_data)
     descriptor = publish.package_descriptor(resources, list(sources.values()), licences)
 
+    previous, previous_files = release.previous_package(outputs)
+    decided = release.decide_release(previous, previous_files, descriptor, files, release_settings.today())
+    descriptor = publish.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
+    if decided.is_new:
+        context.log.info(f"data changed: releasing version {decided.version}")
+
+    areas, columns, amounts, kinds = funding_grid(duckdb)
+    previous_changelog = outputs / "CHANGELOG.md"
+    files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts)
+    files["README.md"] = docs.dataset_card(
+        descriptor, row_counts, docs.coverage_matrix(areas, columns, kinds), decided.date
+    ).encode("utf-8")
+    files["DATA_DICTIONARY.md"] = docs.data_dictionary(row_counts, decided.version).encode("utf-8")
+    files["CHANGELOG.md"] = release.changelog(
+        previous_changelog.read_text(encoding="utf-8") if previous_changelog.is_file() else None, decided
+    ).encode("utf-8")
+
     try:
-        report = publish.build_and_publish(outputs, staging, descriptor, files)
+        report = publish.build_and_publish(outputs, publish.staging_dir(outputs, context.run_id), descriptor, files)
     except publish.PackageInvalid as exc:
         for line in exc.errors:
             context.log.error(line)
@@ -86,12 +142,18 @@ def datapackage(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: 
     yield dg.MaterializeResult(
         metadata={
             "outputs": str(outputs),
+            "version": decided.version,
+            "released": decided.date,
+            "new_release": decided.is_new,
             "resources": dg.MetadataValue.md(
                 "| resource | rows | bytes | sha256 |\n|---|---|---|---|\n"
                 + "\n".join(
-                    f"| {r['name']} | {report.tasks[i].stats['rows']} | {r['bytes']} | `{r['hash'][7:19]}…` |"
-                    for i, r in enumerate(resources)
+                    f"| {r['name']} | {row_counts[r['name']]} | {r['bytes']} | `{r['hash'][7:19]}…` |"
+                    for r in resources
                 )
+            ),
+            "files": dg.MetadataValue.md(
+                "| file | bytes |\n|---|---|\n" + "\n".join(f"| {p} | {len(d)} |" for p, d in sorted(files.items()))
             ),
         }
     )

@@ -1,0 +1,111 @@
+"""The dataset card (outputs/README.md) and the data dictionary, generated from the declarations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from string import Template
+
+from pipeline.chart import STREAM_LABELS
+from schemas import PUBLISHED_TABLES
+from schemas.model import Column, Table
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+CHART_PATH = "funding_by_area_and_year.png"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _constraints(column: Column) -> str:
+    parts = []
+    if column.required:
+        parts.append("required")
+    if column.unique:
+        parts.append("unique")
+    if column.enum:
+        parts.append("one of " + ", ".join(f"`{v}`" for v in column.enum))
+    if column.pattern:
+        parts.append(f"matches `{column.pattern}`")
+    if column.minimum is not None:
+        parts.append(f"≥ {column.minimum:g}")
+    if column.maximum is not None:
+        parts.append(f"≤ {column.maximum:g}")
+    return "; ".join(parts) or "—"
+
+
+def table_section(table: Table, rows: int) -> str:
+    lines = [
+        f"## `{table.name}`: {table.title}",
+        "",
+        _escape(table.description),
+        "",
+        f"- File: `data/{table.name}.csv` ({rows} rows); Parquet: `parquet/{table.name}.parquet`",
+        f"- Primary key: {', '.join(f'`{c}`' for c in table.primary_key)}",
+    ]
+    for fk in table.foreign_keys:
+        lines.append(
+            f"- Foreign key: {', '.join(f'`{c}`' for c in fk.columns)} → "
+            f"`{fk.table}`.{', '.join(f'`{c}`' for c in fk.reference)}"
+        )
+    lines += ["", "| column | type | unit | constraints | description |", "|---|---|---|---|---|"]
+    lines += [
+        f"| `{c.name}` | {c.type} | {c.unit or '—'} | {_escape(_constraints(c))} | {_escape(c.description)} |"
+        for c in table.columns
+    ]
+    return "\n".join(lines)
+
+
+def data_dictionary(row_counts: dict[str, int], version: str) -> str:
+    head = (
+        "# Data dictionary\n\n"
+        f"Version {version}. Generated from the table declarations in `schemas/`, the same declarations that "
+        "produce the pandera checks and `datapackage.json`.\n\n"
+        "Conventions: `area_code` is the ONS police force area code (E23… England, W15… Wales); "
+        "`financial_year` runs April to March, written `2023-24`; `source_id` resolves to a row of `sources`; "
+        "amounts are in pounds sterling (GBP). A blank cell is a missing value, never a zero.\n"
+    )
+    sections = [table_section(t, row_counts[name]) for name, t in PUBLISHED_TABLES.items()]
+    return head + "\n" + "\n\n".join(sections) + "\n"
+
+
+def coverage_matrix(areas: list[str], columns: list[tuple[str, str]], kinds: dict[tuple[str, str, str], str]) -> str:
+    header = "| area | " + " | ".join(f"{STREAM_LABELS[s]} {y}" for s, y in columns) + " |"
+    rule = "|---|" + "---|" * len(columns)
+    rows = [f"| {area} | " + " | ".join(kinds.get((area, s, y), "—") for s, y in columns) + " |" for area in areas]
+    known = sum(1 for area in areas for s, y in columns if (area, s, y) in kinds)
+    summary = f"\n\n{known} of {len(areas) * len(columns)} cells have a published figure."
+    return "\n".join([header, rule, *rows]) + summary
+
+
+def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, release_date: str) -> str:
+    units = {
+        "sources": "public document cited",
+        "police_force_areas": "territorial police force area",
+        "area_names": "accepted spelling of an area name",
+        "violence_reduction_units": "Violence Reduction Unit",
+        "initiatives": "APCC case-study initiative",
+        "funding_reports": "funding figure as one source reports it",
+    }
+    tables = "\n".join(
+        f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
+        f"| [data/{name}.csv](data/{name}.csv) | [parquet/{name}.parquet](parquet/{name}.parquet) |"
+        for name in PUBLISHED_TABLES
+    )
+    licences = "\n".join(
+        f"- [{lic['title']}]({lic['path']}) (`{lic['name']}`): sources "
+        + ", ".join(s["title"].split(":")[0] for s in descriptor["sources"] if s["licence"] == lic["name"])
+        for lic in descriptor["licenses"]
+    )
+    template = Template((TEMPLATES / "dataset_card.md").read_text(encoding="utf-8"))
+    return template.substitute(
+        title=descriptor["title"],
+        version=descriptor["version"],
+        date=release_date,
+        description=descriptor["description"],
+        tables=tables,
+        coverage=coverage,
+        chart=CHART_PATH,
+        chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
+        licences=licences,
+    )

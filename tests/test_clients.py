@@ -1,0 +1,114 @@
+"""The package as researchers use it: with clients nobody here wrote, and with its own documentation."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline.export import build_database
+from pipeline.release import count_rows
+from schemas import PUBLISHED_TABLES
+
+BIN = Path(sys.executable).parent
+PANDAS_TYPES = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
+DUCKDB_TYPES = {
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DECIMAL(18,2)",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+}
+
+
+def test_frictionless_cli_validates_the_package(fresh_build):
+    run = subprocess.run(
+        [BIN / "frictionless", "validate", "datapackage.json"], cwd=fresh_build.outputs, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.count("VALID") == len(PUBLISHED_TABLES)
+    assert "INVALID" not in run.stdout
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
+def test_duckdb_reads_every_csv_with_declared_types_and_matches_the_parquet(fresh_build, name):
+    table = PUBLISHED_TABLES[name]
+    columns = {c.name: DUCKDB_TYPES[c.type] for c in table.columns}
+    con = duckdb.connect()
+    from_csv = con.execute(
+        "SELECT * FROM read_csv(?, header=true, columns=?)",
+        [str(fresh_build.outputs / "data" / f"{name}.csv"), columns],
+    ).fetchall()
+    from_parquet = con.execute(
+        "SELECT * FROM read_parquet(?)", [str(fresh_build.outputs / "parquet" / f"{name}.parquet")]
+    ).fetchall()
+    assert from_csv and from_csv == from_parquet
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
+def test_pandas_reads_every_csv_with_declared_types(fresh_build, name):
+    table = PUBLISHED_TABLES[name]
+    dates = [c.name for c in table.columns if c.type == "date"]
+    dtypes = {c.name: PANDAS_TYPES[c.type] for c in table.columns if c.type != "date"}
+    frame = pd.read_csv(fresh_build.outputs / "data" / f"{name}.csv", dtype=dtypes, parse_dates=dates)
+    assert list(frame.columns) == table.column_names
+    assert len(frame) > 0
+    assert not frame.duplicated(subset=list(table.primary_key)).any()
+    for column in table.columns:
+        if column.required:
+            assert frame[column.name].notna().all(), column.name
+
+
+def test_datapackage_to_datasette_imports_into_sqlite(fresh_build, tmp_path):
+    database, metadata = tmp_path / "sv.db", tmp_path / "metadata.json"
+    run = subprocess.run(
+        [BIN / "datapackage-to-datasette", database, fresh_build.outputs / "datapackage.json", metadata],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    con = sqlite3.connect(database)
+    for name in PUBLISHED_TABLES:
+        csv_rows = count_rows((fresh_build.outputs / "data" / f"{name}.csv").read_bytes())
+        assert csv_rows > 0
+        assert con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == csv_rows
+    total = con.execute("SELECT sum(amount_gbp) FROM funding_reports WHERE area_code = 'E23000001'").fetchone()[0]
+    assert total == 8_907_532 + 9_497_400
+    references = {row[2] for row in con.execute("PRAGMA foreign_key_list(funding_reports)")}
+    assert references == {"police_force_areas", "sources"}
+    assert metadata.read_text().count('"title"') > len(PUBLISHED_TABLES)
+
+
+def test_duckdb_export_has_every_table_with_keys(fresh_build, tmp_path):
+    counts = build_database(fresh_build.outputs, tmp_path / "sv.duckdb")
+    assert counts["police_force_areas"] == 43 and counts["funding_reports"] == 17
+    con = duckdb.connect(str(tmp_path / "sv.duckdb"), read_only=True)
+    keys = con.execute("SELECT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'").fetchall()
+    assert {k[0] for k in keys} == set(PUBLISHED_TABLES)
+
+
+def test_card_and_dictionary_mention_every_table_and_column(fresh_build):
+    card = (fresh_build.outputs / "README.md").read_text()
+    dictionary = (fresh_build.outputs / "DATA_DICTIONARY.md").read_text()
+    for name, table in PUBLISHED_TABLES.items():
+        assert f"`{name}`" in card
+        assert f"## `{name}`" in dictionary
+        section = dictionary.split(f"## `{name}`")[1].split("\n## ")[0]
+        for column in table.columns:
+            assert f"| `{column.name}` | {column.type} |" in section, (name, column.name)
+
+
+def test_card_shows_version_coverage_chart_and_licences(fresh_build):
+    import json
+
+    card = (fresh_build.outputs / "README.md").read_text()
+    descriptor = json.loads((fresh_build.outputs / "datapackage.json").read_text())
+    assert f"**Version {descriptor['version']}**" in card
+    assert "| Metropolitan Police | exact | exact |" in card
+    assert "| Avon and Somerset | — | — |" in card  # a gap shown as a gap
+    assert "17 of 40 cells have a published figure." in card
+    assert "![" in card and (fresh_build.outputs / "funding_by_area_and_year.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Open Government Licence v3.0" in card and "S01" in card.split("## Licences")[1]

@@ -1,0 +1,51 @@
+"""Versions change only when data changes, and the changelog says which tables changed."""
+
+import datetime as dt
+import json
+
+from pipeline import release
+from tests.conftest import snapshot
+
+HO_FILE = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
+
+
+def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
+    before = snapshot(project.outputs)
+    old_version = json.loads(before["datapackage.json"])["version"]
+    project.replace_raw(HO_FILE, '"£861,445"', '"£861,446"')
+    build = project.build(release_date="2031-01-02")
+    assert build.result.success, build.step_failures()
+    after = snapshot(project.outputs)
+
+    descriptor = json.loads(after["datapackage.json"])
+    assert descriptor["version"] == "2031.01.02" != old_version
+    assert descriptor["created"] == "2031-01-02T00:00:00Z"
+    changelog = after["CHANGELOG.md"].decode()
+    newest = changelog.split("\n## ")[1]
+    assert newest.startswith("2031.01.02 (2031-01-02)")
+    assert "| funding_reports | data changed | 17 | 17 |" in newest
+    assert newest.count("| data changed") == 1  # only the table whose data changed
+    assert f"## {old_version}" in changelog  # earlier entries are kept
+    assert "861446" in after["data/funding_reports.csv"].decode()
+    unchanged = [p for p in before if p.startswith(("data/", "parquet/")) and "funding_reports" not in p]
+    assert all(before[p] == after[p] for p in unchanged)
+
+
+def test_unchanged_inputs_keep_the_version_even_on_another_day(project):
+    before = snapshot(project.outputs)
+    build = project.build(release_date="2031-01-02")
+    assert build.result.success, build.step_failures()
+    assert snapshot(project.outputs) == before
+
+
+def test_second_release_on_the_same_day_gets_a_suffix():
+    day = dt.date(2026, 11, 25)
+    assert release.next_version(None, day) == "2026.11.25"
+    assert release.next_version("2026.11.24", day) == "2026.11.25"
+    assert release.next_version("2026.11.25", day) == "2026.11.25.2"
+    assert release.next_version("2026.11.25.2", day) == "2026.11.25.3"
+
+
+def test_changelog_without_a_release_is_left_as_it_was():
+    text = release.CHANGELOG_HEADER + "\n## 2026.11.25 (2026-11-25)\n\nentry\n"
+    assert release.changelog(text, release.Release("2026.11.25", "2026-11-25", [])) == text
