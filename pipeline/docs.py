@@ -69,16 +69,52 @@ def data_dictionary(row_counts: dict[str, int], version: str) -> str:
     return head + "\n" + "\n\n".join(sections) + "\n"
 
 
+SYMBOLS = {
+    "exact": "E",
+    "rounded": "R",
+    "lower_bound": "≥",
+    "upper_bound": "≤",
+    "multi_year_only": "M",
+    "none": "—",
+}
+LEGEND = (
+    "E exact figure · R rounded · ≥ lower bound ('more than') · ≤ upper bound ('up to') · M only a multi-year "
+    "total covers the year · — nothing found · ! sources conflict · blank: the area was not funded that year"
+)
+
+
 def coverage_matrix(areas: list[str], columns: list[tuple[str, str]], kinds: dict[tuple[str, str, str], str]) -> str:
+    """Areas by (stream, year): what is known, in one symbol a cell."""
     header = "| area | " + " | ".join(f"{STREAM_LABELS[s]} {y}" for s, y in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
-    rows = [f"| {area} | " + " | ".join(kinds.get((area, s, y), "—") for s, y in columns) + " |" for area in areas]
-    known = sum(1 for area in areas for s, y in columns if (area, s, y) in kinds)
-    summary = f"\n\n{known} of {len(areas) * len(columns)} cells have a published figure."
+
+    def cell(key: tuple[str, str, str]) -> str:
+        if key not in kinds:
+            return ""
+        known, _, conflict = kinds[key].partition(" ")
+        return SYMBOLS[known] + ("!" if conflict else "")
+
+    rows = [f"| {area} | " + " | ".join(cell((area, s, y)) for s, y in columns) + " |" for area in areas]
+    cells = [kinds[(a, s, y)] for a in areas for s, y in columns if (a, s, y) in kinds]
+    known = sum(1 for k in cells if not k.startswith(("none", "multi_year_only")))
+    summary = f"\n\n{LEGEND}.\n\n{known} of {len(cells)} cells have a published figure for the year."
     return "\n".join([header, rule, *rows]) + summary
 
 
-def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, release_date: str) -> str:
+def totals_table(rows: list[tuple]) -> str:
+    """National totals: (total_id, printed total, source, known, expected, sum of known, status)."""
+    lines = [
+        "| stream and year | published total | source | areas known | sum of known figures | status |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {total_id.rsplit(':', 1)[0]} | {printed} | {source} | {known} of {expected} | £{total:,.0f} | {status} |"
+        for total_id, printed, source, known, expected, total, status in rows
+    ]
+    return "\n".join(lines)
+
+
+def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, totals: str, release_date: str) -> str:
     units = {
         "sources": "public document cited",
         "police_force_areas": "territorial police force area",
@@ -86,6 +122,9 @@ def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, re
         "violence_reduction_units": "Violence Reduction Unit",
         "initiatives": "APCC case-study initiative",
         "funding_reports": "funding figure as one source reports it",
+        "funding_allocations": "area, stream and year with a figure (one chosen)",
+        "funding_coverage": "area, stream and year a figure could exist for",
+        "national_totals": "published national total, with its reconciliation",
     }
     tables = "\n".join(
         f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
@@ -105,6 +144,7 @@ def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, re
         description=descriptor["description"],
         tables=tables,
         coverage=coverage,
+        totals=totals,
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
         licences=licences,

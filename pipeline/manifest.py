@@ -11,7 +11,17 @@ import yaml
 
 MANIFEST_NAME = "sources.yaml"
 
-_SOURCE_FIELDS = ("source_id", "title", "publisher", "url", "date_published", "licence", "kind", "notes")
+_SOURCE_FIELDS = (
+    "source_id",
+    "title",
+    "publisher",
+    "url",
+    "date_published",
+    "date_as_stated",
+    "licence",
+    "kind",
+    "notes",
+)
 _FILE_FIELDS = (
     "file_id",
     "path",
@@ -20,11 +30,13 @@ _FILE_FIELDS = (
     "date_retrieved",
     "transcribed_from",
     "verified",
+    "funding_layout",
     "sha256",
     "bytes",
 )
 _REQUIRED_SOURCE = ("source_id", "title", "publisher", "url", "licence", "kind")
-_REQUIRED_FILE = ("file_id", "path", "source_id", "title", "date_retrieved", "sha256", "bytes")
+# A file whose rows each name their source has no file-level source_id.
+_REQUIRED_FILE = ("file_id", "path", "title", "date_retrieved", "sha256", "bytes")
 
 
 class ManifestError(ValueError):
@@ -35,11 +47,12 @@ class ManifestError(ValueError):
 class RawFile:
     file_id: str
     path: str  # relative to raw/
-    source_id: str
+    source_id: str  # "" when every row names its own source
     title: str
     date_retrieved: str
     transcribed_from: str
     verified: str
+    funding_layout: dict  # how a funding file's columns map onto a funding report; {} otherwise
     sha256: str
     bytes: int
 
@@ -59,8 +72,9 @@ class Manifest:
             raise ManifestError(f"{self.path}: no file entry with file_id {file_id!r}")
         return self.files[file_id]
 
-    def source_of(self, file_id: str) -> dict:
-        return self.sources[self.file(file_id).source_id]
+    def source_of(self, file_id: str) -> dict | None:
+        source_id = self.file(file_id).source_id
+        return self.sources[source_id] if source_id else None
 
     def unlisted_files(self) -> list[str]:
         """Files under raw/ that no manifest entry names (the manifest itself aside)."""
@@ -97,7 +111,7 @@ def load_manifest(raw_dir: Path) -> Manifest:
         entry = _check_entry(entry, where, _FILE_FIELDS, _REQUIRED_FILE)
         if entry["file_id"] in files:
             raise ManifestError(f"{where}: duplicate file_id {entry['file_id']!r}")
-        if entry["source_id"] not in sources:
+        if entry["source_id"] and entry["source_id"] not in sources:
             raise ManifestError(f"{where}: source_id {entry['source_id']!r} is not in the sources list")
         target = (raw_dir / entry["path"]).resolve()
         if Path(entry["path"]).is_absolute() or not target.is_relative_to(resolved_raw):
@@ -105,7 +119,11 @@ def load_manifest(raw_dir: Path) -> Manifest:
         if not isinstance(entry["bytes"], int) or entry["bytes"] < 0:
             raise ManifestError(f"{where}: bytes must be a whole number, got {entry['bytes']!r}")
         entry["date_retrieved"] = _iso_date(entry["date_retrieved"], f"{where}, date_retrieved")
-        files[entry["file_id"]] = RawFile(**{k: entry.get(k) or "" for k in _FILE_FIELDS} | {"bytes": entry["bytes"]})
+        layout = entry.get("funding_layout") or {}
+        if not isinstance(layout, dict) or not isinstance(layout.get("columns", {}), dict):
+            raise ManifestError(f"{where}: funding_layout must map 'columns' to funding report fields")
+        values = {k: entry.get(k) or "" for k in _FILE_FIELDS}
+        files[entry["file_id"]] = RawFile(**values | {"bytes": entry["bytes"], "funding_layout": layout})
     return Manifest(path=path, sources=sources, files=files)
 
 

@@ -12,7 +12,19 @@ from schemas.raw import PFA_CODE, PFA_HINT
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
 SOURCE_KINDS = ("official_table", "official_answer", "pcc_vru_publication", "press", "code_list", "compilation")
 STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
-AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound", "multi_year_total")
+REPORT_STREAMS = (*STREAMS, "combined", "other")
+COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
+STREAM_DESCRIPTION = (
+    "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, renamed Grip in 2021: hotspot "
+    "policing grant to the force, until 2023-24), hotspot_fund (Grip merged with anti-social behaviour hotspot "
+    "money from 2024-25: Hotspot Response, then Hotspot Action), svd (Serious Violence Duty grant)"
+)
+AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound")
+AMOUNT_KIND_DESCRIPTION = (
+    "How the printed amount reads: exact (to the pound or penny), rounded ('£3.37m', 'around £1.5m', 'c.£535k'), "
+    "lower_bound ('more than £1.1 million', 'over £5M', 'at least £3 million'), upper_bound ('up to £880,000', "
+    "'just under £1m', 'almost £3.4m')."
+)
 
 SOURCE_ID = Column(
     "source_id",
@@ -31,20 +43,46 @@ AREA_CODE = Column(
     pattern_hint=PFA_HINT,
 )
 TO_SOURCES = ForeignKey(("source_id",), "sources", ("source_id",))
+# Optional columns carry no `pattern`: frictionless's SQL adapter (used by datapackage-to-datasette) turns a
+# pattern into a REGEXP check whose Python function fails on NULL. Optional area codes are checked by their
+# foreign key instead, and optional years by an enum, which SQL checks NULL-safely.
+OPTIONAL_AREA_CODE = replace(AREA_CODE, required=False, pattern="", pattern_hint="")
+YEARS = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2019, 2027))
 TO_AREAS = ForeignKey(("area_code",), "police_force_areas", ("area_code",))
 
 SOURCES = Table(
     name="sources",
     title="Sources",
-    description="Every public document a published row cites, from the manifest raw/sources.yaml.",
+    description=(
+        "Every public document a published row cites, from the manifest raw/sources.yaml, with the "
+        "authority of its kind (1 highest), which decides between sources that disagree."
+    ),
     columns=(
         Column("source_id", "string", "Manifest identifier of the document.", required=True, unique=True),
         Column("title", "string", "Title of the document, or its URL slug where it has no title.", required=True),
         Column("publisher", "string", "Who published it.", required=True),
         Column("url", "string", "Where it was published.", required=True, pattern=r"https?://\S+"),
-        Column("date_published", "date", "Publication date as stated by the document; blank if it states none."),
-        Column("licence", "string", "Licence of the document's content (SPDX-style identifier).", required=True),
+        Column("date_published", "date", "Publication date, where the document states a full date; blank otherwise."),
+        Column(
+            "date_as_stated", "string", "The date as the document or its URL gives it, with the compiler's context."
+        ),
+        Column(
+            "licence",
+            "string",
+            "Licence of the document's content: OGL-UK-3.0, OPL-UK-3.0 (Open Parliament "
+            "Licence), CC-BY-4.0, or publisher-copyright (only facts are taken from it).",
+            required=True,
+        ),
         Column("kind", "string", "Kind of document.", required=True, enum=SOURCE_KINDS),
+        Column(
+            "authority_rank",
+            "integer",
+            "Authority of the kind: 1 Home Office table (or official code list), "
+            "2 Home Office answer to Parliament, 3 PCC/VRU/force publication, 4 press and other reports.",
+            required=True,
+            minimum=1,
+            maximum=4,
+        ),
         Column("notes", "string", "What the document contains and what was (not) seen of it."),
     ),
     primary_key=("source_id",),
@@ -97,13 +135,14 @@ AREA_NAMES = Table(
     ),
     columns=(
         Column("area_as_published", "string", "A name as a source may print it.", required=True, unique=True),
-        AREA_CODE,
+        replace(OPTIONAL_AREA_CODE, description="ONS police force area code; blank for a region."),
         Column(
             "name_kind",
             "string",
-            "ons_name, force_name, or alias (a spelling seen in a source).",
+            "ons_name, force_name, alias (a spelling seen in a source) or region (a name covering several "
+            "areas, which has no code).",
             required=True,
-            enum=("ons_name", "force_name", "alias"),
+            enum=("ons_name", "force_name", "alias", "region"),
         ),
         Column("notes", "string", "Why an alias maps to this code."),
         SOURCE_ID,
@@ -220,52 +259,73 @@ FUNDING_REPORTS = Table(
     name="funding_reports",
     title="Funding reports",
     description=(
-        "Each funding figure as one source reports it: one row per area, stream, financial year and "
-        "source. A figure a source does not give has no row; it is not a zero."
+        "Each funding figure as one source reports it: one row per area, stream, period and source, with the "
+        "printed strings kept beside the parsed values. Sources disagree in places; all reports are kept here "
+        "side by side (funding_allocations picks one per cell). A figure no source gives has no row."
     ),
     columns=(
         Column(
             "report_id",
             "string",
-            "Identifier: source, area code, stream and year joined by ':'.",
+            "Identifier: the raw file's id and row (and stream, for a table with one column per stream).",
             required=True,
             unique=True,
         ),
-        AREA_CODE,
+        replace(
+            OPTIONAL_AREA_CODE,
+            description="ONS police force area code; blank where the source reports a region (several areas).",
+        ),
         Column("area_as_published", "string", "Area name exactly as the source prints it.", required=True),
         Column(
             "stream",
             "string",
-            "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, "
-            "renamed Grip in 2021: hotspot policing grant to the force), hotspot_fund (the merged fund "
-            "from 2024-25), svd (Serious Violence Duty grant).",
+            STREAM_DESCRIPTION + "; combined (several streams, split not stated); other "
+            "(money the source does not identify as one of these).",
             required=True,
-            enum=STREAMS,
+            enum=REPORT_STREAMS,
         ),
+        Column(
+            "component",
+            "string",
+            "Which part of the allocation: total, or labour / non_labour (Serious "
+            "Violence Duty parts), first_tranche (the first 2019-20 surge tranche), additional (a separate "
+            "extra award).",
+            required=True,
+            enum=COMPONENTS,
+        ),
+        Column("stream_as_published", "string", "The stream label as printed or recorded.", required=True),
         Column(
             "financial_year",
             "string",
-            "Financial year, April to March, as YYYY-YY.",
+            "First financial year covered (April to March, YYYY-YY); blank where the source states no year.",
+            enum=YEARS,
+        ),
+        Column(
+            "financial_year_last",
+            "string",
+            "Last financial year covered: equal to financial_year for one "
+            "year, later for a multi-year total, blank where open-ended or not stated.",
+            enum=YEARS,
+        ),
+        Column("year_as_published", "string", "The period as printed.", required=True),
+        Column(
+            "is_year_inferred",
+            "boolean",
+            "True where the year is the compiler's inference, not printed.",
             required=True,
-            pattern=FINANCIAL_YEAR,
         ),
         Column(
             "amount_gbp",
             "number",
-            "Amount in pounds sterling, parsed from amount_as_published.",
+            "The printed number in pounds sterling (for a bound, the bound).",
             title="Amount (GBP)",
             unit="GBP",
             required=True,
             minimum=0,
         ),
+        Column("amount_kind", "string", AMOUNT_KIND_DESCRIPTION, required=True, enum=AMOUNT_KINDS),
         Column("amount_as_published", "string", "The amount exactly as the source prints it.", required=True),
-        Column(
-            "amount_kind",
-            "string",
-            "What kind of figure it is: exact, rounded, upper_bound, lower_bound or multi_year_total.",
-            required=True,
-            enum=AMOUNT_KINDS,
-        ),
+        Column("notes", "string", "The compiler's notes on the figure."),
         SOURCE_ID,
         Column("raw_file", "string", "File in raw/ the figure was read from.", required=True),
         Column(
@@ -280,7 +340,147 @@ FUNDING_REPORTS = Table(
     foreign_keys=(TO_AREAS, TO_SOURCES),
 )
 
+FUNDING_ALLOCATIONS = Table(
+    name="funding_allocations",
+    title="Funding allocations (one figure per cell)",
+    description=(
+        "One figure per area, stream and financial year, chosen from funding_reports by source authority: "
+        "Home Office table > Home Office answer > PCC/VRU/force publication > press; among equals an exact "
+        "figure beats a rounded one, which beats a bound; then the lowest source id. Only single-year, "
+        "single-area, whole-allocation figures of the four streams take part. has_conflict marks cells whose "
+        "reports cannot all be true at once (their printed ranges do not meet)."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
+        Column(
+            "financial_year",
+            "string",
+            "Financial year, April to March (YYYY-YY).",
+            required=True,
+            pattern=FINANCIAL_YEAR,
+        ),
+        Column(
+            "amount_gbp",
+            "number",
+            "The chosen figure in pounds sterling.",
+            title="Amount (GBP)",
+            unit="GBP",
+            required=True,
+            minimum=0,
+        ),
+        Column("amount_kind", "string", AMOUNT_KIND_DESCRIPTION, required=True, enum=AMOUNT_KINDS),
+        Column("amount_as_published", "string", "The chosen figure as its source prints it.", required=True),
+        Column(
+            "is_year_inferred",
+            "boolean",
+            "True where the chosen figure's year is the compiler's inference.",
+            required=True,
+        ),
+        SOURCE_ID,
+        Column("report_id", "string", "The chosen report in funding_reports.", required=True),
+        Column("n_reports", "integer", "How many reports of this cell there are.", required=True, minimum=1),
+        Column("n_sources", "integer", "How many different sources report it.", required=True, minimum=1),
+        Column(
+            "has_conflict", "boolean", "True where the reports of this cell cannot all be true at once.", required=True
+        ),
+    ),
+    primary_key=("area_code", "stream", "financial_year"),
+    foreign_keys=(TO_AREAS, TO_SOURCES, ForeignKey(("report_id",), "funding_reports", ("report_id",))),
+)
+
+FUNDING_COVERAGE = Table(
+    name="funding_coverage",
+    title="Funding coverage",
+    description=(
+        "Every area, stream and year for which a Home Office figure could exist, and what is known: VRU and "
+        "Surge/Grip for the VRU areas from their first funded year (Grip to 2023-24), the hotspot fund (from "
+        "2024-25) and the Serious Violence Duty grant (from 2022-23) for all 43 areas. Gaps stay gaps."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
+        Column(
+            "financial_year",
+            "string",
+            "Financial year, April to March (YYYY-YY).",
+            required=True,
+            pattern=FINANCIAL_YEAR,
+        ),
+        Column(
+            "known",
+            "string",
+            "What is known: the chosen figure's kind (exact, rounded, lower_bound, "
+            "upper_bound), multi_year_only (only a total over several years covers this year), or none.",
+            required=True,
+            enum=(*AMOUNT_KINDS, "multi_year_only", "none"),
+        ),
+        Column("has_conflict", "boolean", "True where the cell's reports conflict.", required=True),
+        replace(SOURCE_ID, required=False, description="Source of the chosen figure; blank where none is known."),
+    ),
+    primary_key=("area_code", "stream", "financial_year"),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
+)
+
+NATIONAL_TOTALS = Table(
+    name="national_totals",
+    title="National totals and reconciliation",
+    description=(
+        "National totals published for a stream and year, beside the sum of the known area figures "
+        "(funding_allocations) for the areas that stream funded. status is 'reconciles' only when no cell is "
+        "missing and the sum agrees with the total; 'incomplete' whenever cells are missing."
+    ),
+    columns=(
+        Column("total_id", "string", "Identifier: stream, year and source joined by ':'.", required=True, unique=True),
+        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
+        Column("financial_year", "string", "Financial year (YYYY-YY).", required=True, pattern=FINANCIAL_YEAR),
+        Column(
+            "amount_gbp",
+            "number",
+            "The published total in pounds sterling.",
+            title="Amount (GBP)",
+            unit="GBP",
+            required=True,
+            minimum=0,
+        ),
+        Column("amount_kind", "string", AMOUNT_KIND_DESCRIPTION, required=True, enum=AMOUNT_KINDS),
+        Column("amount_as_published", "string", "The total as printed.", required=True),
+        Column("description", "string", "What the total covers.", required=True),
+        SOURCE_ID,
+        Column("cells_expected", "integer", "Areas the stream funded that year.", required=True, minimum=0),
+        Column("cells_known", "integer", "Of those, areas with a known figure.", required=True, minimum=0),
+        Column("cells_missing", "integer", "Of those, areas with no known figure.", required=True, minimum=0),
+        Column(
+            "sum_known_gbp", "number", "Sum of the known area figures, in pounds.", unit="GBP", required=True, minimum=0
+        ),
+        Column(
+            "status",
+            "string",
+            "reconciles (every cell known exactly, sum within the total as printed), "
+            "consistent (every cell known, some only roughly, ranges meet), incomplete (cells missing: no "
+            "claim is made) or does_not_reconcile.",
+            required=True,
+            enum=("reconciles", "consistent", "incomplete", "does_not_reconcile"),
+        ),
+        Column("raw_file", "string", "File in raw/ the total was read from.", required=True),
+        Column("raw_row", "integer", "Row of that file (header = row 1).", required=True, minimum=2),
+    ),
+    primary_key=("total_id",),
+    foreign_keys=(TO_SOURCES,),
+)
+
 # In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
-    t.name: t for t in (SOURCES, POLICE_FORCE_AREAS, AREA_NAMES, VIOLENCE_REDUCTION_UNITS, INITIATIVES, FUNDING_REPORTS)
+    t.name: t
+    for t in (
+        SOURCES,
+        POLICE_FORCE_AREAS,
+        AREA_NAMES,
+        VIOLENCE_REDUCTION_UNITS,
+        INITIATIVES,
+        FUNDING_REPORTS,
+        FUNDING_ALLOCATIONS,
+        FUNDING_COVERAGE,
+        NATIONAL_TOTALS,
+    )
 }

@@ -117,6 +117,107 @@ INITIATIVES = Table(
     ),
 )
 
+FUNDING_REPORT_FILES = {
+    "local_reports__vru_allocations_2019_20": "2019/20 VRU allocations as restated locally",
+    "local_reports__vru_allocations_2020_21": "2020/21 VRU allocations as restated locally",
+    "local_reports__vru_allocations_2021_22": "2021/22 VRU allocations as restated locally",
+    "local_reports__serious_violence_funding_2022_25": "The 2022/23-2024/25 settlement as restated locally",
+    "local_reports__serious_violence_funding_2023_24": "2023/24 funding from local and parliamentary sources",
+    "local_reports__serious_violence_funding_2024_25": "2024/25 funding from local and parliamentary sources",
+    "local_reports__serious_violence_funding_2025_26": "2025/26 funding from local and parliamentary sources",
+    "local_reports__surge_and_grip_2019_20_to_2021_22": "Surge and Grip police funding 2019/20-2021/22",
+    "local_reports__serious_violence_duty": "Serious Violence Duty allocations",
+    "local_reports__gap_fill": "Single-area figures from the gap-fill pass",
+}
+
+
+def funding_reports_file(file_id: str, title: str) -> Table:
+    """A multi-source funding file: one printed figure per row, each with its own source_id."""
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one printed figure per row, with its source.",
+        columns=(
+            _text("area_as_published", "Area as the source prints it.", required=True),
+            _text("stream", "Funding stream label (the compiler's short label).", required=True),
+            _text("financial_year", "Year or period as the source states it.", required=True),
+            _text("amount_as_published", "Amount copied character for character.", required=True),
+            _text("notes", "Compiler's notes."),
+            _text(
+                "source_id",
+                "Document the figure comes from.",
+                required=True,
+                pattern=r"[SG]\d+",
+                pattern_hint="a source id like 'S06' or 'G14'",
+            ),
+        ),
+    )
+
+
+def _printed(file_id: str, title: str, *extra: Column) -> Table:
+    """A single-publication funding file: the publisher's area and amount, as printed."""
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}, as printed by one publication.",
+        columns=(
+            _text("Area", "Area as printed.", required=True),
+            *extra,
+            _text("Amount as printed", "Amount as printed.", required=True),
+        ),
+    )
+
+
+SINGLE_PUBLICATION_FILES = (
+    _printed("itv__vru_funding_2020_21", "ITV News: VRU funding for 2020/21 by tier"),
+    _printed("andover_advertiser__surge_2019_20", "Andover Advertiser: 2019/20 surge allocations"),
+    _printed("barry_and_district_news__hotspot_2024_25", "Barry & District News: 2024/25 hotspot allocations"),
+    _printed("darlington_and_stockton_times__hotspot_2024_25", "Darlington & Stockton Times: 2024/25 hotspot"),
+    _printed(
+        "bbc_news__east_midlands_2023_24_and_2024_25",
+        "BBC News: East Midlands hotspot, VRU and serious violence funding",
+        _text("Period as printed", "Period as printed.", required=True),
+        _text("Item as described", "What the money is for, as described.", required=True),
+    ),
+)
+
+FUNDING_STREAMS = Table(
+    name="raw_project__funding_streams",
+    file_id="project__funding_streams",
+    title="Funding stream labels mapped to stream codes",
+    description="Every stream label a funding file prints, mapped to a stream code and a component.",
+    columns=(
+        _text("stream_as_published", "A label as a funding file prints it.", required=True, unique=True),
+        _text(
+            "stream",
+            "Stream code.",
+            required=True,
+            enum=("vru", "surge_grip", "hotspot_fund", "svd", "combined", "other"),
+        ),
+        _text(
+            "component",
+            "Which part of the allocation the figure is.",
+            required=True,
+            enum=("total", "labour", "non_labour", "first_tranche", "additional"),
+        ),
+        _text("notes", "What the label means.", required=True),
+    ),
+)
+
+SOURCE_KINDS = Table(
+    name="raw_project__source_kinds",
+    file_id="project__source_kinds",
+    title="Kinds of source and their authority",
+    description="The authority rank of each kind of source: the rule that picks one figure per cell.",
+    columns=(
+        _text("kind", "Kind of source.", required=True, unique=True),
+        _text("authority_rank", "1 is the most authoritative.", required=True, pattern=r"[1-9]"),
+        _text("description", "What the kind covers.", required=True),
+    ),
+)
+
 AREA_NAMES = Table(
     name="raw_project__area_names",
     file_id="project__area_names",
@@ -125,13 +226,45 @@ AREA_NAMES = Table(
     columns=(
         _text("area_as_published", "A spelling a source prints.", required=True, unique=True),
         _text(
-            "area_code", "ONS police force area code it means.", required=True, pattern=PFA_CODE, pattern_hint=PFA_HINT
+            "area_code",
+            "ONS police force area code it means; blank for a name that covers several areas.",
+            pattern=PFA_CODE,
+            pattern_hint=PFA_HINT,
         ),
         _text("notes", "Why this spelling maps to this code.", required=True),
     ),
 )
 
+NATIONAL_TOTALS = Table(
+    name="raw_local_reports__national_totals",
+    file_id="local_reports__national_totals",
+    title="National totals by stream and year",
+    description="National totals of funding streams by year, as printed, each with its source.",
+    columns=(
+        _text("stream_as_published", "Stream label.", required=True),
+        _text("year_as_published", "Financial year as printed.", required=True),
+        _text("amount_as_published", "Total as printed.", required=True),
+        _text("description", "What the total is.", required=True),
+        _text("source_id", "Document the total comes from.", required=True, pattern=r"[SG]\d+"),
+    ),
+)
+
+FUNDING_FILES: tuple[Table, ...] = (
+    HOME_OFFICE_ALLOCATIONS_2023_24,
+    *(funding_reports_file(file_id, title) for file_id, title in FUNDING_REPORT_FILES.items()),
+    *SINGLE_PUBLICATION_FILES,
+)
+
 RAW_TABLES: dict[str, Table] = {
     t.name: t
-    for t in (HOME_OFFICE_ALLOCATIONS_2023_24, POLICE_FORCE_AREAS, VIOLENCE_REDUCTION_UNITS, INITIATIVES, AREA_NAMES)
+    for t in (
+        *FUNDING_FILES,
+        NATIONAL_TOTALS,
+        POLICE_FORCE_AREAS,
+        VIOLENCE_REDUCTION_UNITS,
+        INITIATIVES,
+        AREA_NAMES,
+        FUNDING_STREAMS,
+        SOURCE_KINDS,
+    )
 }

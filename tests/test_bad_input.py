@@ -53,7 +53,7 @@ def test_unknown_area_name_fails_with_file_row_and_column(project, published):
         project, build, f"{HO_LABEL}, row 9, column 'Area': value 'Thames Vally': unknown area name"
     )
     failed = {(e.asset_key.to_user_string(), e.check_name) for e in build.failed_checks()}
-    assert failed == {("core_funding_reports", "areas_and_amounts_resolve")}
+    assert failed == {("core_funding_reports", "figures_read")}
     assert snapshot(project.outputs) == published
 
 

@@ -4,12 +4,13 @@ import csv
 import io
 import json
 
-import duckdb
 import frictionless
 import pytest
 
+from pipeline.manifest import load_manifest
 from pipeline.resources import PROJECT_DIR
 from schemas import PUBLISHED_TABLES
+from schemas.raw import FUNDING_FILES
 from tests.conftest import snapshot
 
 
@@ -57,14 +58,28 @@ def test_row_counts(fresh_build):
     assert counts["police_force_areas"] == 43
     assert counts["violence_reduction_units"] == 20
     assert counts["initiatives"] == 8
-    # 9 areas x 2 streams, less Lancashire's VRU cell, which the stored page never showed.
-    assert counts["funding_reports"] == 17
-    assert counts["sources"] == 4
+    manifest = load_manifest(PROJECT_DIR / "raw")
+    assert counts["sources"] == len(manifest.sources)
+    # Every printed figure of every funding file, less blank cells and repeats of one source's figure.
+    printed = 0
+    for table in FUNDING_FILES:
+        with (PROJECT_DIR / "raw" / manifest.file(table.file_id).path).open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                amounts = [v for k, v in row.items() if "allocation" in k or "amount" in k.lower()]
+                printed += sum(1 for v in amounts if v)
+    assert 0 < printed - counts["funding_reports"] <= 5
+    assert counts["national_totals"] == 10
+    assert counts["funding_allocations"] < counts["funding_reports"]
 
 
 def test_a_published_figure_traces_back_to_its_raw_cell(fresh_build):
     rows = {r["report_id"]: r for r in read_table(fresh_build, "funding_reports")}
-    met_grip = rows["S01:E23000001:surge_grip:2023-24"]
+    met_grip = rows["home_office__funding_allocations_2023_24:2:grip"]
+    assert (met_grip["area_code"], met_grip["stream"], met_grip["financial_year"]) == (
+        "E23000001",
+        "surge_grip",
+        "2023-24",
+    )
     assert met_grip["amount_gbp"] == "8907532"
     assert met_grip["amount_as_published"] == "£8,907,532"
     raw_file = PROJECT_DIR / met_grip["raw_file"]
@@ -72,27 +87,72 @@ def test_a_published_figure_traces_back_to_its_raw_cell(fresh_build):
     assert raw_rows[int(met_grip["raw_row"]) - 1] == ["Metropolitan Police/London", "£8,907,532", "£9,497,400"]
     sources = {r["source_id"]: r for r in read_table(fresh_build, "sources")}
     assert sources[met_grip["source_id"]]["url"].startswith("https://www.gov.uk/")
+    assert sources[met_grip["source_id"]]["authority_rank"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("report_id", "area", "stream", "year", "gbp", "kind", "printed"),
+    [
+        ("itv__vru_funding_2020_21:5", "E23000014", "vru", "2020-21", "3300000", "lower_bound", "more £3.3 million"),
+        (
+            "local_reports__vru_allocations_2019_20:15",
+            "E23000036",
+            "vru",
+            "2019-20",
+            "1160000",
+            "rounded",
+            "£1.16million",
+        ),
+        ("local_reports__serious_violence_duty:3", "E23000001", "svd", "2022-23", "137941.30", "exact", "£137,941.30"),
+        ("local_reports__gap_fill:2", "W15000003", "surge_grip", "2023-24", "535000", "rounded", "c.£535k"),
+    ],
+)
+def test_published_strings_parse_end_to_end(fresh_build, report_id, area, stream, year, gbp, kind, printed):
+    row = {r["report_id"]: r for r in read_table(fresh_build, "funding_reports")}[report_id]
+    assert row["amount_as_published"] == printed
+    assert (row["area_code"], row["stream"], row["financial_year"]) == (area, stream, year)
+    assert (row["amount_gbp"], row["amount_kind"]) == (gbp, kind)
+
+
+def test_conflicting_sources_are_kept_side_by_side_and_flagged(fresh_build):
+    reports = read_table(fresh_build, "funding_reports")
+    avon = {
+        r["amount_as_published"]
+        for r in reports
+        if (r["area_code"], r["stream"], r["financial_year"]) == ("E23000036", "vru", "2019-20")
+    }
+    assert {"£1.16million", "£1.16m", "£1.6m"} <= avon
+    cells = {
+        (r["area_code"], r["stream"], r["financial_year"]): r for r in read_table(fresh_build, "funding_allocations")
+    }
+    assert cells[("E23000036", "vru", "2019-20")]["has_conflict"] == "true"  # Avon & Somerset £1.16m v £1.6m
+    assert cells[("E23000030", "vru", "2019-20")]["has_conflict"] == "true"  # Hampshire £880,000 v £800,000
+    assert cells[("E23000032", "vru", "2020-21")]["has_conflict"] == "true"  # Kent £1,160,000 v £1.61 million
+    assert cells[("E23000030", "surge_grip", "2019-20")]["has_conflict"] == "false"  # £1.26m v £1.2m: rounding
+    met = cells[("E23000001", "vru", "2023-24")]
+    assert (met["source_id"], met["amount_gbp"]) == ("S01", "9497400")  # the Home Office table wins
+
+
+def test_national_totals_never_claim_reconciliation_with_missing_cells(fresh_build):
+    for row in read_table(fresh_build, "national_totals"):
+        if int(row["cells_missing"]) > 0:
+            assert row["status"] == "incomplete", row["total_id"]
+        assert int(row["cells_known"]) + int(row["cells_missing"]) == int(row["cells_expected"])
+    vru = {r["total_id"]: r for r in read_table(fresh_build, "national_totals")}["vru:2023-24:S01"]
+    assert (vru["amount_as_published"], vru["cells_expected"], vru["status"]) == ("£55m", "20", "incomplete")
 
 
 def test_gaps_stay_gaps(fresh_build):
-    """Lancashire's VRU cell is blank in the source: no row, and certainly no zero."""
+    """Lancashire's VRU cell is blank in the Home Office table: no report from S01, and no zero anywhere."""
     rows = read_table(fresh_build, "funding_reports")
-    assert not [r for r in rows if r["area_code"] == "E23000003" and r["stream"] == "vru"]
+    assert not [r for r in rows if r["area_code"] == "E23000003" and r["stream"] == "vru" and r["source_id"] == "S01"]
     assert all(float(r["amount_gbp"]) > 0 for r in rows)
-
-
-def test_csvs_read_with_declared_types_in_duckdb(fresh_build):
-    path = fresh_build.outputs / "data" / "funding_reports.csv"
-    con = duckdb.connect()
-    total = con.execute(
-        "SELECT sum(amount_gbp) FROM read_csv(?, columns={'report_id': 'VARCHAR', 'area_code': 'VARCHAR', "
-        "'area_as_published': 'VARCHAR', 'stream': 'VARCHAR', 'financial_year': 'VARCHAR', "
-        "'amount_gbp': 'DECIMAL(18,2)', 'amount_as_published': 'VARCHAR', 'amount_kind': 'VARCHAR', "
-        "'source_id': 'VARCHAR', 'raw_file': 'VARCHAR', 'raw_row': 'INTEGER'}, header=true) WHERE stream = 'vru'",
-        [str(path)],
-    ).fetchone()[0]
-    # The eight VRU figures the stored gov.uk page shows (a check only, not a published total).
-    assert float(total) == 32_995_827
+    allocations = {
+        (r["area_code"], r["stream"], r["financial_year"]) for r in read_table(fresh_build, "funding_allocations")
+    }
+    for cell in read_table(fresh_build, "funding_coverage"):
+        key = (cell["area_code"], cell["stream"], cell["financial_year"])
+        assert (cell["known"] in ("none", "multi_year_only")) == (key not in allocations)
 
 
 def test_csv_conventions(fresh_build):
@@ -132,4 +192,7 @@ def test_every_published_row_cites_a_source_with_a_url(fresh_build, name):
     rows = read_table(fresh_build, name)
     assert rows, name
     for row in rows:
-        assert sources[row["source_id"]].startswith("https://"), (name, row)
+        if name == "funding_coverage" and row["known"] in ("none", "multi_year_only"):
+            assert row["source_id"] == ""  # nothing known, nothing cited
+            continue
+        assert sources[row["source_id"]].startswith(("https://", "http://")), (name, row)

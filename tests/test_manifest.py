@@ -12,7 +12,10 @@ def test_committed_manifest_matches_every_raw_file():
     for file_id, entry in manifest.files.items():
         path = verify_file(manifest, file_id)
         assert sha256_of(path) == entry.sha256
-        assert manifest.source_of(file_id)["url"].startswith("https://")
+        source = manifest.source_of(file_id)
+        assert source is None or source["url"].startswith(("https://", "http://"))
+    for source in manifest.sources.values():
+        assert source["url"].startswith(("https://", "http://")), source["source_id"]
 
 
 def test_every_raw_table_is_a_manifest_file():
@@ -27,7 +30,7 @@ def test_every_raw_table_is_a_manifest_file():
     [
         ("sources: [\n", "not readable YAML"),
         ("just a string\n", "expected top-level lists"),
-        ("sources: []\nfiles: [{file_id: x}]\n", "files entry 1: missing path, source_id"),
+        ("sources: []\nfiles: [{file_id: x}]\n", "files entry 1: missing path, title"),
         (
             "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, colour: red}]\nfiles: []\n",
             "sources entry 1: unknown field(s) colour",

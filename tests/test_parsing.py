@@ -1,56 +1,178 @@
-"""Parsing steps on plain strings and tiny frames, without Dagster."""
+"""Parsing steps on plain strings and tiny frames, without Dagster; property-based where it pays."""
 
 from decimal import Decimal
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pipeline.defs.core import add_initiative_ids, parse_amounts, unresolved_areas
-from pipeline.parsing import ParseError, leading_year, normalise_financial_year, parse_amount, slug
+from pipeline.defs.core import add_initiative_ids
+from pipeline.parsing import (
+    ParseError,
+    leading_year,
+    normalise_financial_year,
+    parse_amount,
+    parse_year_span,
+    ranges_meet,
+    slug,
+)
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("text", "gbp", "kind"),
     [
-        ("£8,907,532", Decimal("8907532")),
-        ("£861,445", Decimal("861445")),
-        ("£29,409.93", Decimal("29409.93")),
-        ("£0", Decimal("0")),
-        ("£1000", Decimal("1000")),
+        ("£8,907,532", "8907532", "exact"),
+        ("£29,409.93", "29409.93", "exact"),
+        ("£880 000", "880000", "exact"),
+        ("£3.37m", "3370000", "rounded"),
+        ("£1.16 million", "1160000", "rounded"),
+        ("£1.16million", "1160000", "rounded"),
+        ("£1.1 m", "1100000", "rounded"),
+        ("880k", "880000", "rounded"),
+        ("c.£535k", "535000", "rounded"),
+        ("around £1.5m", "1500000", "rounded"),
+        ("up to £880,000", "880000", "upper_bound"),
+        ("just under £1m", "1000000", "upper_bound"),
+        ("almost £3.4m", "3400000", "upper_bound"),
+        ("more than £1.1 million", "1100000", "lower_bound"),
+        ("Over £5M", "5000000", "lower_bound"),
+        ("at least £3 million", "3000000", "lower_bound"),
+        ("more than £2 million each", "2000000", "lower_bound"),
+        ("more £3.3 million", "3300000", "lower_bound"),
+        ("a further £1.4million", "1400000", "rounded"),
     ],
 )
-def test_parse_exact_amounts(text, expected):
+def test_published_amount_strings(text, gbp, kind):
     amount = parse_amount(text)
-    assert amount.gbp == expected
-    assert amount.kind == "exact"
+    assert amount.gbp == Decimal(gbp)
+    assert amount.kind == kind
 
 
-@pytest.mark.parametrize("text", ["-£861,445", "£8,90,532", "8,907,532", "£3.37m", "", "£1,234.5", "£ 100"])
+@pytest.mark.parametrize(
+    "text", ["-£861,445", "£8,90,532", "8,907,532", "", "£1,234.5", "about", "£3.5m over ten years", "£ten"]
+)
 def test_unreadable_amounts_are_refused_with_the_string_quoted(text):
     with pytest.raises(ParseError, match="cannot read amount") as info:
         parse_amount(text)
     assert repr(text) in str(info.value)
 
 
+def test_multi_year_amounts():
+    amount = parse_amount("£3.5m over three years")
+    assert (amount.gbp, amount.kind, amount.over_years) == (Decimal(3_500_000), "rounded", 3)
+    assert parse_amount("£3.5m").over_years is None
+
+
+@given(st.integers(min_value=0, max_value=10**10))
+def test_whole_pounds_round_trip(pounds):
+    amount = parse_amount(f"£{pounds:,}")
+    assert (amount.gbp, amount.kind, amount.low, amount.high) == (pounds, "exact", pounds, pounds)
+
+
+@given(st.integers(min_value=0, max_value=10**9), st.integers(min_value=0, max_value=99))
+def test_pounds_and_pence_round_trip(pounds, pence):
+    assert parse_amount(f"£{pounds:,}.{pence:02d}").gbp == Decimal(f"{pounds}.{pence:02d}")
+
+
+@given(
+    st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999.99"), places=2),
+    st.sampled_from(["m", " million", "million", "M"]),
+    st.sampled_from(["", "around ", "c.", "about "]),
+)
+def test_millions_are_rounded_and_their_range_holds_the_printed_value(value, unit, prefix):
+    amount = parse_amount(f"{prefix}£{value}{unit}")
+    assert amount.gbp == value * 1_000_000
+    assert amount.kind == "rounded"
+    assert amount.low <= amount.gbp <= amount.high
+
+
+@given(
+    st.integers(min_value=1, max_value=10**8),
+    st.sampled_from(["more than ", "over ", "just over ", "at least ", "up to ", "almost ", "just under "]),
+)
+def test_bounds_are_open_on_one_side(pounds, qualifier):
+    amount = parse_amount(f"{qualifier}£{pounds:,}")
+    if amount.kind == "lower_bound":
+        assert amount.high is None and amount.low <= pounds
+    else:
+        assert amount.kind == "upper_bound" and amount.low == 0 and amount.high >= pounds
+
+
+@given(st.text(alphabet="abcxyz!?- ", min_size=1, max_size=20))
+def test_words_without_a_number_are_refused(text):
+    with pytest.raises(ParseError):
+        parse_amount(text)
+
+
+def test_conflicts_are_ranges_that_do_not_meet():
+    assert not ranges_meet([parse_amount("£1.16m"), parse_amount("£1.6m")])  # Avon & Somerset 2019-20
+    assert not ranges_meet([parse_amount("£880,000"), parse_amount("£800,000")])  # Hampshire
+    assert ranges_meet([parse_amount("more than £1.1 million"), parse_amount("£1,160,000")])
+    assert ranges_meet([parse_amount("£4.3m"), parse_amount("£4,388,080")])  # cut short, not a conflict
+    assert ranges_meet([parse_amount("£1.26m"), parse_amount("£1.2m")])
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("2023/24", "2023-24"), ("2023-24", "2023-24"), ("2021-2022", "2021-22"), ("1999/00", "1999-00")],
+    [
+        ("2023/24", "2023-24"),
+        ("2023-24", "2023-24"),
+        ("2021-2022", "2021-22"),
+        ("23/24", "2023-24"),
+        ("2025/6", "2025-26"),
+        ("1999/00", "1999-00"),
+    ],
 )
 def test_financial_years(text, expected):
     assert normalise_financial_year(text) == expected
 
 
-@pytest.mark.parametrize("text", ["2023/25", "23/24", "2023", "FY2023/24"])
+@pytest.mark.parametrize("text", ["2023/25", "2023", "FY2023/24", "2023/2025"])
 def test_bad_financial_years(text):
     with pytest.raises(ParseError, match="financial year"):
         normalise_financial_year(text)
+
+
+@given(st.integers(min_value=2000, max_value=2098), st.sampled_from(["{a}/{b2}", "{a}-{b2}", "{a}/{b}", "{a2}/{b2}"]))
+def test_every_spelling_of_a_financial_year_normalises(start, form):
+    text = form.format(a=start, b=start + 1, a2=f"{start % 100:02d}", b2=f"{(start + 1) % 100:02d}")
+    assert normalise_financial_year(text) == f"{start}-{(start + 1) % 100:02d}"
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last", "inferred"),
+    [
+        ("2019/20 (inferred)", "2019-20", "2019-20", True),
+        ("2022-25", "2022-23", "2024-25", False),
+        ("2019/20-2021/22", "2019-20", "2021-22", False),
+        ("22/23 to 24/25", "2022-23", "2024-25", False),
+        ("year three (2024/25)", "2024-25", "2024-25", False),
+        ("not printed (2025/26 inferred)", "2025-26", "2025-26", True),
+        ("year ending March 2023", "2022-23", "2022-23", False),
+        ("April 2024 - March 2025", "2024-25", "2024-25", False),
+        ("2022 to 2023", "2022-23", "2022-23", False),
+        ("since 2019 (to 2023/24)", "2019-20", "2023-24", False),
+        ("since 2019", "2019-20", None, False),
+        ("not stated", None, None, False),
+        ("2024", None, None, False),
+    ],
+)
+def test_year_spans(text, first, last, inferred):
+    span = parse_year_span(text)
+    assert (span.first, span.last, span.inferred) == (first, last, inferred)
+
+
+@pytest.mark.parametrize("text", ["next year", "2019/21-ish", "Q3 2023"])
+def test_unreadable_periods(text):
+    with pytest.raises(ParseError, match="cannot read period"):
+        parse_year_span(text)
 
 
 def test_leading_year_only_at_the_start():
     assert leading_year("2021 (Leeds, February 2021)") == 2021
     assert leading_year("Funded 2022-25 (announced by the PCC 7 April 2023)") is None
     assert leading_year(None) is None
-    assert leading_year("") is None
 
 
 def test_slug():
@@ -69,26 +191,3 @@ def test_add_initiative_ids():
     assert list(out.columns) == ["initiative_id", "initiative_name", "year_started", "start_as_published"]
     assert out["initiative_id"].tolist() == ["faith-alliance", "intact-programme"]
     assert out["year_started"].isna().tolist() == [True, False]
-    assert out["year_started"].iloc[1] == 2021
-
-
-def test_parse_amounts_names_file_row_and_column_of_a_bad_amount():
-    frame = pd.DataFrame(
-        {"stream": ["vru", "surge_grip"], "amount_as_published": ["£4,388,080", "about £1m"], "raw_row": [3, 4]}
-    )
-    out, failures = parse_amounts(frame, "raw/x.csv", {"vru": "VRU allocation", "surge_grip": "Grip"})
-    assert out["amount_gbp"].tolist() == ["4388080", None]
-    assert out["amount_kind"].tolist() == ["exact", None]
-    assert [f.message() for f in failures] == [
-        "raw/x.csv, row 4, column 'Grip': value 'about £1m': cannot read amount 'about £1m': "
-        "expected pounds as printed, like '£8,907,532'"
-    ]
-
-
-def test_unresolved_areas():
-    frame = pd.DataFrame(
-        {"area_code": ["E23000001", None], "area_as_published": ["London", "Gotham"], "raw_row": [2, 3]}
-    )
-    failures = unresolved_areas(frame, "raw/x.csv", "Area")
-    assert len(failures) == 1
-    assert failures[0].message().startswith("raw/x.csv, row 3, column 'Area': value 'Gotham': unknown area name")

@@ -4,21 +4,25 @@ Joins and renames are SQL (pipeline/sql/); the few steps that parse published wo
 start years, identifiers) are the pure functions of pipeline/parsing.py.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import parsing
+from pipeline import funding, parsing
 from pipeline.defs.raw import MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from schemas.raw import (
     AREA_NAMES,
-    HOME_OFFICE_ALLOCATIONS_2023_24,
+    FUNDING_FILES,
+    FUNDING_STREAMS,
     INITIATIVES,
+    NATIONAL_TOTALS,
     POLICE_FORCE_AREAS,
+    SOURCE_KINDS,
     VIOLENCE_REDUCTION_UNITS,
 )
 
@@ -45,9 +49,10 @@ def source_id_of(paths: ProjectPaths, file_id: str) -> str:
     return load_manifest_or_fail(paths).file(file_id).source_id
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[MANIFEST_ASSET])
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="2", deps=[MANIFEST_ASSET, SOURCE_KINDS.name])
 def core_sources(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Every public document of the manifest, one row each, with dates as dates."""
+    """Every public document of the manifest, one row each, with dates as dates and the authority
+    rank of its kind (raw/mappings/source_kinds.csv), which decides between conflicting figures."""
     run_sql(duckdb, "core_sources")
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.sources")})
 
@@ -112,37 +117,114 @@ def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Material
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 
-def parse_amounts(frame: pd.DataFrame, file_label: str, column: dict[str, str]) -> tuple[pd.DataFrame, list[Failure]]:
-    """amount_gbp and amount_kind from amount_as_published; unreadable strings become failures."""
-    amounts, kinds, failures = [], [], []
-    for row in frame.itertuples(index=False):
-        try:
-            amount = parsing.parse_amount(row.amount_as_published)
-        except parsing.ParseError as exc:
-            failures.append(Failure(file_label, row.raw_row, column[row.stream], row.amount_as_published, str(exc)))
-            amounts.append(None)
-            kinds.append(None)
-            continue
-        amounts.append(str(amount.gbp))  # text, so DuckDB casts it to DECIMAL exactly
-        kinds.append(amount.kind)
-    out = frame.copy()
-    position = out.columns.get_loc("amount_as_published")
-    out.insert(position, "amount_gbp", amounts)
-    out.insert(position + 2, "amount_kind", kinds)
-    return out, failures
+def read_raw(duckdb: DuckDBResource, file_id: str) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        frame = con.execute(f"SELECT * FROM raw.{file_id}").df()
+    return frame.astype(object).where(frame.notna(), None)
 
 
-def unresolved_areas(frame: pd.DataFrame, file_label: str, column: str) -> list[Failure]:
-    return [
-        Failure(
-            file_label,
-            row.raw_row,
-            column,
-            row.area_as_published,
-            "unknown area name: add the spelling to raw/mappings/area_names.csv if it is a real area",
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    code_version="2",
+    deps=[*(t.name for t in FUNDING_FILES), FUNDING_STREAMS.name, core_area_names, core_sources],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "figures_read",
+            asset="core_funding_reports",
+            blocking=True,
+            description="Every printed area name, stream label, period and amount is mapped or parsed; "
+            "anything unreadable is named by file, row and column.",
         )
-        for row in frame[frame["area_code"].isna()].itertuples(index=False)
-    ]
+    ],
+)
+def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
+    """Every funding figure as one source reports it, read from all the funding files in raw/.
+
+    Each file's columns are mapped onto one shape by its manifest entry (funding_layout); area
+    names and stream labels are coded through raw/mappings/; periods and amounts are parsed with the
+    printed strings kept beside them. A blank cell is a gap and gets no row. A figure that two files
+    transcribe from the same source is kept once. Each row names the raw file and row it came from.
+    """
+    manifest = load_manifest_or_fail(paths)
+    parts = []
+    for table in FUNDING_FILES:
+        entry = manifest.file(table.file_id)
+        raw = read_raw(duckdb, table.file_id)
+        parts.append(
+            funding.standardise(raw, entry.funding_layout, table.file_id, f"raw/{entry.path}", entry.source_id)
+        )
+    with duckdb.get_connection() as con:
+        areas = dict(con.execute("SELECT area_as_published, area_code FROM core.area_names").fetchall())
+        streams = {
+            label: (stream, component)
+            for label, stream, component in con.execute(
+                f"SELECT stream_as_published, stream, component FROM raw.{FUNDING_STREAMS.file_id}"
+            ).fetchall()
+        }
+        ranks = dict(con.execute("SELECT source_id, authority_rank FROM core.sources").fetchall())
+    reports, failures = funding.normalise(pd.concat(parts, ignore_index=True), areas, streams)
+    unknown_sources = sorted(set(reports["source_id"]) - set(ranks)) if len(reports) else []
+    if unknown_sources:
+        failures.append(
+            Failure(
+                "raw/sources.yaml",
+                None,
+                "source_id",
+                ", ".join(unknown_sources),
+                "cited by funding files but not in the manifest's sources",
+            )
+        )
+    for failure in failures[:20]:
+        context.log.error(failure.message())
+    reports, repeats = funding.drop_repeats(reports)
+    reports["authority_rank"] = reports["source_id"].map(ranks)
+    write_table(duckdb, "core", "funding_reports", reports)
+    with duckdb.get_connection() as con:
+        con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(FUNDING_FILES)}
+    )
+    yield check_result("figures_read", failures, "funding files")
+
+
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, code_version="1", deps=[core_funding_reports])
+def core_funding_allocations(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """One figure per area, stream and financial year: the report from the most authoritative source.
+
+    Authority: Home Office table > Home Office answer > PCC/VRU/force publication > press
+    (raw/mappings/source_kinds.csv); among equals exact beats rounded beats a bound, then the lowest
+    source id. Only whole-allocation, single-year, single-area figures of the four streams count.
+    has_conflict marks cells whose reports cannot all be true at once.
+    """
+    reports = read_core(duckdb, "funding_reports")
+    allocations = funding.choose_allocations(reports, {})
+    write_table(duckdb, "core", "funding_allocations", allocations)
+    with duckdb.get_connection() as con:
+        con.execute("ALTER TABLE core.funding_allocations ALTER amount_gbp TYPE DECIMAL(18, 2)")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(allocations),
+            "cells_with_conflict": int(allocations["has_conflict"].sum()),
+        }
+    )
+
+
+def read_core(duckdb: DuckDBResource, name: str) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        frame = con.execute(f"SELECT * FROM core.{name}").df()
+    frame = frame.astype(object).where(frame.notna(), None)
+    if "amount_gbp" in frame:
+        frame["amount_gbp"] = [None if a is None else str(a) for a in frame["amount_gbp"]]
+    return frame
+
+
+def expected(duckdb: DuckDBResource) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        firsts = dict(con.execute("SELECT area_code, first_funded_year FROM core.violence_reduction_units").fetchall())
+        areas = [r[0] for r in con.execute("SELECT area_code FROM core.police_force_areas ORDER BY 1").fetchall()]
+    return funding.expected_cells(firsts, areas)
 
 
 @dg.asset(
@@ -150,41 +232,93 @@ def unresolved_areas(frame: pd.DataFrame, file_label: str, column: str) -> list[
     owners=OWNERS,
     kinds=KINDS | {"pandas"},
     code_version="1",
-    deps=[HOME_OFFICE_ALLOCATIONS_2023_24.name, core_area_names],
+    deps=[core_funding_allocations, core_violence_reduction_units, core_police_force_areas],
+)
+def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """For every area, stream and year a Home Office figure could exist: what kind of figure is known.
+
+    exact / rounded / lower_bound / upper_bound (the chosen figure's kind), multi_year_only (only a
+    total over several years covers it), or none. Gaps stay gaps: nothing is filled from another
+    year, source or national total.
+    """
+    table = funding.coverage(
+        expected(duckdb), read_core(duckdb, "funding_allocations"), read_core(duckdb, "funding_reports")
+    )
+    write_table(duckdb, "core", "funding_coverage", table)
+    counts = table["known"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(table), **{f"known_{k}": int(v) for k, v in counts.items()}}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    code_version="1",
+    deps=[NATIONAL_TOTALS.name, core_funding_allocations, core_violence_reduction_units, core_police_force_areas],
     check_specs=[
         dg.AssetCheckSpec(
-            "areas_and_amounts_resolve",
-            asset="core_funding_reports",
-            blocking=True,
-            description="Every printed area name maps to an ONS code and every printed amount parses.",
+            "totals_reconcile",
+            asset="core_national_totals",
+            description="Each published national total against the sum of the known cells of its stream and year. "
+            "Passes unless every cell is known and the sum still differs; missing cells are reported, never "
+            "treated as reconciled.",
         )
     ],
 )
-def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
-    """Every funding figure as its source prints it, with the amount parsed and the area coded.
+def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
+    """Published national totals by stream and year, beside the sum of the known area figures.
 
-    From the Home Office's 2023/24 allocations table (S01): one row per area and stream (Grip ->
-    surge_grip, VRU -> vru). Blank cells are gaps and get no row. The published string is kept
-    beside the parsed amount, and each row names the raw file and row it was read from.
+    status is 'reconciles' only when no expected cell is missing and the sum agrees with the total;
+    'incomplete' when cells are missing, however close the sum; 'does_not_reconcile' otherwise.
     """
     manifest = load_manifest_or_fail(paths)
-    entry = manifest.file(HOME_OFFICE_ALLOCATIONS_2023_24.file_id)
-    label = f"raw/{entry.path}"
-    frame = run_sql(duckdb, "core_funding_reports__home_office_2023_24", source_id=entry.source_id, raw_file=label)
-    frame = frame.astype(object).where(frame.notna(), None)
-    columns = {"surge_grip": "Grip police force allocation", "vru": "VRU allocation"}
-    frame, failures = parse_amounts(frame, label, columns)
-    failures = unresolved_areas(frame, label, "Area") + failures
-    for failure in failures[:20]:
-        context.log.error(failure.message())
-    frame.insert(
-        0, "report_id", frame[["source_id", "area_code", "stream", "financial_year"]].astype(str).agg(":".join, axis=1)
-    )
-    write_table(duckdb, "core", "funding_reports", frame)
+    entry = manifest.file(NATIONAL_TOTALS.file_id)
+    raw = read_raw(duckdb, NATIONAL_TOTALS.file_id)
     with duckdb.get_connection() as con:
-        con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
-    yield dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
-    yield check_result("areas_and_amounts_resolve", failures, label)
+        streams = dict(con.execute(f"SELECT stream_as_published, stream FROM raw.{FUNDING_STREAMS.file_id}").fetchall())
+    totals = pd.DataFrame(
+        {
+            "total_id": [
+                f"{streams[s]}:{parsing.normalise_financial_year(y)}:{src}"
+                for s, y, src in zip(
+                    raw["stream_as_published"], raw["year_as_published"], raw["source_id"], strict=True
+                )
+            ],
+            "stream": raw["stream_as_published"].map(streams),
+            "financial_year": [parsing.normalise_financial_year(y) for y in raw["year_as_published"]],
+            "amount_gbp": [str(parsing.parse_amount(a).gbp) for a in raw["amount_as_published"]],
+            "amount_kind": [parsing.parse_amount(a).kind for a in raw["amount_as_published"]],
+            "amount_as_published": raw["amount_as_published"],
+            "description": raw["description"],
+            "source_id": raw["source_id"],
+            "raw_file": f"raw/{entry.path}",
+            "raw_row": raw["_row"],
+        }
+    )
+    table = funding.reconcile(totals, read_core(duckdb, "funding_allocations"), expected(duckdb))
+    write_table(duckdb, "core", "national_totals", table)
+    with duckdb.get_connection() as con:
+        for column in ("amount_gbp", "sum_known_gbp"):
+            con.execute(f"ALTER TABLE core.national_totals ALTER {column} TYPE DECIMAL(18, 2)")
+    summary = (
+        "| total | stated | sum of known cells | known / expected | status |\n|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {r.total_id} | {r.amount_as_published} | £{Decimal(r.sum_known_gbp):,.0f} | {r.cells_known} / "
+            f"{r.cells_expected} | {r.status} |"
+            for r in table.itertuples(index=False)
+        )
+    )
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": len(table), "reconciliation": dg.MetadataValue.md(summary)}
+    )
+    yield dg.AssetCheckResult(
+        check_name="totals_reconcile",
+        passed=not (table["status"] == "does_not_reconcile").any(),
+        description=", ".join(f"{status}: {n}" for status, n in table["status"].value_counts().sort_index().items()),
+        metadata={"reconciliation": dg.MetadataValue.md(summary)},
+    )
 
 
 CORE_ASSETS = [
@@ -194,4 +328,7 @@ CORE_ASSETS = [
     core_violence_reduction_units,
     core_initiatives,
     core_funding_reports,
+    core_funding_allocations,
+    core_funding_coverage,
+    core_national_totals,
 ]

@@ -1,7 +1,6 @@
 """The published data package: outputs/ with datapackage.json, CSVs, Parquet, card, dictionary, changelog."""
 
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -40,7 +39,12 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
     query = f"SELECT * FROM out.{name} ORDER BY {', '.join(table.primary_key)}"
     with duckdb.get_connection() as con, tempfile.TemporaryDirectory() as tmp:
         rows = con.execute(query).fetchall()
-        cited = [r[0] for r in con.execute(f"SELECT DISTINCT source_id FROM out.{name} ORDER BY 1").fetchall()]
+        cited = [
+            r[0]
+            for r in con.execute(
+                f"SELECT DISTINCT source_id FROM out.{name} WHERE source_id IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        ]
         parquet = Path(tmp) / f"{name}.parquet"
         con.execute(f"COPY ({query}) TO '{parquet}' (FORMAT parquet)")
         parquet_bytes = parquet.read_bytes()
@@ -48,29 +52,20 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
 
 
 def funding_grid(duckdb: DuckDBResource):
-    """VRU areas, the (stream, year) columns with any figure, and the known amounts and their kinds."""
+    """VRU areas, every (stream, year) column they could have, and the chosen figures and their kinds."""
     with duckdb.get_connection() as con:
-        areas = [
-            r[0]
-            for r in con.execute(
-                "SELECT a.area_name FROM out.violence_reduction_units v "
-                "JOIN out.police_force_areas a USING (area_code) ORDER BY a.area_name"
-            ).fetchall()
-        ]
-        reports = con.execute(
-            "SELECT a.area_name, f.stream, f.financial_year, f.amount_gbp, f.amount_kind "
-            "FROM out.funding_reports f JOIN out.police_force_areas a USING (area_code) "
-            "WHERE f.stream IN ('vru', 'surge_grip') ORDER BY f.financial_year, f.stream DESC, a.area_name"
+        cells = con.execute(
+            "SELECT a.area_name, c.stream, c.financial_year, c.known, f.amount_gbp, c.has_conflict "
+            "FROM out.funding_coverage c JOIN out.police_force_areas a USING (area_code) "
+            "LEFT JOIN out.funding_allocations f USING (area_code, stream, financial_year) "
+            "WHERE c.stream IN ('vru', 'surge_grip') "
+            "AND c.area_code IN (SELECT area_code FROM out.violence_reduction_units) "
+            "ORDER BY a.area_name, c.financial_year, c.stream DESC"
         ).fetchall()
-    amounts: dict[tuple[str, str, str], Decimal] = {}
-    kinds: dict[tuple[str, str, str], str] = {}
-    for area, stream, year, amount, kind in reports:
-        if (area, stream, year) in amounts:
-            # One figure per cell until the allocation table picks among conflicting sources.
-            raise dg.Failure(description=f"two funding figures for {area}, {stream}, {year}: cannot chart both")
-        amounts[(area, stream, year)] = amount
-        kinds[(area, stream, year)] = kind
-    columns = sorted({(s, y) for _, s, y in amounts}, key=lambda c: (c[1], CHART_STREAMS.index(c[0])))
+    areas = sorted({c[0] for c in cells})
+    columns = sorted({(c[1], c[2]) for c in cells}, key=lambda c: (c[1], CHART_STREAMS.index(c[0])))
+    amounts = {(a, s, y): amount for a, s, y, _, amount, _ in cells if amount is not None}
+    kinds = {(a, s, y): known + (" !" if conflict else "") for a, s, y, known, _, conflict in cells}
     return areas, columns, amounts, kinds
 
 
@@ -124,8 +119,13 @@ def datapackage(
     areas, columns, amounts, kinds = funding_grid(duckdb)
     previous_changelog = outputs / "CHANGELOG.md"
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts)
+    with duckdb.get_connection() as con:
+        totals = con.execute(
+            "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
+            "FROM out.national_totals ORDER BY stream DESC, financial_year"
+        ).fetchall()
     files["README.md"] = docs.dataset_card(
-        descriptor, row_counts, docs.coverage_matrix(areas, columns, kinds), decided.date
+        descriptor, row_counts, docs.coverage_matrix(areas, columns, kinds), docs.totals_table(totals), decided.date
     ).encode("utf-8")
     files["DATA_DICTIONARY.md"] = docs.data_dictionary(row_counts, decided.version).encode("utf-8")
     files["CHANGELOG.md"] = release.changelog(

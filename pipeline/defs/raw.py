@@ -56,7 +56,8 @@ def raw_manifest__sources(
         raise dg.Failure(
             description=f"{manifest.path}: file(s) in raw/ not listed in the manifest: {', '.join(unlisted)}"
         )
-    sources = pd.DataFrame(list(manifest.sources.values()), dtype=object)
+    # Text throughout (blank for missing), so an all-blank column still has a type in DuckDB.
+    sources = pd.DataFrame(list(manifest.sources.values())).fillna("").astype(str)
     write_table(duckdb, "raw", "manifest_sources", sources)
     listing = "| file | source | sha256 |\n|---|---|---|\n" + "\n".join(
         f"| {f.path} | {f.source_id} | `{f.sha256[:12]}…` |" for f in manifest.files.values()
@@ -114,15 +115,22 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
         stored[ROW_COLUMN] = range(2, len(frame) + 2)
         write_table(duckdb, "raw", table.file_id, stored)
 
-        source = manifest.sources[entry.source_id]
-        yield dg.MaterializeResult(
-            metadata={
+        source = manifest.source_of(table.file_id)
+        if source:
+            provenance = {
                 "source_id": entry.source_id,
                 "source_url": dg.MetadataValue.url(source["url"]),
                 "publisher": source["publisher"],
                 "source_title": source["title"],
                 "date_published": source["date_published"] or "not stated",
                 "licence": source["licence"],
+            }
+        else:
+            cited = sorted(set(frame["source_id"].dropna())) if "source_id" in frame else []
+            provenance = {"source_id": "per row: " + ", ".join(cited)}
+        yield dg.MaterializeResult(
+            metadata={
+                **provenance,
                 "raw_file": label,
                 "date_retrieved": entry.date_retrieved,
                 "transcribed_from": entry.transcribed_from,

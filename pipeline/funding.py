@@ -1,0 +1,268 @@
+"""Funding figures: from files of many layouts to one report per printed figure, then one figure per cell.
+
+Pure functions on DataFrames, testable without Dagster. The steps:
+
+1. `standardise` maps a raw file's columns onto report fields, as its manifest `funding_layout` says.
+2. `normalise` codes areas and streams (through mapping tables), reads periods and amounts, and
+   reports every cell it cannot read with its file, row and column.
+3. `choose_allocations` picks one figure per area, stream and year by source authority and flags
+   cells whose reports cannot all be true at once.
+4. `reconcile` compares published national totals with the sum of the known cells.
+5. `coverage` says, for every cell that could exist, what kind of figure is known.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+
+from pipeline import parsing
+from pipeline.validation import Failure
+
+REPORT_FIELDS = (
+    "area_as_published",
+    "stream_as_published",
+    "year_as_published",
+    "amount_as_published",
+    "notes",
+    "source_id",
+)
+ALLOCATION_STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
+KIND_ORDER = {"exact": 0, "rounded": 1, "lower_bound": 2, "upper_bound": 3}
+FIRST_YEAR, LAST_YEAR = 2019, 2025  # 2019-20 to 2025-26, the years the sources cover
+
+
+def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, source_id: str) -> pd.DataFrame:
+    """One row per printed figure with the report fields, whatever the file's own columns are called.
+
+    `layout["columns"]` renames raw columns to report fields; `layout["amount_columns"]` lists the
+    columns of a wide table, each holding the amounts of one stream; `layout["constants"]` fills
+    fields the file does not print per row (a single publication's year, say).
+    """
+    renames = layout.get("columns", {})
+    amount_columns = layout.get("amount_columns", {})
+    constants = layout.get("constants", {})
+    frames = []
+    for amount_column, stream in amount_columns.items() or [(None, None)]:
+        part = raw.rename(columns=renames)
+        if amount_column is not None:
+            part = part.assign(amount_as_published=raw[amount_column], stream_as_published=stream)
+        part = part.assign(**constants)
+        suffix = f":{parsing.slug(stream)}" if stream else ""
+        part["report_id"] = [f"{file_id}:{row}{suffix}" for row in part["_row"]]
+        part["raw_columns"] = [
+            {**{field: raw_col for raw_col, field in renames.items()}, "amount_as_published": amount_column}
+            if amount_column
+            else {field: raw_col for raw_col, field in renames.items()}
+        ] * len(part)
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    for field in REPORT_FIELDS:
+        if field not in out:
+            out[field] = source_id if field == "source_id" else None
+    out = out[out["amount_as_published"].notna()]  # a blank cell is a gap, not a figure
+    out = out.assign(raw_file=raw_file, raw_row=out["_row"])
+    return out[["report_id", *REPORT_FIELDS, "raw_file", "raw_row", "raw_columns"]].reset_index(drop=True)
+
+
+def normalise(
+    reports: pd.DataFrame, area_codes: dict[str, str | None], streams: dict[str, tuple[str, str]]
+) -> tuple[pd.DataFrame, list[Failure]]:
+    """Codes, periods and amounts for every report; each unreadable cell becomes a named failure."""
+    rows, failures = [], []
+    for report in reports.to_dict("records"):
+        columns = report.pop("raw_columns")
+
+        def fail(field: str, value: object, problem: str, report=report, columns=columns) -> None:
+            failures.append(Failure(report["raw_file"], report["raw_row"], columns.get(field, field), value, problem))
+
+        area = report["area_as_published"]
+        if area not in area_codes:
+            fail("area_as_published", area, "unknown area name: add the spelling to raw/mappings/area_names.csv")
+            continue
+        label = report["stream_as_published"]
+        if label not in streams:
+            fail("stream_as_published", label, "unknown stream label: add it to raw/mappings/funding_streams.csv")
+            continue
+        try:
+            span = parsing.parse_year_span(report["year_as_published"])
+        except parsing.ParseError as exc:
+            fail("year_as_published", report["year_as_published"], str(exc))
+            continue
+        if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
+            fail("year_as_published", report["year_as_published"], f"year {span.first} is outside 2019-20 to 2026-27")
+            continue
+        try:
+            amount = parsing.parse_amount(report["amount_as_published"])
+        except parsing.ParseError as exc:
+            fail("amount_as_published", report["amount_as_published"], str(exc))
+            continue
+        first, last, inferred = span.first, span.last, span.inferred
+        if amount.over_years and first and first == last:
+            # "£3.5m over three years" printed against one year: the years from that one on.
+            start = int(first[:4]) + amount.over_years - 1
+            last, inferred = f"{start}-{(start + 1) % 100:02d}", True
+        stream, component = streams[label]
+        rows.append(
+            report
+            | {
+                "area_code": area_codes[area],
+                "stream": stream,
+                "component": component,
+                "financial_year": first,
+                "financial_year_last": last,
+                "is_year_inferred": inferred,
+                "amount_gbp": str(amount.gbp),
+                "amount_kind": amount.kind,
+            }
+        )
+    return pd.DataFrame(rows), failures
+
+
+def drop_repeats(reports: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """One row per area, stream, component, period and source: a source's figure that two files both
+    transcribe is one report (the first file's row is kept)."""
+    key = [
+        "source_id",
+        "area_as_published",
+        "stream",
+        "component",
+        "financial_year",
+        "financial_year_last",
+        "amount_as_published",
+    ]
+    kept = reports.drop_duplicates(subset=key, keep="first")
+    return kept.reset_index(drop=True), len(reports) - len(kept)
+
+
+def choose_allocations(reports: pd.DataFrame, authority: dict[str, int]) -> pd.DataFrame:
+    """One figure per area, stream and single financial year, chosen by source authority.
+
+    Rule: the most authoritative kind of source wins (Home Office table, then Home Office answer,
+    then PCC/VRU/force publication, then press); among equals an exact figure beats a rounded one,
+    which beats a bound; then the lowest source id. `has_conflict` marks a cell whose reports cannot
+    all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
+    £1.1 million" and "£1.16m" do not).
+    """
+    cells = reports[
+        reports["area_code"].notna()
+        & reports["stream"].isin(ALLOCATION_STREAMS)
+        & (reports["component"] == "total")
+        & reports["financial_year"].notna()
+        & (reports["financial_year"] == reports["financial_year_last"])
+    ].copy()
+    cells["rank"] = cells["authority_rank"]
+    cells["kind_order"] = cells["amount_kind"].map(KIND_ORDER)
+    cells = cells.sort_values(["area_code", "stream", "financial_year", "rank", "kind_order", "source_id", "report_id"])
+    rows = []
+    for (area, stream, year), group in cells.groupby(["area_code", "stream", "financial_year"], sort=True):
+        chosen = group.iloc[0]
+        amounts = [parsing.parse_amount(a) for a in group["amount_as_published"]]
+        rows.append(
+            {
+                "area_code": area,
+                "stream": stream,
+                "financial_year": year,
+                "amount_gbp": chosen["amount_gbp"],
+                "amount_kind": chosen["amount_kind"],
+                "amount_as_published": chosen["amount_as_published"],
+                "is_year_inferred": bool(chosen["is_year_inferred"]),
+                "source_id": chosen["source_id"],
+                "report_id": chosen["report_id"],
+                "n_reports": len(group),
+                "n_sources": group["source_id"].nunique(),
+                "has_conflict": not parsing.ranges_meet(amounts),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def financial_years() -> list[str]:
+    return [f"{y}-{(y + 1) % 100:02d}" for y in range(FIRST_YEAR, LAST_YEAR + 1)]
+
+
+def expected_cells(vru_first_years: dict[str, str], all_areas: list[str]) -> pd.DataFrame:
+    """Every area, stream and year for which a Home Office figure could exist.
+
+    VRU and Surge/Grip go to the areas with a VRU from its first funded year (Grip until 2023-24:
+    from 2024-25 it is merged into the hotspot fund); the hotspot fund (from 2024-25) and the
+    Serious Violence Duty grant (from 2022-23) go to all 43 areas.
+    """
+    rows = []
+    for year in financial_years():
+        for area, first in vru_first_years.items():
+            if year >= first:
+                rows.append((area, "vru", year))
+                if year <= "2023-24":
+                    rows.append((area, "surge_grip", year))
+        for area in all_areas:
+            if year >= "2024-25":
+                rows.append((area, "hotspot_fund", year))
+            if year >= "2022-23":
+                rows.append((area, "svd", year))
+    return pd.DataFrame(rows, columns=["area_code", "stream", "financial_year"])
+
+
+def coverage(expected: pd.DataFrame, allocations: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
+    """What is known for each expected cell: the chosen figure's kind, only a multi-year total, or none."""
+    chosen = {(r.area_code, r.stream, r.financial_year): r for r in allocations.itertuples(index=False)}
+    spans = reports[
+        reports["area_code"].notna()
+        & reports["financial_year"].notna()
+        & (reports["financial_year"] != reports["financial_year_last"])
+    ]
+    rows = []
+    for cell in expected.itertuples(index=False):
+        key = (cell.area_code, cell.stream, cell.financial_year)
+        if key in chosen:
+            known, conflict, source = chosen[key].amount_kind, chosen[key].has_conflict, chosen[key].source_id
+        else:
+            covering = spans[
+                (spans["area_code"] == cell.area_code)
+                & (spans["stream"] == cell.stream)
+                & (spans["financial_year"] <= cell.financial_year)
+                & (spans["financial_year_last"].isna() | (spans["financial_year_last"] >= cell.financial_year))
+            ]
+            known = "multi_year_only" if len(covering) else "none"
+            conflict, source = False, None
+        rows.append({**cell._asdict(), "known": known, "has_conflict": conflict, "source_id": source})
+    return pd.DataFrame(rows)
+
+
+def reconcile(totals: pd.DataFrame, allocations: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """Each published national total beside the sum of the known cells of its stream and year.
+
+    `status` is 'reconciles' only when every expected cell is known exactly and the sum falls within
+    the total as printed; 'consistent' when every cell is known but some only roughly (rounded or a
+    bound) and the ranges meet; 'incomplete' whenever any cell is missing (a sum of some cells is
+    never called a reconciliation); 'does_not_reconcile' when all cells are known and still disagree.
+    """
+    rows = []
+    for total in totals.to_dict("records"):
+        cells = expected[
+            (expected["stream"] == total["stream"]) & (expected["financial_year"] == total["financial_year"])
+        ]
+        known = allocations.merge(cells, on=["area_code", "stream", "financial_year"])
+        amounts = [parsing.parse_amount(a) for a in known["amount_as_published"]]
+        low = sum((a.low for a in amounts), Decimal(0))
+        high = None if any(a.high is None for a in amounts) else sum((a.high for a in amounts), Decimal(0))
+        stated = parsing.parse_amount(total["amount_as_published"])
+        missing = len(cells) - len(known)
+        if missing:
+            status = "incomplete"
+        elif parsing.ranges_meet([stated, parsing.Amount(low, "rounded", low, high)]):
+            status = "reconciles" if all(a.kind == "exact" for a in amounts) else "consistent"
+        else:
+            status = "does_not_reconcile"
+        rows.append(
+            total
+            | {
+                "cells_expected": len(cells),
+                "cells_known": len(known),
+                "cells_missing": missing,
+                "sum_known_gbp": str(sum((Decimal(a) for a in known["amount_gbp"]), Decimal(0))),
+                "status": status,
+            }
+        )
+    return pd.DataFrame(rows)
