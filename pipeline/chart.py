@@ -19,10 +19,20 @@ import numpy as np  # noqa: E402
 STREAM_LABELS = {"vru": "VRU", "surge_grip": "Surge/Grip", "hotspot_fund": "Hotspot fund", "svd": "SVD"}
 
 
+PREFIX = {"lower_bound": "≥", "upper_bound": "≤", "rounded": "~"}
+
+
 def funding_grid_png(
-    areas: list[str], columns: list[tuple[str, str]], amounts: dict[tuple[str, str, str], Decimal]
+    areas: list[str],
+    columns: list[tuple[str, str]],
+    amounts: dict[tuple[str, str, str], Decimal],
+    kinds: dict[tuple[str, str, str], str],
 ) -> bytes:
-    """PNG of areas (rows) by (stream, year) columns; `amounts` maps (area, stream, year) to pounds."""
+    """PNG of areas (rows) by (stream, year) columns.
+
+    `amounts` maps (area, stream, year) to the chosen figure; `kinds` maps every cell that could exist
+    to what is known ("exact", "rounded", "lower_bound", ...); a cell in neither was not funded.
+    """
     values = np.full((len(areas), len(columns)), np.nan)
     for i, area in enumerate(areas):
         for j, (stream, year) in enumerate(columns):
@@ -36,25 +46,28 @@ def funding_grid_png(
     ax.imshow(masked, cmap="Blues", aspect="auto", vmin=0, vmax=np.nanmax(values) if np.isfinite(values).any() else 1)
     for i in range(len(areas)):
         for j in range(len(columns)):
-            if np.isnan(values[i, j]):
+            key = (areas[i], *columns[j])
+            if key not in kinds:
+                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, color="white"))
+                ax.text(j, i, "not funded", ha="center", va="center", fontsize=7, color="#999999")
+            elif np.isnan(values[i, j]):
                 ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", edgecolor="#bbbbbb"))
                 ax.text(j, i, "no figure", ha="center", va="center", fontsize=7, color="#777777")
             else:
+                known, _, conflict = kinds[key].partition(" ")
+                label = f"{PREFIX.get(known, '')}£{values[i, j]:.2f}m{' !' if conflict else ''}"
                 dark = values[i, j] > 0.6 * np.nanmax(values)
-                ax.text(
-                    j,
-                    i,
-                    f"£{values[i, j]:.2f}m",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="white" if dark else "black",
-                )
+                ax.text(j, i, label, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(columns)), [f"{STREAM_LABELS[s]}\n{y}" for s, y in columns], fontsize=8)
     ax.set_yticks(range(len(areas)), areas, fontsize=8)
     ax.xaxis.tick_top()
     ax.tick_params(length=0)
-    ax.set_title("Known Home Office funding, £ million\nhatched: no published figure found", fontsize=9, pad=30)
+    ax.set_title(
+        "Known Home Office funding, £ million: ~ rounded, ≥ at least, ≤ at most, ! sources conflict\n"
+        "hatched: no published figure found; white: the area was not funded that year",
+        fontsize=9,
+        pad=30,
+    )
     fig.tight_layout()
     buffer = io.BytesIO()
     # No software/date metadata, so identical inputs give identical bytes.

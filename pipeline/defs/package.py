@@ -118,7 +118,7 @@ def datapackage(
 
     areas, columns, amounts, kinds = funding_grid(duckdb)
     previous_changelog = outputs / "CHANGELOG.md"
-    files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts)
+    files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
     with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
