@@ -469,15 +469,190 @@ NATIONAL_TOTALS = Table(
     foreign_keys=(TO_SOURCES,),
 )
 
+LOCAL_POLICING_BODIES = Table(
+    name="local_policing_bodies",
+    title="Local policing bodies",
+    description=(
+        "The body that holds each territorial force to account: a Police and Crime Commissioner (PCC), a Police, "
+        "Fire and Crime Commissioner (PFCC), a mayor exercising those functions, MOPAC in London or the City of "
+        "London's police authority. Sources are snapshots: the government has announced plans to abolish PCCs."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=True),
+        Column("body_type", "string", "Kind of body, as the compilation words it.", required=True),
+        Column("body_name", "string", "Title of the body.", required=True),
+        Column(
+            "body_name_basis",
+            "string",
+            "seen (this title seen in a source), type_seen (the role seen, the "
+            "title written in the standard pattern) or derived (no area-specific source; PCC assumed from a "
+            "general statement).",
+            required=True,
+            enum=("seen", "type_seen", "derived"),
+        ),
+        Column(
+            "since_as_published",
+            "string",
+            "When the current arrangement began, as precise as the source "
+            "(year, year-month or date); blank where not stated.",
+        ),
+        Column("source_url", "string", "Page the body's details come from."),
+        SOURCE_ID,
+    ),
+    primary_key=("area_code",),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
+)
+
+IMPACT_CLAIMS = Table(
+    name="impact_claims",
+    title="Impact claims",
+    description=(
+        "Published national figures about what VRUs, Grip and serious violence funding achieved or cost, as "
+        "published: values, units, periods and dates as the sources give them. Claims, not verified effects: "
+        "see report_claims for verdicts."
+    ),
+    columns=(
+        Column("claim_id", "string", "Identifier (C01...).", required=True, unique=True, pattern=r"C\d{2}"),
+        Column("claim", "string", "The claim, paraphrased.", required=True),
+        Column("metric", "string", "What is measured.", required=True),
+        Column("value_as_published", "string", "Value(s) as published; several separated by '; '."),
+        Column("unit", "string", "Unit of the value."),
+        Column("period", "string", "Period the value covers."),
+        Column("geography", "string", "Where it applies.", required=True),
+        Column("publisher", "string", "Who published the claim.", required=True),
+        Column("date_as_published", "string", "Date as known (ISO where known; inferred dates flagged in notes)."),
+        Column("source_urls", "string", "Pages the claim comes from, separated by ' ; '.", required=True),
+        Column("notes", "string", "Caveats from the compiler."),
+        SOURCE_ID,
+    ),
+    primary_key=("claim_id",),
+    foreign_keys=(TO_SOURCES,),
+)
+
+REPORT_CLAIMS = Table(
+    name="report_claims",
+    title="APCC report claims and verdicts",
+    description=(
+        "The headline claims of the APCC's 2023 'In Focus' summary on tackling serious violence, each with a "
+        "verdict against its primary sources and what those sources say. Verdicts are this project's."
+    ),
+    columns=(
+        Column("claim_id", "string", "Identifier (R01...).", required=True, unique=True, pattern=r"R\d{2}"),
+        Column("section", "string", "Section of the summary.", required=True),
+        Column("claim_as_stated", "string", "The claim exactly as the summary states it.", required=True),
+        Column(
+            "verdict",
+            "string",
+            "supported, supported_with_caveats, misstated (the primary source says "
+            "something narrower or different) or not_supported (no primary source bears it out).",
+            required=True,
+            enum=("supported", "supported_with_caveats", "misstated", "not_supported"),
+        ),
+        Column("primary_source_says", "string", "What the primary source actually says.", required=True),
+        SOURCE_ID,
+    ),
+    primary_key=("claim_id",),
+    foreign_keys=(TO_SOURCES,),
+)
+
+REPORT_CLAIM_EVIDENCE = Table(
+    name="report_claim_evidence",
+    title="Evidence for each verdict",
+    description="Which impact claims each report-claim verdict rests on: one row per pair.",
+    columns=(
+        Column("claim_id", "string", "The report claim.", required=True),
+        Column("impact_claim_id", "string", "An impact claim the verdict rests on.", required=True),
+        SOURCE_ID,
+    ),
+    primary_key=("claim_id", "impact_claim_id"),
+    foreign_keys=(
+        ForeignKey(("claim_id",), "report_claims", ("claim_id",)),
+        ForeignKey(("impact_claim_id",), "impact_claims", ("claim_id",)),
+        TO_SOURCES,
+    ),
+)
+
+EVIDENCE_APPROACHES = Table(
+    name="evidence_approaches",
+    title="Evidence on approaches (Youth Endowment Fund Toolkit)",
+    description=(
+        "Approaches to preventing youth violence with the Youth Endowment Fund's estimated impact: high (30% or "
+        "more less violence), moderate (10-30%), low (2-9%) or no clear evidence. Evidence quality is recorded "
+        "only where YEF states it in words; the Toolkit is updated regularly."
+    ),
+    columns=(
+        Column(
+            "approach_id",
+            "string",
+            "Identifier made from the approach's name.",
+            required=True,
+            unique=True,
+            pattern=r"[a-z0-9]+(-[a-z0-9]+)*",
+        ),
+        Column("approach", "string", "Toolkit approach.", required=True),
+        Column(
+            "impact_band",
+            "string",
+            "Estimated impact band (the first band named, where YEF gives two).",
+            required=True,
+            enum=("high", "moderate", "low", "no_clear_evidence"),
+        ),
+        Column("impact_band_as_published", "string", "The band as published, with any wording.", required=True),
+        Column("impact_band_definition", "string", "What the band means."),
+        Column("impact_figures_as_published", "string", "Average effects as YEF states them."),
+        Column("evidence_quality_as_published", "string", "Evidence quality in YEF's words, where stated."),
+        Column("source_urls", "string", "YEF pages, separated by ' ; '.", required=True),
+        Column("notes", "string", "Caveats from the compiler."),
+        SOURCE_ID,
+    ),
+    primary_key=("approach_id",),
+    foreign_keys=(TO_SOURCES,),
+)
+
+INITIATIVE_APPROACHES = Table(
+    name="initiative_approaches",
+    title="Initiatives and the approaches they use",
+    description=(
+        "Links each APCC case-study initiative to the Toolkit approaches it uses, so a researcher can ask which "
+        "initiatives use approaches with a high estimated impact. The matches are this project's and approximate: "
+        "full, partial (part of the initiative matches) or indirect."
+    ),
+    columns=(
+        Column("initiative_id", "string", "The initiative.", required=True),
+        Column("approach_id", "string", "The approach.", required=True),
+        Column(
+            "match",
+            "string",
+            "How closely the initiative matches the approach.",
+            required=True,
+            enum=("full", "partial", "indirect"),
+        ),
+        Column("notes", "string", "Which part of the initiative matches.", required=True),
+        SOURCE_ID,
+    ),
+    primary_key=("initiative_id", "approach_id"),
+    foreign_keys=(
+        ForeignKey(("initiative_id",), "initiatives", ("initiative_id",)),
+        ForeignKey(("approach_id",), "evidence_approaches", ("approach_id",)),
+        TO_SOURCES,
+    ),
+)
+
 # In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         SOURCES,
         POLICE_FORCE_AREAS,
+        LOCAL_POLICING_BODIES,
         AREA_NAMES,
         VIOLENCE_REDUCTION_UNITS,
         INITIATIVES,
+        EVIDENCE_APPROACHES,
+        INITIATIVE_APPROACHES,
+        IMPACT_CLAIMS,
+        REPORT_CLAIMS,
+        REPORT_CLAIM_EVIDENCE,
         FUNDING_REPORTS,
         FUNDING_ALLOCATIONS,
         FUNDING_COVERAGE,

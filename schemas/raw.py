@@ -249,6 +249,98 @@ NATIONAL_TOTALS = Table(
     ),
 )
 
+IMPACT_CLAIMS = Table(
+    name="raw_reference__impact_claims",
+    file_id="reference__impact_claims",
+    title="Published impact claims (reference compilation)",
+    description="National impact figures about VRUs, Grip and serious violence funding, with sources.",
+    columns=(
+        _text("claim_id", "Claim identifier.", required=True, unique=True, pattern=r"C\d{2}"),
+        _text("claim", "The claim, paraphrased.", required=True),
+        _text("metric", "What is measured.", required=True),
+        _text("value", "Value(s) as published."),
+        _text("unit", "Unit."),
+        _text("period", "Period covered."),
+        _text("geography", "Where.", required=True),
+        _text("publisher", "Who published it.", required=True),
+        _text("date", "Date, ISO where known."),
+        _text("source_url", "Pages the claim comes from, separated by ' ; '.", required=True),
+        _text("notes", "Compiler's notes."),
+    ),
+)
+
+REPORT_CLAIMS = Table(
+    name="raw_reference__report_claims",
+    file_id="reference__report_claims",
+    title="APCC report headline claims",
+    description="The headline statements of the APCC 'In Focus' summary, quoted as stated.",
+    columns=(
+        _text("claim_id", "Claim identifier.", required=True, unique=True, pattern=r"R\d{2}"),
+        _text("section", "Section of the summary.", required=True),
+        _text("claim_as_stated", "The statement as quoted.", required=True),
+        _text("related_impact_claims", "The compiler's pointer to the impact claims that bear on it.", required=True),
+    ),
+)
+
+EVIDENCE_RATINGS = Table(
+    name="raw_reference__evidence_ratings",
+    file_id="reference__evidence_ratings",
+    title="Youth Endowment Fund Toolkit ratings",
+    description="Estimated impact bands of approaches, from Youth Endowment Fund pages.",
+    columns=(
+        _text("approach", "Toolkit approach.", required=True, unique=True),
+        _text("yef_estimated_impact_band", "Impact band as published.", required=True),
+        _text("impact_band_definition", "What the band means."),
+        _text("impact_figures_as_published", "Average effects as stated."),
+        _text("evidence_quality_as_published", "Evidence quality in words, where stated."),
+        _text("cost_rating", "Cost rating (not captured)."),
+        _text("matched_initiatives", "The compiler's matches to the initiatives."),
+        _text("source_urls", "Pages, separated by ' ; '.", required=True),
+        _text("notes", "Compiler's notes."),
+    ),
+)
+
+REPORT_CLAIM_VERDICTS = Table(
+    name="raw_project__report_claim_verdicts",
+    file_id="project__report_claim_verdicts",
+    title="Verdicts on the APCC headline claims",
+    description="This project's verdict on each headline claim against its primary sources.",
+    columns=(
+        _text("claim_id", "Report claim.", required=True, unique=True, pattern=r"R\d{2}"),
+        _text(
+            "verdict",
+            "Verdict.",
+            required=True,
+            enum=("supported", "supported_with_caveats", "misstated", "not_supported"),
+        ),
+        _text("primary_source_says", "What the primary source says.", required=True),
+        _text(
+            "evidence_claim_ids",
+            "Impact claims the verdict rests on, separated by spaces.",
+            required=True,
+            pattern=r"C\d{2}( C\d{2})*",
+        ),
+    ),
+)
+
+INITIATIVE_APPROACHES = Table(
+    name="raw_project__initiative_approaches",
+    file_id="project__initiative_approaches",
+    title="Initiatives linked to Toolkit approaches",
+    description="Which Toolkit approaches each initiative uses, and how closely it matches them.",
+    columns=(
+        _text("initiative_id", "Initiative identifier.", required=True),
+        _text("approach", "Toolkit approach as named in evidence_ratings.csv.", required=True),
+        _text(
+            "match",
+            "How closely the initiative matches the approach.",
+            required=True,
+            enum=("full", "partial", "indirect"),
+        ),
+        _text("notes", "Which part of the initiative matches.", required=True),
+    ),
+)
+
 FUNDING_FILES: tuple[Table, ...] = (
     HOME_OFFICE_ALLOCATIONS_2023_24,
     *(funding_reports_file(file_id, title) for file_id, title in FUNDING_REPORT_FILES.items()),
@@ -266,5 +358,10 @@ RAW_TABLES: dict[str, Table] = {
         AREA_NAMES,
         FUNDING_STREAMS,
         SOURCE_KINDS,
+        IMPACT_CLAIMS,
+        REPORT_CLAIMS,
+        EVIDENCE_RATINGS,
+        REPORT_CLAIM_VERDICTS,
+        INITIATIVE_APPROACHES,
     )
 }

@@ -196,3 +196,44 @@ def test_every_published_row_cites_a_source_with_a_url(fresh_build, name):
             assert row["source_id"] == ""  # nothing known, nothing cited
             continue
         assert sources[row["source_id"]].startswith(("https://", "http://")), (name, row)
+
+
+def test_report_claim_verdicts_against_primary_sources(fresh_build):
+    claims = {r["claim_id"]: r for r in read_table(fresh_build, "report_claims")}
+    r04 = claims["R04"]
+    assert r04["claim_as_stated"] == "VRUs and hotspot policing have prevented 136,000 violent crimes since 2019"
+    assert r04["verdict"] == "misstated"
+    assert "violence without injury" in r04["primary_source_says"]
+    assert "no statistically significant effect" in r04["primary_source_says"]
+    assert claims["R05"]["verdict"] == "not_supported"
+    evidence = {(r["claim_id"], r["impact_claim_id"]) for r in read_table(fresh_build, "report_claim_evidence")}
+    impact = {r["claim_id"]: r for r in read_table(fresh_build, "impact_claims")}
+    assert {("R04", "C09"), ("R04", "C10")} <= evidence
+    assert impact["C09"]["value_as_published"] == "136000"
+    assert all(claim in claims for claim, _ in evidence) and all(i in impact for _, i in evidence)
+
+
+def test_researchers_can_find_initiatives_using_high_impact_approaches(fresh_build):
+    bands = {r["approach_id"]: r["impact_band"] for r in read_table(fresh_build, "evidence_approaches")}
+    high = sorted(
+        {
+            r["initiative_id"]
+            for r in read_table(fresh_build, "initiative_approaches")
+            if bands[r["approach_id"]] == "high"
+        }
+    )
+    assert high == [
+        "a-e-navigator-programme",
+        "greater-manchester-vru-community-led-approach",
+        "intact-programme",
+        "operation-deter",
+    ]
+
+
+def test_local_policing_bodies_cover_every_area(fresh_build):
+    bodies = read_table(fresh_build, "local_policing_bodies")
+    assert len(bodies) == 43
+    mayors = {
+        r["area_code"]: r["since_as_published"] for r in bodies if r["body_type"].startswith("Combined authority")
+    }
+    assert mayors["E23000005"] == "2017-05-08"  # Greater Manchester

@@ -17,11 +17,16 @@ from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from schemas.raw import (
     AREA_NAMES,
+    EVIDENCE_RATINGS,
     FUNDING_FILES,
     FUNDING_STREAMS,
+    IMPACT_CLAIMS,
+    INITIATIVE_APPROACHES,
     INITIATIVES,
     NATIONAL_TOTALS,
     POLICE_FORCE_AREAS,
+    REPORT_CLAIM_VERDICTS,
+    REPORT_CLAIMS,
     SOURCE_KINDS,
     VIOLENCE_REDUCTION_UNITS,
 )
@@ -86,11 +91,70 @@ def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materiali
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_names")})
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[VIOLENCE_REDUCTION_UNITS.name])
-def core_violence_reduction_units(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY."""
-    run_sql(duckdb, "core_violence_reduction_units", source_id=source_id_of(paths, VIOLENCE_REDUCTION_UNITS.file_id))
-    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.violence_reduction_units")})
+def sql_asset(table: str, deps: list, source_file: str, description: str) -> dg.AssetsDefinition:
+    """A core table that is one SQL statement (pipeline/sql/core_<table>.sql) over raw or core tables."""
+
+    @dg.asset(
+        name=f"core_{table}",
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        code_version="1",
+        deps=deps,
+        description=description,
+    )
+    def _core(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        run_sql(duckdb, f"core_{table}", source_id=source_id_of(paths, source_file))
+        return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, f"core.{table}")})
+
+    return _core
+
+
+core_violence_reduction_units = sql_asset(
+    "violence_reduction_units",
+    [VIOLENCE_REDUCTION_UNITS.name],
+    VIOLENCE_REDUCTION_UNITS.file_id,
+    "The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY.",
+)
+core_local_policing_bodies = sql_asset(
+    "local_policing_bodies",
+    [POLICE_FORCE_AREAS.name],
+    POLICE_FORCE_AREAS.file_id,
+    "The local policing body of each police force area (PCC, PFCC, mayor or police authority) and since when, "
+    "as the reference compilation records it; the basis column says whether the title was seen in a source.",
+)
+core_impact_claims = sql_asset(
+    "impact_claims",
+    [IMPACT_CLAIMS.name],
+    IMPACT_CLAIMS.file_id,
+    "Published national impact figures about VRUs, Grip and funding, values and dates as published, each with "
+    "the URLs it comes from.",
+)
+core_report_claims = sql_asset(
+    "report_claims",
+    [REPORT_CLAIMS.name, REPORT_CLAIM_VERDICTS.name],
+    REPORT_CLAIMS.file_id,
+    "The APCC report's headline claims as stated, with this project's verdict against the primary sources "
+    "(raw/mappings/report_claim_verdicts.csv) and what those sources say.",
+)
+core_report_claim_evidence = sql_asset(
+    "report_claim_evidence",
+    [REPORT_CLAIM_VERDICTS.name],
+    REPORT_CLAIM_VERDICTS.file_id,
+    "Which impact claims each verdict rests on, one row per pair.",
+)
+core_evidence_approaches = sql_asset(
+    "evidence_approaches",
+    [EVIDENCE_RATINGS.name],
+    EVIDENCE_RATINGS.file_id,
+    "Youth Endowment Fund Toolkit approaches with their estimated impact band, coded from the band as published.",
+)
+core_initiative_approaches = sql_asset(
+    "initiative_approaches",
+    [INITIATIVE_APPROACHES.name, "core_evidence_approaches"],
+    INITIATIVE_APPROACHES.file_id,
+    "Each initiative linked to the Toolkit approaches it uses, marked full, partial or indirect.",
+)
 
 
 def add_initiative_ids(frame: pd.DataFrame) -> pd.DataFrame:
@@ -326,7 +390,13 @@ CORE_ASSETS = [
     core_police_force_areas,
     core_area_names,
     core_violence_reduction_units,
+    core_local_policing_bodies,
     core_initiatives,
+    core_impact_claims,
+    core_report_claims,
+    core_report_claim_evidence,
+    core_evidence_approaches,
+    core_initiative_approaches,
     core_funding_reports,
     core_funding_allocations,
     core_funding_coverage,
