@@ -6,8 +6,9 @@ STAMP := $(VENV)/.installed
 # Every run is recorded in the project's own Dagster instance, so the UI can show its history.
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
+AUDIT_PORT ?= 3001
 
-.PHONY: data test ui duckdb lint format clean-state
+.PHONY: data test ui audit duckdb lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ duckdb: $(STAMP)
 # Dagster UI for data teams, on loopback only; the schedule can be switched on there.
 ui: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+# Auditors: the UI read-only over the runs `make data` recorded. Lineage, metadata, checks and history can be
+# browsed; nothing can be launched, wiped or edited.
+audit: $(STAMP)
+	$(BIN)/dagster-webserver --read-only -h 127.0.0.1 -p $(AUDIT_PORT) -w workspace.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline schemas tests

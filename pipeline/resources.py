@@ -17,8 +17,9 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 class ProjectPaths(dg.ConfigurableResource):
     """Folders of one build. Tests point these at temporary copies; the real build uses the project's."""
 
-    raw_dir: str = str(PROJECT_DIR / "raw")
-    outputs_dir: str = str(PROJECT_DIR / "outputs")
+    # SV_RAW_DIR / SV_OUTPUTS_DIR let a test (or a deployment) run the CLI or UI on other folders.
+    raw_dir: str = os.environ.get("SV_RAW_DIR", str(PROJECT_DIR / "raw"))
+    outputs_dir: str = os.environ.get("SV_OUTPUTS_DIR", str(PROJECT_DIR / "outputs"))
 
     @property
     def raw(self) -> Path:

@@ -64,3 +64,15 @@ def test_every_asset_has_a_description_and_owner():
         node = graph.get(key)
         assert node.description and len(node.description) > 40, key
         assert node.owners == ["team:data"], key
+
+
+def test_column_lineage_comes_from_the_declarations():
+    from pipeline.defs.out import column_lineage, lineage_markdown
+
+    table = PUBLISHED_TABLES["funding_reports"]
+    lineage = column_lineage(table)
+    assert set(lineage.deps_by_column) == set(table.column_names)
+    amount = {(d.asset_key.to_user_string(), d.column_name) for d in lineage.deps_by_column["amount_gbp"]}
+    assert amount == {("core_funding_reports", "amount_gbp"), ("core_funding_reports", "amount_as_published")}
+    markdown = lineage_markdown(lineage)
+    assert all(f"| `{name}` |" in markdown for name in table.column_names)
