@@ -16,9 +16,16 @@ $(STAMP): requirements.lock
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	touch $@
 
+# Create the run-history database once, before any run: two runs starting on a fresh instance would
+# otherwise both try to create it.
+INSTANCE := dagster_home/.initialised
+$(INSTANCE): $(STAMP)
+	$(BIN)/dagster instance migrate > /dev/null
+	touch $@
+
 # Materialise every asset, run every check, publish outputs/ atomically, and validate it with the
 # frictionless CLI. Exits non-zero on any failure, leaving the previous outputs/ untouched.
-data: $(STAMP)
+data: $(INSTANCE)
 	$(BIN)/dagster job execute -m pipeline.definitions -j publish_package
 	$(BIN)/frictionless validate outputs/datapackage.json
 
@@ -30,12 +37,12 @@ duckdb: $(STAMP)
 	$(BIN)/python -m pipeline.export outputs dist/serious_violence.duckdb
 
 # Dagster UI for data teams, on loopback only; the schedule can be switched on there.
-ui: $(STAMP)
+ui: $(INSTANCE)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
 # Auditors: the UI read-only over the runs `make data` recorded. Lineage, metadata, checks and history can be
 # browsed; nothing can be launched, wiped or edited.
-audit: $(STAMP)
+audit: $(INSTANCE)
 	$(BIN)/dagster-webserver --read-only -h 127.0.0.1 -p $(AUDIT_PORT) -w workspace.yaml
 
 lint: $(STAMP)

@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -114,8 +115,18 @@ def package_descriptor(
     }
 
 
+def pause_point(name: str) -> None:
+    """Fault injection for tests: with SV_PAUSE_AT=name, stop here (after touching SV_PAUSE_MARKER) so a
+    test can kill the process at this exact moment of publishing. Does nothing otherwise."""
+    if os.environ.get("SV_PAUSE_AT") == name:
+        Path(os.environ["SV_PAUSE_MARKER"]).touch()
+        time.sleep(600)
+
+
 def write_package(folder: Path, descriptor: dict, files: dict[str, bytes]) -> None:
-    for relative, data in files.items():
+    for n, (relative, data) in enumerate(files.items()):
+        if n == len(files) // 2:
+            pause_point("writing")
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -156,6 +167,7 @@ def build_and_publish(outputs: Path, staging: Path, descriptor: dict, files: dic
         report = validate_package(staging)
         if not report.valid:
             raise PackageInvalid(report_errors(report))
+        pause_point("before_swap")
         publish(staging, outputs)
         return report
     finally:
@@ -178,6 +190,7 @@ def publish(staging: Path, outputs: Path) -> None:
     """Put the validated package at `outputs` in one step; the old package is then deleted."""
     if outputs.exists():
         _exchange(staging, outputs)
+        pause_point("after_swap")
         shutil.rmtree(staging)  # now holds the previous package
     else:
         os.rename(staging, outputs)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -49,6 +53,56 @@ def default_warehouse() -> str:
     return str(path)
 
 
+@contextmanager
+def exclusive_lock(path: Path, timeout_seconds: float, on_wait=None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed); wait for another holder up to the timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout_seconds
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}: still locked by another run after {timeout_seconds:.0f} s") from None
+                if not waited and on_wait:
+                    on_wait()
+                waited = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse, held by one run at a time.
+
+    DuckDB allows one writing process per file. Two runs started together (a schedule and a person,
+    or two people) would otherwise collide on its lock; the DuckDB resource's own retries wait up to
+    ~100 s in silence and then fail. Instead each run takes an exclusive file lock beside the warehouse
+    for its whole duration (resources live for the run under the in-process executor): the second run
+    logs that it is waiting and proceeds when the first finishes. The run queue in dagster.yaml does
+    the same for runs the daemon launches; this lock also covers the CLI and tests.
+    """
+
+    lock_timeout_seconds: int = 1800
+
+    @contextmanager
+    def yield_for_execution(self, context):
+        log = getattr(context, "log", None)
+
+        def waiting() -> None:
+            if log:
+                log.info(f"waiting for another run to release {self.database}")
+
+        lock = Path(self.database + ".lock")
+        with exclusive_lock(lock, self.lock_timeout_seconds, waiting), super().yield_for_execution(context) as resource:
+            yield resource
+
+
 def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = None, release_date: str = "") -> dict:
     return {
         "paths": paths or ProjectPaths(),
@@ -57,5 +111,5 @@ def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = N
         # by column position without a transaction, which empties or silently reorders a table when
         # its columns change (measured, see STACK_NOTES.md). Every table here is written with
         # CREATE OR REPLACE TABLE ... AS SELECT instead.
-        "duckdb": DuckDBResource(database=warehouse or default_warehouse()),
+        "duckdb": Warehouse(database=warehouse or default_warehouse()),
     }
