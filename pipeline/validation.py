@@ -7,6 +7,7 @@ column, so that whoever fixes the input can go straight to the cell.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pandera.errors
 
 from schemas.model import Table
 
+FORMULA_CHECK = "no_spreadsheet_formula"
 ROW_COLUMN = "_row"  # spreadsheet row number kept beside every raw table
 MAX_LISTED = 50
 
@@ -30,16 +32,21 @@ def spreadsheet_row(index: int) -> int:
 
 
 def read_raw_csv(path: Path) -> pd.DataFrame:
-    """Every cell as text, blank cells as missing, exactly as published (no type guessing)."""
+    """Every cell as text, blank cells as missing, exactly as published (no type guessing).
+
+    Accepted as published: a UTF-8 byte-order mark (Excel writes one) and CRLF line endings (several
+    sources use them). Refused with the line named: bytes that are not UTF-8.
+    """
+    data = path.read_bytes()
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        line = data[: exc.start].count(b"\n") + 1
         raise RawFileError(f"{path}: line {line} is not valid UTF-8 (byte {exc.start})") from exc
     if not text.strip():
         raise RawFileError(f"{path}: file is empty")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, csv.Error) as exc:
         raise RawFileError(f"{path}: not a readable CSV table: {exc}") from exc
     return frame
@@ -89,6 +96,9 @@ def _failure(case, file_label: str, hints: dict[str, str]) -> Failure:
         return Failure(file_label, row, column, None, "a value is required here but the cell is blank")
     if check.startswith("field_uniqueness") or check == "multiple_fields_uniqueness":
         return Failure(file_label, row, column, value, "duplicate value where values must be unique")
+    if check == FORMULA_CHECK:
+        return Failure(file_label, row, column, value, "starts with =, + or @, which a spreadsheet would run as "
+                       "a formula; refused so that no published cell can run code in Excel")
     if check.startswith("str_matches") and column in hints:
         return Failure(file_label, row, column, value, f"expected {hints[column]}")
     return Failure(file_label, row, column, value, f"fails check {check}")

@@ -28,6 +28,14 @@ _TYPES: dict[str, tuple[str, str]] = {
 }
 
 
+# A text cell starting with =, + or @ is run as a formula when the CSV is opened in a spreadsheet.
+NO_FORMULA = pa.Check(
+    lambda values: ~values.str.match(r"[=+@]"),
+    name="no_spreadsheet_formula",
+    error="no_spreadsheet_formula",
+)
+
+
 @dataclass(frozen=True)
 class Column:
     """One column: its name, Frictionless type, meaning and constraints."""
@@ -143,7 +151,7 @@ class Table:
         columns = {
             c.name: pa.Column(
                 "string" if raw else _TYPES[c.type][0],
-                checks=c.pandera_checks(),
+                checks=c.pandera_checks() + ([NO_FORMULA] if c.type == "string" else []),
                 nullable=not c.required,
                 unique=c.unique,
                 coerce=True,

@@ -1,11 +1,23 @@
-"""Bad input fails loudly, names the file (and row and column), and leaves outputs/ untouched."""
+"""Bad input fails loudly, names the file (and row and column), and leaves outputs/ byte-identical.
+
+One case per kind of bad input. Decisions recorded here: a UTF-8 byte-order mark and CRLF line endings
+are accepted (publishers' files carry them, and the result is the same package); a text cell that a
+spreadsheet would run as a formula (=, + or @ first) is refused.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from pipeline.resources import PROJECT_DIR
 from tests.conftest import snapshot
 
-HO_FILE = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
-HO_LABEL = f"raw/{HO_FILE}"
+HO = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
+HO_LABEL = f"raw/{HO}"
+VRU_2019 = "funding/home-office-vru-allocations-2019-20-local-reports.csv"
+ALIASES = "mappings/area_names.csv"
 
 
 def failure_text(build) -> str:
@@ -14,92 +26,142 @@ def failure_text(build) -> str:
     return "\n".join(build.step_failures() + checks)
 
 
-def assert_failed_and_unpublished(project, build, *expected: str) -> str:
+def extra_column(p):
+    p.replace_raw(
+        HO,
+        "Area,Grip police force allocation,VRU allocation",
+        "Area,Grip police force allocation,VRU allocation,Comment",
+    )
+
+
+def manifest_path_escape(p):
+    manifest = p.manifest()
+    manifest["files"][0]["path"] = "../outputs/datapackage.json"
+    p.write_manifest(manifest)
+
+
+CASES = {
+    "missing file": (lambda p: (p.raw / HO).unlink(), [HO, "is missing"]),
+    "file not in the manifest": (
+        lambda p: (p.raw / "funding" / "extra.csv").write_text("Area\nKent\n"),
+        ["not listed in the manifest: funding/extra.csv"],
+    ),
+    "sha256 mismatch": (
+        lambda p: p.replace_raw(HO, "£861,445", "£861,446", update_manifest=False),
+        [HO, "sha256", "does not match the manifest"],
+    ),
+    "empty file": (lambda p: p.write_raw(HO, b""), [HO, "file is empty"]),
+    "renamed column": (
+        lambda p: p.replace_raw(HO, "VRU allocation", "VRU allocations"),
+        [HO_LABEL, "column 'VRU allocation'", "column is missing from the file"],
+    ),
+    "extra column": (extra_column, [HO_LABEL, "column 'Comment'", "not in the schema"]),
+    "wrong type": (
+        lambda p: p.replace_raw("reference/violence_reduction_units.csv", "E23000014", "E2300001X"),
+        ["raw/reference/violence_reduction_units.csv, row 3, column 'pfa_code'", "ONS police force area code"],
+    ),
+    "unparseable amount": (
+        lambda p: p.replace_raw(VRU_2019, "£3.37 million", "lots of money"),
+        [f"raw/{VRU_2019}, row 3, column 'amount_as_published'", "cannot read amount 'lots of money'"],
+    ),
+    "negative amount": (
+        lambda p: p.replace_raw(HO, '"£861,445"', '"-£861,445"'),
+        [f"{HO_LABEL}, row 9, column 'Grip police force allocation': value '-£861,445'"],
+    ),
+    "unknown area name": (
+        lambda p: p.replace_raw(HO, "Thames Valley,", "Thames Vally,"),
+        [f"{HO_LABEL}, row 9, column 'Area': value 'Thames Vally': unknown area name"],
+    ),
+    "duplicate primary key": (
+        lambda p: p.replace_raw(HO, "Thames Valley,", "Northumbria,"),
+        [f"{HO_LABEL}, row 9, column 'Area'", "duplicate value"],
+    ),
+    "dangling foreign key": (
+        lambda p: p.replace_raw(ALIASES, "Avon & Somerset,E23000036", "Avon & Somerset,E23000096"),
+        ["outputs/data/area_names.csv, row 2, column 'area_code': value 'E23000096': matches no row"],
+    ),
+    "financial year out of range": (
+        lambda p: p.replace_raw(VRU_2019, "VRU,2019/20,£3.37 million", "VRU,2031/32,£3.37 million"),
+        [f"raw/{VRU_2019}, row 3, column 'financial_year'", "outside 2019-20"],
+    ),
+    "malformed financial year": (
+        lambda p: p.replace_raw(VRU_2019, "VRU,2019/20,£3.37 million", "VRU,next year,£3.37 million"),
+        [f"raw/{VRU_2019}, row 3, column 'financial_year'", "cannot read period 'next year'"],
+    ),
+    "non-UTF-8 bytes": (
+        lambda p: p.write_raw(HO, (p.raw / HO).read_bytes().replace(b"Thames", b"Th\xe9mes")),
+        [HO, "line 9 is not valid UTF-8"],
+    ),
+    "spreadsheet formula in a text cell": (
+        lambda p: p.replace_raw(ALIASES, "Ampersand spelling", "=HYPERLINK(0)"),
+        ["raw/mappings/area_names.csv, row 5, column 'notes'", "run as a formula"],
+    ),
+    "malformed manifest": (
+        lambda p: (p.raw / "sources.yaml").write_text("sources: [\n"),
+        ["sources.yaml", "not readable YAML"],
+    ),
+    "manifest path escaping raw/": (manifest_path_escape, ["sources.yaml", "escapes"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_fails_with_a_clear_error_and_publishes_nothing(project, case):
+    mutate, expected = CASES[case]
+    published = snapshot(project.outputs)
+    mutate(project)
+    build = project.build()
     assert not build.result.success
     text = failure_text(build)
     for fragment in expected:
-        assert fragment in text, text
-    return text
-
-
-@pytest.fixture
-def published(project):
-    return snapshot(project.outputs)
-
-
-def test_wrong_sha256_names_the_file_and_publishes_nothing(project, published):
-    project.replace_raw(HO_FILE, "£861,445", "£861,446", update_manifest=False)
-    build = project.build()
-    text = assert_failed_and_unpublished(project, build, HO_FILE, "does not match the manifest")
-    assert "sha256" in text
+        assert fragment in text, f"{fragment!r} not in:\n{text}"
     assert snapshot(project.outputs) == published
 
 
-def test_negative_amount_fails_the_blocking_check_with_file_row_and_column(project, published):
-    project.replace_raw(HO_FILE, '"£861,445"', '"-£861,445"')
+@pytest.mark.parametrize(
+    "case",
+    ["byte-order mark", "CRLF line endings"],
+)
+def test_accepted_variants_give_the_same_package(project, case):
+    published = snapshot(project.outputs)
+    data = (project.raw / ALIASES).read_bytes()
+    if case == "byte-order mark":
+        project.write_raw(ALIASES, b"\xef\xbb\xbf" + data)
+    else:
+        assert b"\r\n" not in data
+        project.write_raw(ALIASES, data.replace(b"\n", b"\r\n"))
     build = project.build()
-    assert_failed_and_unpublished(
-        project, build, f"{HO_LABEL}, row 9, column 'Grip police force allocation': value '-£861,445'"
+    assert build.result.success, build.step_failures()
+    assert snapshot(project.outputs) == published
+
+
+def test_cli_build_exits_non_zero_and_names_the_file(project):
+    project.replace_raw(HO, "£861,445", "£861,446", update_manifest=False)
+    home = project.root / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text((PROJECT_DIR / "dagster_home" / "dagster.yaml").read_text())
+    env = {
+        "DAGSTER_HOME": str(home),
+        "SV_RAW_DIR": str(project.raw),
+        "SV_OUTPUTS_DIR": str(project.outputs),
+        "SV_WAREHOUSE": str(project.root / "w.duckdb"),
+        "PATH": str(Path(sys.executable).parent),
+    }
+    published = snapshot(project.outputs)
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "job",
+            "execute",
+            "-m",
+            "pipeline.definitions",
+            "-j",
+            "publish_package",
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
     )
-    failed = {(e.asset_key.to_user_string(), e.check_name) for e in build.failed_checks()}
-    assert failed == {("raw_home_office__funding_allocations_2023_24", "matches_schema")}
-    assert snapshot(project.outputs) == published
-
-
-def test_unknown_area_name_fails_with_file_row_and_column(project, published):
-    project.replace_raw(HO_FILE, "Thames Valley,", "Thames Vally,")
-    build = project.build()
-    assert_failed_and_unpublished(
-        project, build, f"{HO_LABEL}, row 9, column 'Area': value 'Thames Vally': unknown area name"
-    )
-    failed = {(e.asset_key.to_user_string(), e.check_name) for e in build.failed_checks()}
-    assert failed == {("core_funding_reports", "figures_read")}
-    assert snapshot(project.outputs) == published
-
-
-def test_alias_to_an_unknown_area_code_fails_the_foreign_key_check(project, published):
-    project.replace_raw("mappings/area_names.csv", "Avon & Somerset,E23000036", "Avon & Somerset,E23000096")
-    build = project.build()
-    assert_failed_and_unpublished(
-        project, build, "outputs/data/area_names.csv, row 2, column 'area_code': value 'E23000096': matches no row"
-    )
-    assert snapshot(project.outputs) == published
-
-
-def test_renamed_column_is_named(project, published):
-    project.replace_raw(HO_FILE, "VRU allocation", "VRU allocations")
-    build = project.build()
-    text = assert_failed_and_unpublished(project, build, HO_LABEL)
-    assert "'VRU allocation'" in text and "missing" in text
-    assert snapshot(project.outputs) == published
-
-
-def test_file_missing_from_disk(project, published):
-    (project.raw / HO_FILE).unlink()
-    build = project.build()
-    assert_failed_and_unpublished(project, build, HO_FILE, "is missing")
-    assert snapshot(project.outputs) == published
-
-
-def test_file_not_in_the_manifest(project, published):
-    (project.raw / "funding" / "extra.csv").write_text("Area\nKent\n")
-    build = project.build()
-    assert_failed_and_unpublished(project, build, "not listed in the manifest: funding/extra.csv")
-    assert snapshot(project.outputs) == published
-
-
-def test_manifest_path_escaping_raw(project, published):
-    manifest = project.manifest()
-    manifest["files"][0]["path"] = "../outputs/datapackage.json"
-    project.write_manifest(manifest)
-    build = project.build()
-    assert_failed_and_unpublished(project, build, "escapes", "sources.yaml")
-    assert snapshot(project.outputs) == published
-
-
-def test_non_utf8_file(project, published):
-    data = (project.raw / HO_FILE).read_bytes().replace(b"Thames", b"Th\xe9mes")
-    project.write_raw(HO_FILE, data)
-    build = project.build()
-    assert_failed_and_unpublished(project, build, HO_FILE, "line 9 is not valid UTF-8")
+    assert run.returncode != 0
+    assert HO in run.stdout + run.stderr and "does not match the manifest" in run.stdout + run.stderr
     assert snapshot(project.outputs) == published
