@@ -97,8 +97,14 @@ def _failure(case, file_label: str, hints: dict[str, str]) -> Failure:
     if check.startswith("field_uniqueness") or check == "multiple_fields_uniqueness":
         return Failure(file_label, row, column, value, "duplicate value where values must be unique")
     if check == FORMULA_CHECK:
-        return Failure(file_label, row, column, value, "starts with =, + or @, which a spreadsheet would run as "
-                       "a formula; refused so that no published cell can run code in Excel")
+        return Failure(
+            file_label,
+            row,
+            column,
+            value,
+            "starts with =, + or @, which a spreadsheet would run as "
+            "a formula; refused so that no published cell can run code in Excel",
+        )
     if check.startswith("str_matches") and column in hints:
         return Failure(file_label, row, column, value, f"expected {hints[column]}")
     return Failure(file_label, row, column, value, f"fails check {check}")
