@@ -69,55 +69,85 @@ def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, so
 def normalise(
     reports: pd.DataFrame, area_codes: dict[str, str | None], streams: dict[str, tuple[str, str]]
 ) -> tuple[pd.DataFrame, list[Failure]]:
-    """Codes, periods and amounts for every report; each unreadable cell becomes a named failure."""
-    rows, failures = [], []
-    for report in reports.to_dict("records"):
-        columns = report.pop("raw_columns")
+    """Codes, periods and amounts for every report; each unreadable cell becomes a named failure.
 
-        def fail(field: str, value: object, problem: str, report=report, columns=columns) -> None:
-            failures.append(Failure(report["raw_file"], report["raw_row"], columns.get(field, field), value, problem))
+    Column by column: each distinct printed string is read once, so a file of a million rows costs
+    one pass over its distinct values, not a million calls. A row with several problems reports the
+    first (area, then stream, then period, then amount).
+    """
+    problems = pd.Series([None] * len(reports), index=reports.index, dtype=object)
 
-        area = report["area_as_published"]
-        if area not in area_codes:
-            fail("area_as_published", area, "unknown area name: add the spelling to raw/mappings/area_names.csv")
-            continue
-        label = report["stream_as_published"]
-        if label not in streams:
-            fail("stream_as_published", label, "unknown stream label: add it to raw/mappings/funding_streams.csv")
-            continue
-        try:
-            span = parsing.parse_year_span(report["year_as_published"])
-        except parsing.ParseError as exc:
-            fail("year_as_published", report["year_as_published"], str(exc))
-            continue
+    def flag(mask: pd.Series, field: str, message) -> None:
+        fresh = mask & problems.isna()
+        for index, value in reports.loc[fresh, field].items():
+            problems.at[index] = (field, value, message(value))
+
+    flag(
+        ~reports["area_as_published"].isin(list(area_codes)),
+        "area_as_published",
+        lambda _: "unknown area name: add the spelling to raw/mappings/area_names.csv",
+    )
+    flag(
+        ~reports["stream_as_published"].isin(list(streams)),
+        "stream_as_published",
+        lambda _: "unknown stream label: add it to raw/mappings/funding_streams.csv",
+    )
+    spans, span_errors = _read_each(reports["year_as_published"], parsing.parse_year_span)
+    for text, span in spans.items():
         if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
-            fail("year_as_published", report["year_as_published"], f"year {span.first} is outside 2019-20 to 2026-27")
-            continue
-        try:
-            amount = parsing.parse_amount(report["amount_as_published"])
-        except parsing.ParseError as exc:
-            fail("amount_as_published", report["amount_as_published"], str(exc))
-            continue
-        first, last, inferred = span.first, span.last, span.inferred
-        if amount.over_years and first and first == last:
-            # "£3.5m over three years" printed against one year: the years from that one on.
-            start = int(first[:4]) + amount.over_years - 1
-            last, inferred = f"{start}-{(start + 1) % 100:02d}", True
-        stream, component = streams[label]
-        rows.append(
-            report
-            | {
-                "area_code": area_codes[area],
-                "stream": stream,
-                "component": component,
-                "financial_year": first,
-                "financial_year_last": last,
-                "is_year_inferred": inferred,
-                "amount_gbp": str(amount.gbp),
-                "amount_kind": amount.kind,
-            }
+            span_errors[text] = f"year {span.first} is outside 2019-20 to 2026-27"
+    flag(reports["year_as_published"].isin(list(span_errors)), "year_as_published", span_errors.get)
+    amounts, amount_errors = _read_each(reports["amount_as_published"], parsing.parse_amount)
+    flag(reports["amount_as_published"].isin(list(amount_errors)), "amount_as_published", amount_errors.get)
+
+    failures = [
+        Failure(row.raw_file, row.raw_row, row.raw_columns.get(field, field), value, message)
+        for row, (field, value, message) in zip(
+            reports[problems.notna()].itertuples(index=False), problems.dropna(), strict=True
         )
-    return pd.DataFrame(rows), failures
+    ]
+    good = reports[problems.isna()].drop(columns="raw_columns")
+    if good.empty:
+        return pd.DataFrame(), failures
+    span = good["year_as_published"].map(spans)
+    amount = good["amount_as_published"].map(amounts)
+    out = good.assign(
+        area_code=good["area_as_published"].map(area_codes),
+        stream=good["stream_as_published"].map(lambda label: streams[label][0]),
+        component=good["stream_as_published"].map(lambda label: streams[label][1]),
+        financial_year=[s.first for s in span],
+        financial_year_last=[_last_year(s, a) for s, a in zip(span, amount, strict=True)],
+        is_year_inferred=[s.inferred or _spread_over_years(s, a) for s, a in zip(span, amount, strict=True)],
+        amount_gbp=[str(a.gbp) for a in amount],
+        amount_kind=[a.kind for a in amount],
+        # The range each printed amount allows, for spotting conflicts (not published).
+        amount_low=[float(a.low) for a in amount],
+        amount_high=[None if a.high is None else float(a.high) for a in amount],
+    )
+    return out.reset_index(drop=True), failures
+
+
+def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
+    """Parse each distinct string once: (parsed by string, error message by string)."""
+    parsed, errors = {}, {}
+    for text in values.dropna().unique():
+        try:
+            parsed[text] = parse(text)
+        except parsing.ParseError as exc:
+            errors[text] = str(exc)
+    return parsed, errors
+
+
+def _spread_over_years(span: parsing.YearSpan, amount: parsing.Amount) -> bool:
+    """'£3.5m over three years' printed against one year: the total covers that year and the next ones."""
+    return bool(amount.over_years and span.first and span.first == span.last)
+
+
+def _last_year(span: parsing.YearSpan, amount: parsing.Amount) -> str | None:
+    if _spread_over_years(span, amount):
+        start = int(span.first[:4]) + amount.over_years - 1
+        return f"{start}-{(start + 1) % 100:02d}"
+    return span.last
 
 
 def drop_repeats(reports: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -136,7 +166,7 @@ def drop_repeats(reports: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     return kept.reset_index(drop=True), len(reports) - len(kept)
 
 
-def choose_allocations(reports: pd.DataFrame, authority: dict[str, int]) -> pd.DataFrame:
+def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
     """One figure per area, stream and single financial year, chosen by source authority.
 
     Rule: the most authoritative kind of source wins (Home Office table, then Home Office answer,
@@ -145,37 +175,36 @@ def choose_allocations(reports: pd.DataFrame, authority: dict[str, int]) -> pd.D
     all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
     £1.1 million" and "£1.16m" do not).
     """
+    keys = ["area_code", "stream", "financial_year"]
     cells = reports[
         reports["area_code"].notna()
         & reports["stream"].isin(ALLOCATION_STREAMS)
         & (reports["component"] == "total")
         & reports["financial_year"].notna()
         & (reports["financial_year"] == reports["financial_year_last"])
-    ].copy()
-    cells["rank"] = cells["authority_rank"]
-    cells["kind_order"] = cells["amount_kind"].map(KIND_ORDER)
-    cells = cells.sort_values(["area_code", "stream", "financial_year", "rank", "kind_order", "source_id", "report_id"])
-    rows = []
-    for (area, stream, year), group in cells.groupby(["area_code", "stream", "financial_year"], sort=True):
-        chosen = group.iloc[0]
-        amounts = [parsing.parse_amount(a) for a in group["amount_as_published"]]
-        rows.append(
-            {
-                "area_code": area,
-                "stream": stream,
-                "financial_year": year,
-                "amount_gbp": chosen["amount_gbp"],
-                "amount_kind": chosen["amount_kind"],
-                "amount_as_published": chosen["amount_as_published"],
-                "is_year_inferred": bool(chosen["is_year_inferred"]),
-                "source_id": chosen["source_id"],
-                "report_id": chosen["report_id"],
-                "n_reports": len(group),
-                "n_sources": group["source_id"].nunique(),
-                "has_conflict": not parsing.ranges_meet(amounts),
-            }
-        )
-    return pd.DataFrame(rows)
+    ].assign(
+        kind_order=lambda f: f["amount_kind"].map(KIND_ORDER),
+        amount_low=lambda f: pd.to_numeric(f["amount_low"]),
+        amount_high=lambda f: pd.to_numeric(f["amount_high"]),
+    )
+    if cells.empty:
+        return pd.DataFrame(columns=[*keys, "amount_gbp", "has_conflict"])
+    cells = cells.sort_values([*keys, "authority_rank", "kind_order", "source_id", "report_id"])
+    grouped = cells.groupby(keys, sort=True)
+    chosen = grouped.head(1).set_index(keys)[
+        ["amount_gbp", "amount_kind", "amount_as_published", "is_year_inferred", "source_id", "report_id"]
+    ]
+    stats = grouped.agg(
+        n_reports=("report_id", "size"),
+        n_sources=("source_id", "nunique"),
+        highest_low=("amount_low", "max"),
+        lowest_high=("amount_high", "min"),
+    )
+    # Ranges meet unless the largest lower end lies above the smallest upper end (bounds have no upper end).
+    stats["has_conflict"] = stats["highest_low"] > stats["lowest_high"]
+    out = chosen.join(stats[["n_reports", "n_sources", "has_conflict"]]).reset_index()
+    out["is_year_inferred"] = out["is_year_inferred"].astype(bool)
+    return out
 
 
 def financial_years() -> list[str]:

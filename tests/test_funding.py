@@ -3,6 +3,7 @@
 import pandas as pd
 
 from pipeline import funding
+from pipeline.parsing import parse_amount
 
 STREAMS = {"VRU": ("vru", "total"), "Grip": ("surge_grip", "total"), "SVD - labour": ("svd", "labour")}
 AREAS = {"Kent": "E23000032", "Wales": None, "Avon and Somerset": "E23000036"}
@@ -123,6 +124,8 @@ def reports_for(rows: list[tuple]) -> pd.DataFrame:
                 "amount_as_published": printed,
                 "source_id": src,
                 "authority_rank": rank,
+                "amount_low": float(parse_amount(printed).low),
+                "amount_high": parse_amount(printed).high and float(parse_amount(printed).high),
             }
             for i, (a, s, y, amount, kind, printed, src, rank) in enumerate(rows)
         ]
@@ -139,7 +142,7 @@ def test_the_most_authoritative_source_wins_and_conflicts_are_flagged():
             ("E23000001", "vru", "2023-24", 9_400_000, "rounded", "£9.4m", "X9", 4),
         ]
     )
-    allocations = funding.choose_allocations(reports, {}).set_index("area_code")
+    allocations = funding.choose_allocations(reports).set_index("area_code")
     avon, met = allocations.loc["E23000036"], allocations.loc["E23000001"]
     assert (avon["source_id"], avon["n_reports"], avon["has_conflict"]) == ("S19", 3, True)
     assert (met["source_id"], met["amount_as_published"], met["has_conflict"]) == ("S01", "£9,497,400", False)

@@ -263,7 +263,7 @@ def core_funding_allocations(duckdb: DuckDBResource) -> dg.MaterializeResult:
     has_conflict marks cells whose reports cannot all be true at once.
     """
     reports = read_core(duckdb, "funding_reports")
-    allocations = funding.choose_allocations(reports, {})
+    allocations = funding.choose_allocations(reports)
     write_table(duckdb, "core", "funding_allocations", allocations)
     with duckdb.get_connection() as con:
         con.execute("ALTER TABLE core.funding_allocations ALTER amount_gbp TYPE DECIMAL(18, 2)")
