@@ -31,7 +31,9 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-JOB = [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "publish_package"]
+sys.path.insert(0, str(PROJECT))
+from pipeline.build import JOB_COMMAND as JOB  # noqa: E402
+
 SYNTHETIC_FILE = "funding/gap-fill-local-reports.csv"
 
 FLOOR = """

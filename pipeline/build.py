@@ -15,6 +15,16 @@ from pathlib import Path
 from pipeline.resources import PROJECT_DIR, ProjectPaths, default_warehouse
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
+# The whole publish job from the command line, with this environment's dagster.
+JOB_COMMAND = [
+    str(Path(sys.executable).parent / "dagster"),
+    "job",
+    "execute",
+    "-m",
+    "pipeline.definitions",
+    "-j",
+    "publish_package",
+]
 
 
 def tree_digest(paths: list[Path], root: Path) -> str:
@@ -45,16 +55,7 @@ def main() -> int:
     if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(paths):
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "job",
-        "execute",
-        "-m",
-        "pipeline.definitions",
-        "-j",
-        "publish_package",
-    ]
-    result = subprocess.run(command, cwd=PROJECT_DIR)
+    result = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR)
     if result.returncode == 0:
         stamp.write_text(current_stamp(paths) + "\n")
     else:

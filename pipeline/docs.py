@@ -18,19 +18,7 @@ def _escape(text: str) -> str:
 
 
 def _constraints(column: Column) -> str:
-    parts = []
-    if column.required:
-        parts.append("required")
-    if column.unique:
-        parts.append("unique")
-    if column.enum:
-        parts.append("one of " + ", ".join(f"`{v}`" for v in column.enum))
-    if column.pattern:
-        parts.append(f"matches `{column.pattern}`")
-    if column.minimum is not None:
-        parts.append(f"≥ {column.minimum:g}")
-    if column.maximum is not None:
-        parts.append(f"≤ {column.maximum:g}")
+    parts = ["required"] * column.required + ["unique"] * column.unique + column.constraint_phrases()
     return "; ".join(parts) or "—"
 
 

@@ -69,6 +69,19 @@ class Column:
     def duckdb_type(self) -> str:
         return _TYPES[self.type][1]
 
+    def constraint_phrases(self) -> list[str]:
+        """Constraints beyond required and unique, in words (Dagster column schema, data dictionary)."""
+        phrases = []
+        if self.enum:
+            phrases.append("one of: " + ", ".join(self.enum))
+        if self.pattern:
+            phrases.append(f"matches {self.pattern}")
+        if self.minimum is not None:
+            phrases.append(f">= {self.minimum:g}")
+        if self.maximum is not None:
+            phrases.append(f"<= {self.maximum:g}")
+        return phrases
+
     def frictionless_field(self) -> dict:
         constraints: dict = {}
         if self.required:
@@ -193,22 +206,9 @@ class Table:
                     constraints=dg.TableColumnConstraints(
                         nullable=not c.required,
                         unique=c.unique,
-                        other=_other_constraints(c),
+                        other=c.constraint_phrases(),
                     ),
                 )
                 for c in self.columns
             ]
         )
-
-
-def _other_constraints(c: Column) -> list[str]:
-    other = []
-    if c.enum:
-        other.append("one of: " + ", ".join(c.enum))
-    if c.pattern:
-        other.append(f"matches {c.pattern}")
-    if c.minimum is not None:
-        other.append(f">= {c.minimum:g}")
-    if c.maximum is not None:
-        other.append(f"<= {c.maximum:g}")
-    return other

@@ -255,6 +255,16 @@ INITIATIVES = Table(
     foreign_keys=(TO_AREAS, TO_SOURCES),
 )
 
+# An area, stream and financial year: the cell of funding_allocations and funding_coverage.
+STREAM = Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS)
+CELL = (
+    AREA_CODE,
+    STREAM,
+    Column(
+        "financial_year", "string", "Financial year, April to March (YYYY-YY).", required=True, pattern=FINANCIAL_YEAR
+    ),
+)
+
 FUNDING_REPORTS = Table(
     name="funding_reports",
     title="Funding reports",
@@ -361,15 +371,7 @@ FUNDING_ALLOCATIONS = Table(
         "reports cannot all be true at once (their printed ranges do not meet)."
     ),
     columns=(
-        replace(AREA_CODE, unique=False),
-        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
-        Column(
-            "financial_year",
-            "string",
-            "Financial year, April to March (YYYY-YY).",
-            required=True,
-            pattern=FINANCIAL_YEAR,
-        ),
+        *CELL,
         Column(
             "amount_gbp",
             "number",
@@ -413,15 +415,7 @@ FUNDING_COVERAGE = Table(
         "2024-25) and the Serious Violence Duty grant (from 2022-23) for all 43 areas. Gaps stay gaps."
     ),
     columns=(
-        replace(AREA_CODE, unique=False),
-        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
-        Column(
-            "financial_year",
-            "string",
-            "Financial year, April to March (YYYY-YY).",
-            required=True,
-            pattern=FINANCIAL_YEAR,
-        ),
+        *CELL,
         Column(
             "known",
             "string",
@@ -448,7 +442,7 @@ NATIONAL_TOTALS = Table(
     ),
     columns=(
         Column("total_id", "string", "Identifier: stream, year and source joined by ':'.", required=True, unique=True),
-        Column("stream", "string", STREAM_DESCRIPTION + ".", required=True, enum=STREAMS),
+        STREAM,
         Column("financial_year", "string", "Financial year (YYYY-YY).", required=True, pattern=FINANCIAL_YEAR),
         Column(
             "amount_gbp",

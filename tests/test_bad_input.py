@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build import JOB_COMMAND
 from pipeline.resources import PROJECT_DIR
 from tests.conftest import snapshot
 
@@ -148,15 +149,7 @@ def test_cli_build_exits_non_zero_and_names_the_file(project):
     }
     published = snapshot(project.outputs)
     run = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "job",
-            "execute",
-            "-m",
-            "pipeline.definitions",
-            "-j",
-            "publish_package",
-        ],
+        JOB_COMMAND,
         cwd=PROJECT_DIR,
         env=env,
         capture_output=True,

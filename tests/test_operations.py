@@ -12,13 +12,14 @@ import dagster as dg
 import frictionless
 import pytest
 
+from pipeline.build import JOB_COMMAND
 from pipeline.definitions import defs
 from pipeline.resources import PROJECT_DIR, ProjectPaths
 from pipeline.schedules import raw_files_changed
 from tests.conftest import snapshot
 
 BIN = Path(sys.executable).parent
-BUILD = [str(BIN / "dagster"), "job", "execute", "-m", "pipeline.definitions", "-j", "publish_package"]
+BUILD = JOB_COMMAND
 
 
 def test_sensor_runs_on_content_changes_only(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.build import JOB_COMMAND
 from pipeline.resources import PROJECT_DIR
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -61,7 +62,7 @@ def audit_ui(tmp_path_factory):
         "SV_WAREHOUSE": str(root / "warehouse.duckdb"),
     }
     build = subprocess.run(
-        [BIN / "dagster", "job", "execute", "-m", "pipeline.definitions", "-j", "publish_package"],
+        JOB_COMMAND,
         cwd=PROJECT_DIR,
         env=env,
         capture_output=True,
