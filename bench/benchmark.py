@@ -63,8 +63,10 @@ def measure(command: list[str], env: dict, cwd: Path = PROJECT) -> tuple[float, 
 
 def slowest_steps(output: str, n: int = 3) -> str:
     times = []
-    for step, value, unit in re.findall(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s)', output):
-        times.append((float(value) / (1000 if unit == "ms" else 1), step))
+    # Dagster prints "in 812ms", "in 2.07s" or "in 1m12s".
+    pattern = r'Finished execution of step "([^"]+)" in (?:(\d+)m)?([0-9.]+)(ms|s)'
+    for step, minutes, value, unit in re.findall(pattern, output):
+        times.append((int(minutes or 0) * 60 + float(value) / (1000 if unit == "ms" else 1), step))
     return ", ".join(f"{step} {seconds:.1f}s" for seconds, step in sorted(times, reverse=True)[:n])
 
 
