@@ -74,3 +74,40 @@ def funding_grid_png(
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)
     return buffer.getvalue()
+
+
+GROUP_LABELS = {
+    "vru_from_2019-20": "VRU areas from 2019-20 (18)",
+    "vru_from_2022-23": "VRU areas from 2022-23 (Cleveland, Humberside)",
+    "no_vru": "Areas without a VRU (22 with a rate; City of London suppressed)",
+}
+
+
+def homicide_png(periods: list[str], means: dict[str, list[float | None]]) -> bytes:
+    """Mean homicide rate per million by area group over the rolling three-year periods."""
+    fig, ax = plt.subplots(figsize=(9, 4.6), dpi=100)
+    labels = [f"{p[:4]}-{int(p[:4]) + 3}" for p in periods]
+    for group, values in means.items():
+        ax.plot(labels, [np.nan if v is None else v for v in values], marker="o", label=GROUP_LABELS.get(group, group))
+    if "2019-04-01/P3Y" in periods:
+        x = periods.index("2019-04-01/P3Y")
+        ax.axvline(x, color="#888888", linestyle="--", linewidth=1)
+        ax.text(
+            x + 0.05,
+            ax.get_ylim()[1] * 0.97,
+            "first period wholly after\nVRU funding began (2019-20)",
+            fontsize=8,
+            va="top",
+            color="#555555",
+        )
+    ax.set_ylabel("Homicides per million population\n(unweighted mean of area rates)", fontsize=9)
+    ax.set_xlabel("Three-year period, April to March", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Homicide rate: areas with a VRU and the others (descriptive, not causal)", fontsize=10)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()

@@ -11,6 +11,7 @@ from schemas.model import Column, Table
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_PATH = "funding_by_area_and_year.png"
+HOMICIDE_CHART_PATH = "homicide_rate_vru_and_other_areas.png"
 
 
 def _escape(text: str) -> str:
@@ -102,7 +103,19 @@ def totals_table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, totals: str, release_date: str) -> str:
+def comparison_table(periods: list[str], means: dict[str, list[float | None]]) -> str:
+    """Mean homicide rate per million by period (rows) and area group (columns)."""
+    groups = list(means)
+    lines = ["| period | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
+    for i, period in enumerate(periods):
+        cells = ["—" if means[g][i] is None else f"{means[g][i]:.2f}" for g in groups]
+        lines.append(f"| {period[:4]}-04 to {int(period[:4]) + 3}-03 | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def dataset_card(
+    descriptor: dict, row_counts: dict[str, int], coverage: str, totals: str, comparison: str, release_date: str
+) -> str:
     units = {
         "sources": "public document cited",
         "police_force_areas": "territorial police force area",
@@ -119,6 +132,8 @@ def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, to
         "funding_allocations": "area, stream and year with a figure (one chosen)",
         "funding_coverage": "area, stream and year a figure could exist for",
         "national_totals": "published national total, with its reconciliation",
+        "area_outcomes": "area, measure, period and edition of an official statistic",
+        "outcome_comparison": "measure, period and group of areas (VRU or not)",
     }
     tables = "\n".join(
         f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
@@ -139,6 +154,8 @@ def dataset_card(descriptor: dict, row_counts: dict[str, int], coverage: str, to
         tables=tables,
         coverage=coverage,
         totals=totals,
+        comparison=comparison,
+        homicide_chart=HOMICIDE_CHART_PATH,
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
         licences=licences,

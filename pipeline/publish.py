@@ -57,8 +57,11 @@ def format_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        # Whole pounds print as whole numbers; pence keep their two places.
-        return str(value.quantize(Decimal(1))) if value == value.to_integral_value() else f"{value:.2f}"
+        # Whole numbers print whole; money keeps its two places of pence; a rate stored with more places
+        # prints the digits the source published (trailing zeros of the storage type removed).
+        if value == value.to_integral_value():
+            return str(value.quantize(Decimal(1)))
+        return f"{value:.2f}" if value.as_tuple().exponent == -2 else format(value.normalize(), "f")
     if isinstance(value, float):
         raise TypeError(f"float {value!r} reached the CSV writer; declare the column as an exact number")
     if isinstance(value, dt.date):

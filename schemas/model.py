@@ -53,6 +53,8 @@ class Column:
     pattern_hint: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    # Decimal places kept for a number: 2 for money (as printed, pence included); more for published rates.
+    decimals: int = 2
     # Upstream columns this one is computed from, as "table.column" (column lineage for auditors).
     derived_from: tuple[str, ...] = ()
 
@@ -67,6 +69,8 @@ class Column:
 
     @property
     def duckdb_type(self) -> str:
+        if self.type == "number" and self.decimals != 2:
+            return f"DECIMAL(38, {self.decimals})"
         return _TYPES[self.type][1]
 
     def constraint_phrases(self) -> list[str]:

@@ -657,6 +657,103 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
+AREA_OUTCOMES = Table(
+    name="area_outcomes",
+    title="Outcome statistics by area",
+    description=(
+        "Official statistics on violence by police force area, one row per area, measure, period and edition "
+        "(later editions revise earlier periods, so the edition is part of the key). So far: the homicide rate "
+        "per million population over three-year rolling periods, from ONS. A value the source does not give is "
+        "blank with the symbol it printed (u: unavailable; City of London rates are suppressed): never a zero."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column(
+            "measure",
+            "string",
+            "What is measured: homicide_rate_per_million (homicide offences per million "
+            "population, Home Office Homicide Index).",
+            required=True,
+            enum=("homicide_rate_per_million",),
+        ),
+        Column(
+            "period_as_published",
+            "string",
+            "The period as published (ISO 8601: '2019-04-01/P3Y' is April 2019 to March 2022).",
+            required=True,
+        ),
+        Column(
+            "period_first_year", "string", "First financial year of the period.", required=True, pattern=FINANCIAL_YEAR
+        ),
+        Column(
+            "period_last_year", "string", "Last financial year of the period.", required=True, pattern=FINANCIAL_YEAR
+        ),
+        Column("edition", "string", "The raw file (edition) the value comes from.", required=True),
+        Column(
+            "value",
+            "number",
+            "The value exactly as published; blank where the source gives none.",
+            decimals=18,
+            minimum=0,
+        ),
+        Column("unit", "string", "Unit as published.", required=True),
+        Column("symbol", "string", "The status symbol printed instead of a value: u = unavailable.", enum=("u",)),
+        SOURCE_ID,
+    ),
+    primary_key=("area_code", "measure", "period_as_published", "edition"),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
+)
+
+OUTCOME_COMPARISON = Table(
+    name="outcome_comparison",
+    title="VRU areas and the others: outcome comparison (descriptive)",
+    description=(
+        "Per measure and period, the areas with a Violence Reduction Unit (grouped by first funded year) "
+        "against the other areas: how many have a value, the unweighted mean and median of their rates, and "
+        "which are left out. Descriptive, not causal: the VRU areas were chosen for their high levels of "
+        "serious violence, and the homicide rate counts all methods over rolling three-year periods."
+    ),
+    columns=(
+        Column("measure", "string", "What is measured (see area_outcomes).", required=True),
+        Column("period_as_published", "string", "The period as published.", required=True),
+        Column(
+            "period_first_year", "string", "First financial year of the period.", required=True, pattern=FINANCIAL_YEAR
+        ),
+        Column(
+            "period_last_year", "string", "Last financial year of the period.", required=True, pattern=FINANCIAL_YEAR
+        ),
+        Column("edition", "string", "The raw file (edition) the values come from.", required=True),
+        Column(
+            "area_group",
+            "string",
+            "vru_from_2019-20 (the first 18 VRU areas), vru_from_2022-23 (Cleveland "
+            "and Humberside) or no_vru (the other 23 areas).",
+            required=True,
+            enum=("vru_from_2019-20", "vru_from_2022-23", "no_vru"),
+        ),
+        Column("n_areas", "integer", "Areas in the group with a value.", required=True, minimum=0),
+        Column("n_areas_left_out", "integer", "Areas in the group without a value.", required=True, minimum=0),
+        Column("areas_left_out", "string", "Those areas, with the symbol printed instead of a value."),
+        Column(
+            "mean_rate",
+            "number",
+            "Unweighted mean of the areas' rates, rounded to 2 decimal places.",
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
+        Column(
+            "median_rate",
+            "number",
+            "Median of the areas' rates, rounded to 2 decimal places.",
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
+        SOURCE_ID,
+    ),
+    primary_key=("measure", "period_as_published", "edition", "area_group"),
+    foreign_keys=(TO_SOURCES,),
+)
+
 # In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
     t.name: t
@@ -676,5 +773,7 @@ PUBLISHED_TABLES: dict[str, Table] = {
         FUNDING_ALLOCATIONS,
         FUNDING_COVERAGE,
         NATIONAL_TOTALS,
+        AREA_OUTCOMES,
+        OUTCOME_COMPARISON,
     )
 }

@@ -341,6 +341,33 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
+ONS_HOMICIDE = Table(
+    name="raw_ons__homicide_offences",
+    file_id="ons__homicide_offences",
+    title="ONS homicide offences per million population",
+    description="Homicide rate per million by area and three-year period, as ONS publishes it.",
+    columns=(
+        _text("areacd", "ONS area code.", required=True),
+        _text("areanm", "Area name.", required=True),
+        _text("geography", "Kind of area.", required=True),
+        _text("indicator", "Indicator.", required=True),
+        _text(
+            "period",
+            "Period, ISO 8601 start/duration ('2019-04-01/P3Y').",
+            required=True,
+            pattern=r"\d{4}-04-01/P3Y",
+            pattern_hint="a three-year period like '2019-04-01/P3Y'",
+        ),
+        _text("observation", "Rate as stored.", pattern=r"\d+(\.\d+)?", pattern_hint="a number"),
+        _text("measure", "Measure.", required=True),
+        _text("unit", "Unit.", required=True),
+        _text("lci_95", "Lower 95% confidence limit (not given)."),
+        _text("uci_95", "Upper 95% confidence limit (not given)."),
+        _text("status", "Status code: 'u' where the value is unavailable.", enum=("u",)),
+        _text("notes", "Notes."),
+    ),
+)
+
 FUNDING_FILES: tuple[Table, ...] = (
     HOME_OFFICE_ALLOCATIONS_2023_24,
     *(funding_reports_file(file_id, title) for file_id, title in FUNDING_REPORT_FILES.items()),
@@ -363,5 +390,6 @@ RAW_TABLES: dict[str, Table] = {
         EVIDENCE_RATINGS,
         REPORT_CLAIM_VERDICTS,
         INITIATIVE_APPROACHES,
+        ONS_HOMICIDE,
     )
 }

@@ -15,13 +15,6 @@ from schemas import PUBLISHED_TABLES
 
 BIN = Path(sys.executable).parent
 PANDAS_TYPES = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
-DUCKDB_TYPES = {
-    "string": "VARCHAR",
-    "integer": "BIGINT",
-    "number": "DECIMAL(18,2)",
-    "boolean": "BOOLEAN",
-    "date": "DATE",
-}
 
 
 def test_frictionless_cli_validates_the_package(fresh_build):
@@ -36,7 +29,7 @@ def test_frictionless_cli_validates_the_package(fresh_build):
 @pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
 def test_duckdb_reads_every_csv_with_declared_types_and_matches_the_parquet(fresh_build, name):
     table = PUBLISHED_TABLES[name]
-    columns = {c.name: DUCKDB_TYPES[c.type] for c in table.columns}
+    columns = {c.name: c.duckdb_type for c in table.columns}
     con = duckdb.connect()
     from_csv = con.execute(
         "SELECT * FROM read_csv(?, header=true, columns=?)",

@@ -24,6 +24,7 @@ from schemas.raw import (
     INITIATIVE_APPROACHES,
     INITIATIVES,
     NATIONAL_TOTALS,
+    ONS_HOMICIDE,
     POLICE_FORCE_AREAS,
     REPORT_CLAIM_VERDICTS,
     REPORT_CLAIMS,
@@ -385,6 +386,37 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
     )
 
 
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[ONS_HOMICIDE.name])
+def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """ONS outcome statistics by police force area: one row per area, measure, period and edition.
+
+    So far the homicide rate per million population over three-year rolling periods (April 2014-March
+    2017 to April 2022-March 2025), from ONS's Explore Local Statistics file. A rate ONS does not give
+    (City of London, every period) stays blank with the status symbol ONS printed: never a zero.
+    """
+    run_sql(
+        duckdb, "core_area_outcomes", source_id=source_id_of(paths, ONS_HOMICIDE.file_id), edition=ONS_HOMICIDE.file_id
+    )
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_outcomes")})
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="1",
+    deps=[core_area_outcomes, core_violence_reduction_units, core_police_force_areas],
+)
+def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Areas with a VRU (grouped by first funded year) against the other areas, per measure and period.
+
+    The number of areas with a value, the unweighted mean and median of their rates, and the areas left
+    out. Descriptive, not causal: the VRU areas were chosen because they had the most serious violence.
+    """
+    run_sql(duckdb, "core_outcome_comparison")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
+
+
 CORE_ASSETS = [
     core_sources,
     core_police_force_areas,
@@ -401,4 +433,6 @@ CORE_ASSETS = [
     core_funding_allocations,
     core_funding_coverage,
     core_national_totals,
+    core_area_outcomes,
+    core_outcome_comparison,
 ]

@@ -120,12 +120,28 @@ def datapackage(
     previous_changelog = outputs / "CHANGELOG.md"
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
     with duckdb.get_connection() as con:
+        comparison = con.execute(
+            "SELECT period_as_published, area_group, mean_rate, n_areas FROM out.outcome_comparison "
+            "WHERE measure = 'homicide_rate_per_million' ORDER BY period_as_published, area_group DESC"
+        ).fetchall()
+    periods = sorted({row[0] for row in comparison})
+    groups = ["vru_from_2019-20", "vru_from_2022-23", "no_vru"]
+    means = {
+        g: [next((float(r[2]) for r in comparison if r[0] == p and r[1] == g), None) for p in periods] for g in groups
+    }
+    files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(periods, means)
+    with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
             "FROM out.national_totals ORDER BY stream DESC, financial_year"
         ).fetchall()
     files["README.md"] = docs.dataset_card(
-        descriptor, row_counts, docs.coverage_matrix(areas, columns, kinds), docs.totals_table(totals), decided.date
+        descriptor,
+        row_counts,
+        docs.coverage_matrix(areas, columns, kinds),
+        docs.totals_table(totals),
+        docs.comparison_table(periods, means),
+        decided.date,
     ).encode("utf-8")
     files["DATA_DICTIONARY.md"] = docs.data_dictionary(row_counts, decided.version).encode("utf-8")
     files["CHANGELOG.md"] = release.changelog(
