@@ -31,6 +31,7 @@ _FILE_FIELDS = (
     "transcribed_from",
     "verified",
     "funding_layout",
+    "table_layout",
     "sha256",
     "bytes",
 )
@@ -53,6 +54,7 @@ class RawFile:
     transcribed_from: str
     verified: str
     funding_layout: dict  # how a funding file's columns map onto a funding report; {} otherwise
+    table_layout: str  # a shared layout the file is read with ("ons_pfa_long"), so editions need no code
     sha256: str
     bytes: int
 

@@ -102,7 +102,7 @@ def _failure(case, file_label: str, hints: dict[str, str]) -> Failure:
             row,
             column,
             value,
-            "starts with =, + or @, which a spreadsheet would run as "
+            "starts with =, + or @ followed by more, which a spreadsheet would run as "
             "a formula; refused so that no published cell can run code in Excel",
         )
     if check.startswith("str_matches") and column in hints:

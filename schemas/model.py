@@ -28,9 +28,10 @@ _TYPES: dict[str, tuple[str, str]] = {
 }
 
 
-# A text cell starting with =, + or @ is run as a formula when the CSV is opened in a spreadsheet.
+# A text cell starting with =, + or @ and more is run as a formula when the CSV is opened in a
+# spreadsheet. A lone symbol is not (ONS prints "+" for a suppressed rate) and is allowed.
 NO_FORMULA = pa.Check(
-    lambda values: ~values.str.match(r"[=+@]"),
+    lambda values: ~values.str.match(r"[=+@]."),
     name="no_spreadsheet_formula",
     error="no_spreadsheet_formula",
 )

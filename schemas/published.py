@@ -657,47 +657,60 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
+OUTCOME_YEARS = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2010, 2027))
+OUTCOME_MEASURES = (
+    "homicide_rate_per_million",
+    "violence_with_injury_offences",
+    "violence_without_injury_offences",
+    "homicide_offences",
+    "violence_with_injury_rate_per_1000",
+    "violence_without_injury_rate_per_1000",
+    "homicide_rate_per_1000",
+    "population",
+    "knife_homicide_offences",
+    "knife_selected_offences",
+)
+
 AREA_OUTCOMES = Table(
     name="area_outcomes",
     title="Outcome statistics by area",
     description=(
         "Official statistics on violence by police force area, one row per area, measure, period and edition "
-        "(later editions revise earlier periods, so the edition is part of the key). So far: the homicide rate "
-        "per million population over three-year rolling periods, from ONS. A value the source does not give is "
-        "blank with the symbol it printed (u: unavailable; City of London rates are suppressed): never a zero."
+        "(later editions revise earlier periods, so the edition is part of the key): ONS homicide rates per "
+        "million over three-year rolling periods, and from the ONS police force area tables police recorded "
+        "violence with and without injury and homicide (counts and rates per 1,000), mid-year population, and "
+        "knife or sharp instrument offences. A cell the source filled with a symbol keeps the symbol and no "
+        "value: - base fewer than 50 (or unexplained), + suppressed (City of London rates), .. not available, "
+        "NA / N/A not available, u unavailable. Never a zero."
     ),
     columns=(
         replace(AREA_CODE, unique=False),
         Column(
             "measure",
             "string",
-            "What is measured: homicide_rate_per_million (homicide offences per million "
-            "population, Home Office Homicide Index).",
+            "What is measured (see raw/mappings/outcome_measures.csv for each source column).",
             required=True,
-            enum=("homicide_rate_per_million",),
+            enum=OUTCOME_MEASURES,
         ),
         Column(
             "period_as_published",
             "string",
-            "The period as published (ISO 8601: '2019-04-01/P3Y' is April 2019 to March 2022).",
+            "The period as published (homicide rates in ISO 8601: "
+            "'2019-04-01/P3Y' is April 2019 to March 2022; 'mid-2017' for population).",
             required=True,
         ),
         Column(
-            "period_first_year", "string", "First financial year of the period.", required=True, pattern=FINANCIAL_YEAR
+            "period_first_year",
+            "string",
+            "First financial year of the period; blank for calendar years and mid-year populations.",
+            enum=OUTCOME_YEARS,
         ),
-        Column(
-            "period_last_year", "string", "Last financial year of the period.", required=True, pattern=FINANCIAL_YEAR
-        ),
+        Column("period_last_year", "string", "Last financial year of the period; blank as above.", enum=OUTCOME_YEARS),
         Column("edition", "string", "The raw file (edition) the value comes from.", required=True),
-        Column(
-            "value",
-            "number",
-            "The value exactly as published; blank where the source gives none.",
-            decimals=18,
-            minimum=0,
-        ),
-        Column("unit", "string", "Unit as published.", required=True),
-        Column("symbol", "string", "The status symbol printed instead of a value: u = unavailable.", enum=("u",)),
+        Column("value", "number", "The value as published; blank where the source printed a symbol.", decimals=24),
+        Column("value_as_published", "string", "The cell exactly as the source stores it (digits or symbol)."),
+        Column("unit", "string", "Unit of the measure.", required=True),
+        Column("symbol", "string", "The symbol printed instead of a value.", enum=("-", "+", "..", "NA", "N/A", "u")),
         SOURCE_ID,
     ),
     primary_key=("area_code", "measure", "period_as_published", "edition"),
@@ -708,13 +721,16 @@ OUTCOME_COMPARISON = Table(
     name="outcome_comparison",
     title="VRU areas and the others: outcome comparison (descriptive)",
     description=(
-        "Per measure and period, the areas with a Violence Reduction Unit (grouped by first funded year) "
-        "against the other areas: how many have a value, the unweighted mean and median of their rates, and "
-        "which are left out. Descriptive, not causal: the VRU areas were chosen for their high levels of "
-        "serious violence, and the homicide rate counts all methods over rolling three-year periods."
+        "The areas with a Violence Reduction Unit (grouped by first funded year) against the other areas: per "
+        "homicide-rate period, and for knife or sharp instrument offences in the last three years before VRU "
+        "funding began (2016-17 to 2018-19), each edition apart. How many areas have a value, the sum, unweighted "
+        "mean and median of their values, and which areas are left out. Descriptive, not causal: the VRU areas "
+        "were chosen for their high levels of serious violence; the homicide rate counts all methods over rolling "
+        "three-year periods; Greater Manchester's knife figures before 2018 are under-counts and are missing (NA) "
+        "in the December 2019 edition."
     ),
     columns=(
-        Column("measure", "string", "What is measured (see area_outcomes).", required=True),
+        Column("measure", "string", "What is measured (see area_outcomes).", required=True, enum=OUTCOME_MEASURES),
         Column("period_as_published", "string", "The period as published.", required=True),
         Column(
             "period_first_year", "string", "First financial year of the period.", required=True, pattern=FINANCIAL_YEAR
@@ -735,16 +751,23 @@ OUTCOME_COMPARISON = Table(
         Column("n_areas_left_out", "integer", "Areas in the group without a value.", required=True, minimum=0),
         Column("areas_left_out", "string", "Those areas, with the symbol printed instead of a value."),
         Column(
-            "mean_rate",
+            "sum_value",
             "number",
-            "Unweighted mean of the areas' rates, rounded to 2 decimal places.",
+            "Sum of the areas' values (meaningful for counts), rounded to 2 places.",
             minimum=0,
             derived_from=("core_area_outcomes.value",),
         ),
         Column(
-            "median_rate",
+            "mean_value",
             "number",
-            "Median of the areas' rates, rounded to 2 decimal places.",
+            "Unweighted mean of the areas' values, rounded to 2 places.",
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
+        Column(
+            "median_value",
+            "number",
+            "Median of the areas' values, rounded to 2 places.",
             minimum=0,
             derived_from=("core_area_outcomes.value",),
         ),

@@ -368,6 +368,74 @@ ONS_HOMICIDE = Table(
     ),
 )
 
+
+def ons_pfa_long_table(file_id: str, title: str) -> Table:
+    """An ONS police force area table transcribed one published cell per row (layout 'ons_pfa_long').
+
+    Every edition and table of the series shares this layout, so a new edition needs a manifest
+    entry with `table_layout: ons_pfa_long`, not code.
+    """
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one row per published cell (area x column), values and symbols as published.",
+        columns=(
+            _text("source_table", "Sheet name as published.", required=True),
+            _text("area_code", "ONS code as published; blank for British Transport Police and some total rows."),
+            _text("area_name", "Area name as published, footnote markers removed.", required=True),
+            _text("area_name_footnotes", "Footnote markers that were attached to the name (per table)."),
+            _text("column_group", "Upper header row, carried across the columns it spans."),
+            _text("column_heading", "Lower header row (or the only heading).", required=True),
+            _text("unit_as_published", "Units line under the headings, where the table has one."),
+            _text("period_as_published", "Period the value refers to.", required=True),
+            _text(
+                "financial_year",
+                "Derived label for April-March periods ('2018-19').",
+                pattern=r"\d{4}-\d{2}",
+                pattern_hint="a financial year like '2018-19'",
+            ),
+            _text(
+                "value_as_published", "The cell as stored: a number, or a symbol (-, +, .., NA, N/A).", required=True
+            ),
+        ),
+    )
+
+
+def layout_tables(files) -> list[Table]:
+    """Raw tables for manifest files read with a shared layout (see ons_pfa_long_table)."""
+    return [ons_pfa_long_table(f.file_id, f.title) for f in files if f.table_layout == "ons_pfa_long"]
+
+
+ONS_PFA_NOTES = Table(
+    name="raw_ons__pfa_table_notes",
+    file_id="ons__pfa_table_notes",
+    title="ONS PFA table notes",
+    description="Title, source line and every numbered footnote of each transcribed ONS table, as published.",
+    columns=(
+        _text("source_file", "Workbook the line comes from.", required=True),
+        _text("source_table", "Sheet.", required=True),
+        _text("line_kind", "title, source or footnote.", required=True),
+        _text("text_as_published", "The line as published.", required=True),
+    ),
+)
+
+OUTCOME_MEASURES = Table(
+    name="raw_project__outcome_measures",
+    file_id="project__outcome_measures",
+    title="ONS table columns mapped to measures",
+    description="Which column of which ONS table becomes which measure of area_outcomes ('*': any column group).",
+    columns=(
+        _text("source_table", "Sheet.", required=True),
+        _text("column_group", "Upper header ('*' for any)."),
+        _text("column_heading", "Lower header.", required=True),
+        _text("unit_as_published", "Units line."),
+        _text("measure", "Measure code.", required=True),
+        _text("unit", "Unit of the measure.", required=True),
+        _text("notes", "What the measure is.", required=True),
+    ),
+)
+
 FUNDING_FILES: tuple[Table, ...] = (
     HOME_OFFICE_ALLOCATIONS_2023_24,
     *(funding_reports_file(file_id, title) for file_id, title in FUNDING_REPORT_FILES.items()),
@@ -391,5 +459,7 @@ RAW_TABLES: dict[str, Table] = {
         REPORT_CLAIM_VERDICTS,
         INITIATIVE_APPROACHES,
         ONS_HOMICIDE,
+        ONS_PFA_NOTES,
+        OUTCOME_MEASURES,
     )
 }

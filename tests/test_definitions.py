@@ -3,6 +3,7 @@
 import dagster as dg
 
 from pipeline.definitions import defs
+from pipeline.defs.raw import LAYOUT_TABLES
 from schemas import PUBLISHED_TABLES, RAW_TABLES
 
 
@@ -18,6 +19,7 @@ def test_every_layer_has_its_assets():
     expected = (
         {"raw_manifest__sources", "datapackage"}
         | set(RAW_TABLES)
+        | {t.name for t in LAYOUT_TABLES}
         | {f"core_{t}" for t in PUBLISHED_TABLES}
         | {f"out_{t}" for t in PUBLISHED_TABLES}
     )
@@ -35,7 +37,7 @@ def test_assets_are_grouped_by_layer():
 
 def test_schema_and_foreign_key_checks_are_blocking():
     checks = check_keys()
-    for name in RAW_TABLES:
+    for name in [*RAW_TABLES, *(t.name for t in LAYOUT_TABLES)]:
         assert (name, "matches_schema") in checks
     for name, table in PUBLISHED_TABLES.items():
         assert (f"out_{name}", "matches_schema") in checks

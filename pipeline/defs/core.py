@@ -12,7 +12,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import funding, parsing
-from pipeline.defs.raw import MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
+from pipeline.defs.raw import LAYOUT_TABLES, MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from schemas.raw import (
@@ -25,6 +25,7 @@ from schemas.raw import (
     INITIATIVES,
     NATIONAL_TOTALS,
     ONS_HOMICIDE,
+    OUTCOME_MEASURES,
     POLICE_FORCE_AREAS,
     REPORT_CLAIM_VERDICTS,
     REPORT_CLAIMS,
@@ -386,18 +387,46 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
     )
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[ONS_HOMICIDE.name])
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="2",
+    deps=[ONS_HOMICIDE.name, OUTCOME_MEASURES.name, core_police_force_areas, *(t.name for t in LAYOUT_TABLES)],
+)
 def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """ONS outcome statistics by police force area: one row per area, measure, period and edition.
 
-    So far the homicide rate per million population over three-year rolling periods (April 2014-March
-    2017 to April 2022-March 2025), from ONS's Explore Local Statistics file. A rate ONS does not give
-    (City of London, every period) stays blank with the status symbol ONS printed: never a zero.
+    The homicide rate per million over three-year rolling periods (April 2014-March 2017 to April
+    2022-March 2025, ONS Explore Local Statistics), and from the ONS police force area tables (years
+    ending March 2018 and 2019, December 2019): violence with and without injury and homicide (counts
+    and rates), population, and knife or sharp instrument offences 2010-11 to 2018-19. Every edition is
+    kept: a later edition revises earlier years. A cell ONS filled with a symbol (-, +, .., NA, N/A, u)
+    keeps the symbol and no value, never a zero. Greater Manchester's knife figures before 2018 are
+    under-counts (ONS footnote).
     """
-    run_sql(
-        duckdb, "core_area_outcomes", source_id=source_id_of(paths, ONS_HOMICIDE.file_id), edition=ONS_HOMICIDE.file_id
+    manifest = load_manifest_or_fail(paths)
+    editions = [f for f in manifest.files.values() if f.table_layout == "ons_pfa_long"]
+    union = " UNION ALL ".join(
+        f"SELECT *, '{f.file_id}' AS edition, '{f.source_id}' AS source_id FROM raw.{f.file_id}" for f in editions
     )
-    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_outcomes")})
+    query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
+    with duckdb.get_connection() as con:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW ons_cells AS {union}")
+        con.execute(
+            query,
+            {"homicide_edition": ONS_HOMICIDE.file_id, "homicide_source_id": source_id_of(paths, ONS_HOMICIDE.file_id)},
+        )
+        measures = dict(
+            con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(measures.values()),
+            "editions_read": len(editions) + 1,
+            "rows_by_measure": dg.MetadataValue.json(measures),
+        }
+    )
 
 
 @dg.asset(

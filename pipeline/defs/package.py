@@ -121,7 +121,7 @@ def datapackage(
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
     with duckdb.get_connection() as con:
         comparison = con.execute(
-            "SELECT period_as_published, area_group, mean_rate, n_areas FROM out.outcome_comparison "
+            "SELECT period_as_published, area_group, mean_value, n_areas FROM out.outcome_comparison "
             "WHERE measure = 'homicide_rate_per_million' ORDER BY period_as_published, area_group DESC"
         ).fetchall()
     periods = sorted({row[0] for row in comparison})

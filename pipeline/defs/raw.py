@@ -13,6 +13,7 @@ from pipeline.manifest import Manifest, ManifestError, verify_file
 from pipeline.resources import ProjectPaths
 from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
 from schemas import RAW_TABLES, Table
+from schemas.raw import layout_tables
 
 GROUP = "raw"
 OWNERS = ["team:data"]
@@ -146,4 +147,6 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
     return _raw
 
 
-RAW_ASSETS = [raw_manifest__sources, *(raw_asset(t) for t in RAW_TABLES.values())]
+# Files read with a shared layout get their assets from the manifest, so a new edition needs no code.
+LAYOUT_TABLES = layout_tables(ProjectPaths().manifest().files.values())
+RAW_ASSETS = [raw_manifest__sources, *(raw_asset(t) for t in [*RAW_TABLES.values(), *LAYOUT_TABLES])]

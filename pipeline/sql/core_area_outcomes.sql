@@ -1,18 +1,34 @@
 -- ONS outcome statistics by police force area, one row per area, measure, period and edition.
--- Homicide rates: '2019-04-01/P3Y' is April 2019 to March 2022, the financial years 2019-20 to 2021-22.
--- A value ONS does not give stays blank, with the status symbol it printed instead (never a zero).
+-- Homicide rates (Explore Local Statistics): '2019-04-01/P3Y' is April 2019 to March 2022.
+-- ONS PFA tables (view ons_cells: every edition's cells): columns become measures through
+-- raw/mappings/outcome_measures.csv; unmapped columns are not published.
+-- A cell holding a symbol instead of a number keeps the symbol and no value: never a zero.
 CREATE OR REPLACE TABLE core.area_outcomes AS
 SELECT areacd AS area_code,
        'homicide_rate_per_million' AS measure,
        period AS period_as_published,
-       CAST(left(period, 4) AS INTEGER) || '-' || lpad(CAST((CAST(left(period, 4) AS INTEGER) + 1) % 100 AS VARCHAR), 2, '0')
-           AS period_first_year,
+       left(period, 4) || '-' || right(CAST(CAST(left(period, 4) AS INTEGER) + 1 AS VARCHAR), 2) AS period_first_year,
        CAST(CAST(left(period, 4) AS INTEGER) + 2 AS VARCHAR) || '-'
-           || lpad(CAST((CAST(left(period, 4) AS INTEGER) + 3) % 100 AS VARCHAR), 2, '0') AS period_last_year,
-       $edition AS edition,
+           || right(CAST(CAST(left(period, 4) AS INTEGER) + 3 AS VARCHAR), 2) AS period_last_year,
+       $homicide_edition AS edition,
        observation AS value,
+       coalesce(observation, '') AS value_as_published,
        unit,
        NULLIF(status, '') AS symbol,
-       $source_id AS source_id
+       $homicide_source_id AS source_id
 FROM raw.ons__homicide_offences
 WHERE geography = 'Police Force Area'
+UNION ALL
+SELECT c.area_code, m.measure, c.period_as_published, c.financial_year, c.financial_year, c.edition,
+       CASE WHEN regexp_full_match(c.value_as_published, '-?[0-9]+(\.[0-9]+)?(E-?[0-9]+)?') THEN c.value_as_published END,
+       c.value_as_published,
+       m.unit,
+       CASE WHEN NOT regexp_full_match(c.value_as_published, '-?[0-9]+(\.[0-9]+)?(E-?[0-9]+)?') THEN c.value_as_published END,
+       c.source_id
+FROM ons_cells AS c
+JOIN raw.project__outcome_measures AS m
+  ON m.source_table = c.source_table
+ AND m.column_heading = c.column_heading
+ AND coalesce(m.unit_as_published, '') = coalesce(c.unit_as_published, '')
+ AND (m.column_group = '*' OR coalesce(m.column_group, '') = coalesce(c.column_group, ''))
+WHERE c.area_code IN (SELECT area_code FROM core.police_force_areas)
