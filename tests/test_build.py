@@ -256,26 +256,36 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
     import statistics
 
     first_year = {r["area_code"]: r["first_funded_year"] for r in read_table(fresh_build, "violence_reduction_units")}
-    groups: dict[tuple[str, str], list[float]] = {}
-    left_out: dict[tuple[str, str], int] = {}
+    groups: dict[tuple, list[float]] = {}
+    left_out: dict[tuple, int] = {}
     for row in read_table(fresh_build, "area_outcomes"):
-        if row["measure"] != "homicide_rate_per_million":
+        knife = row["measure"] in ("knife_selected_offences", "knife_homicide_offences")
+        if not (
+            row["measure"] == "homicide_rate_per_million"
+            or knife
+            and row["period_first_year"] in ("2016-17", "2017-18", "2018-19")
+        ):
             continue
         group = f"vru_from_{first_year[row['area_code']]}" if row["area_code"] in first_year else "no_vru"
-        key = (row["period_as_published"], group)
-        if row["value"]:
+        key = (row["measure"], row["period_as_published"], row["edition"], group)
+        under_count = knife and row["area_code"] == "E23000005" and row["period_first_year"] < "2018-19"
+        if row["value"] and not under_count:
             groups.setdefault(key, []).append(float(row["value"]))
         else:
+            groups.setdefault(key, [])
             left_out[key] = left_out.get(key, 0) + 1
-    published = [
-        r for r in read_table(fresh_build, "outcome_comparison") if r["measure"] == "homicide_rate_per_million"
-    ]
-    assert len(published) == len(groups) == 27
+    published = read_table(fresh_build, "outcome_comparison")
+    assert len(published) == len(groups)
     for row in published:
-        key = (row["period_as_published"], row["area_group"])
-        assert int(row["n_areas"]) == len(groups[key])
+        key = (row["measure"], row["period_as_published"], row["edition"], row["area_group"])
+        values = groups[key]
+        assert int(row["n_areas"]) == len(values)
         assert int(row["n_areas_left_out"]) == left_out.get(key, 0)
-        assert float(row["mean_value"]) == pytest.approx(round(statistics.mean(groups[key]), 2), abs=0.006)
-        assert float(row["median_value"]) == pytest.approx(round(statistics.median(groups[key]), 2), abs=0.006)
-    no_vru = [r for r in published if r["area_group"] == "no_vru"]
-    assert all(r["areas_left_out"] == "London, City of (u)" and r["n_areas"] == "22" for r in no_vru)
+        assert float(row["sum_value"]) == pytest.approx(round(sum(values), 2), abs=0.006)
+        assert float(row["mean_value"]) == pytest.approx(round(statistics.mean(values), 2), abs=0.006)
+        assert float(row["median_value"]) == pytest.approx(round(statistics.median(values), 2), abs=0.006)
+    homicide_no_vru = [r for r in published if r["area_group"] == "no_vru" and r["measure"].startswith("homicide_rate")]
+    assert len(homicide_no_vru) == 9
+    assert all(r["areas_left_out"] == "London, City of (u)" and r["n_areas"] == "22" for r in homicide_no_vru)
+    gmp = {r["areas_left_out"] for r in published if r["area_group"] == "vru_from_2019-20" and r["areas_left_out"]}
+    assert gmp == {"Greater Manchester (under-count before 2018)", "Greater Manchester (NA)"}
