@@ -112,3 +112,11 @@ def test_card_shows_version_coverage_chart_and_licences(fresh_build):
     assert "cells have a published figure" in matrix
     assert "![" in card and (fresh_build.outputs / "funding_by_area_and_year.png").read_bytes()[:4] == b"\x89PNG"
     assert "Open Government Licence v3.0" in card and "S01" in card.split("## Licences")[1]
+
+
+def test_card_shows_the_outcome_comparison_as_descriptive(fresh_build):
+    card = (fresh_build.outputs / "README.md").read_text()
+    section = card.split("## Homicide rates")[1].split("## Caveats")[0]
+    assert "**This is descriptive, not causal.**" in section
+    assert "| 2022-04 to 2025-03 |" in section and "City of London" in section
+    assert (fresh_build.outputs / "homicide_rate_vru_and_other_areas.png").read_bytes()[:4] == b"\x89PNG"
