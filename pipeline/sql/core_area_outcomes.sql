@@ -12,7 +12,7 @@ SELECT areacd AS area_code,
            || right(CAST(CAST(left(period, 4) AS INTEGER) + 3 AS VARCHAR), 2) AS period_last_year,
        $homicide_edition AS edition,
        observation AS value,
-       coalesce(observation, '') AS value_as_published,
+       observation AS value_as_published,
        unit,
        NULLIF(status, '') AS symbol,
        $homicide_source_id AS source_id
