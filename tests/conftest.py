@@ -1,6 +1,7 @@
 """Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones."""
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,18 @@ class Project:
         resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
         result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
         return Build(self.root, result)
+
+    def cli_env(self) -> dict:
+        """Environment for a CLI build of this copy, with its own Dagster instance and warehouse."""
+        home = self.root / "home"
+        home.mkdir(exist_ok=True)
+        shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        return os.environ | {
+            "DAGSTER_HOME": str(home),
+            "SV_RAW_DIR": str(self.raw),
+            "SV_OUTPUTS_DIR": str(self.outputs),
+            "SV_WAREHOUSE": str(self.root / "warehouse.duckdb"),
+        }
 
     def replace_raw(self, relative: str, old: str, new: str, *, update_manifest: bool = True) -> None:
         """Edit a raw file's text; by default the manifest follows so that only the content is wrong."""

@@ -6,8 +6,6 @@ spreadsheet would run as a formula (=, + or @ first) is refused.
 """
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -137,16 +135,7 @@ def test_accepted_variants_give_the_same_package(project, case):
 
 def test_cli_build_exits_non_zero_and_names_the_file(project):
     project.replace_raw(HO, "£861,445", "£861,446", update_manifest=False)
-    home = project.root / "home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((PROJECT_DIR / "dagster_home" / "dagster.yaml").read_text())
-    env = {
-        "DAGSTER_HOME": str(home),
-        "SV_RAW_DIR": str(project.raw),
-        "SV_OUTPUTS_DIR": str(project.outputs),
-        "SV_WAREHOUSE": str(project.root / "w.duckdb"),
-        "PATH": str(Path(sys.executable).parent),
-    }
+    env = project.cli_env()
     published = snapshot(project.outputs)
     run = subprocess.run(
         JOB_COMMAND,

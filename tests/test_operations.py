@@ -38,21 +38,8 @@ def test_sensor_runs_on_content_changes_only(tmp_path):
     assert defs.resolve_sensor_def("raw_files_changed").job_name == "publish_package"
 
 
-def isolated_env(project) -> dict:
-    """Environment for a CLI build on the project copy, with its own Dagster instance and warehouse."""
-    home = project.root / "home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return os.environ | {
-        "DAGSTER_HOME": str(home),
-        "SV_RAW_DIR": str(project.raw),
-        "SV_OUTPUTS_DIR": str(project.outputs),
-        "SV_WAREHOUSE": str(project.root / "warehouse.duckdb"),
-    }
-
-
 def test_two_runs_started_together_both_succeed(project):
-    env = isolated_env(project)
+    env = project.cli_env()
     # As `make data` does: the run-history database exists before any run starts.
     subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, check=True, capture_output=True)
     before = snapshot(project.outputs)
@@ -73,7 +60,7 @@ def package_is_whole(outputs: Path) -> bool:
 
 @pytest.mark.parametrize("moment", ["writing", "before_swap", "after_swap"])
 def test_run_killed_while_publishing_loses_nothing_and_the_next_run_recovers(project, moment):
-    env = isolated_env(project) | {"SV_PAUSE_AT": moment, "SV_PAUSE_MARKER": str(project.root / "paused")}
+    env = project.cli_env() | {"SV_PAUSE_AT": moment, "SV_PAUSE_MARKER": str(project.root / "paused")}
     before = snapshot(project.outputs)
     # A changed figure, so the killed run was publishing a different package.
     project.replace_raw(

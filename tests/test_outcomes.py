@@ -2,7 +2,6 @@
 
 import csv
 import io
-import os
 import shutil
 import subprocess
 from collections import defaultdict
@@ -77,15 +76,7 @@ def test_a_new_edition_is_picked_up_without_code_changes(project):
         }
     )
     project.write_manifest(manifest)
-    home = project.root / "home"
-    home.mkdir()
-    shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = os.environ | {
-        "DAGSTER_HOME": str(home),
-        "SV_RAW_DIR": str(project.raw),
-        "SV_OUTPUTS_DIR": str(project.outputs),
-        "SV_WAREHOUSE": str(project.root / "w.duckdb"),
-    }
+    env = project.cli_env()
     run = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
     logs = run.stdout + run.stderr
     assert run.returncode == 0, logs[-3000:]
