@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +87,26 @@ class Manifest:
 
 
 def load_manifest(raw_dir: Path) -> Manifest:
-    """Read and check the manifest's structure; every problem names the manifest and the entry."""
+    """Read and check the manifest's structure; every problem names the manifest and the entry.
+
+    Every asset of a run reads the manifest; parsing it (~0.1 s) happens once per content.
+    """
     path = raw_dir / MANIFEST_NAME
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not readable YAML: {exc}") from exc
+    return _parse_manifest(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_manifest(path: Path, text: str) -> Manifest:
+    raw_dir = path.parent
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not readable YAML: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list) or not isinstance(doc.get("files"), list):
         raise ManifestError(f"{path}: expected top-level lists 'sources' and 'files'")

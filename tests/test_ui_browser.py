@@ -5,7 +5,6 @@ browser. `.ci/run` installs both; in CI a missing browser fails the test instead
 """
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from pipeline.build import JOB_COMMAND
 from pipeline.resources import PROJECT_DIR
+from tests.conftest import Project
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
@@ -51,16 +51,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def audit_ui(tmp_path_factory):
     """A build recorded in its own Dagster instance, and the read-only UI over it on a free loopback port."""
-    root = tmp_path_factory.mktemp("audit")
-    (root / "home").mkdir()
-    shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", root / "home" / "dagster.yaml")
-    shutil.copytree(PROJECT_DIR / "raw", root / "raw")
-    env = os.environ | {
-        "DAGSTER_HOME": str(root / "home"),
-        "SV_RAW_DIR": str(root / "raw"),
-        "SV_OUTPUTS_DIR": str(root / "outputs"),
-        "SV_WAREHOUSE": str(root / "warehouse.duckdb"),
-    }
+    env = Project(tmp_path_factory.mktemp("audit")).cli_env()
     build = subprocess.run(
         JOB_COMMAND,
         cwd=PROJECT_DIR,

@@ -44,7 +44,17 @@ def run_sql(duckdb: DuckDBResource, name: str, **params: object) -> pd.DataFrame
     with duckdb.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS core")
         result = con.execute(query, params or None)
-        return result.df() if result.description else None
+        return plain(result.df()) if result.description else None
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Missing values as None in object columns, so rows read like the published cells."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def read_table(duckdb: DuckDBResource, table: str) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        return plain(con.execute(f"SELECT * FROM {table}").df())
 
 
 def count(duckdb: DuckDBResource, table: str) -> int:
@@ -178,15 +188,9 @@ def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Material
     left blank and the wording kept in start_as_published.
     """
     frame = run_sql(duckdb, "core_initiatives", source_id=source_id_of(paths, INITIATIVES.file_id))
-    frame = add_initiative_ids(frame.astype(object).where(frame.notna(), None))
+    frame = add_initiative_ids(frame)
     write_table(duckdb, "core", "initiatives", frame)
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
-
-
-def read_raw(duckdb: DuckDBResource, file_id: str) -> pd.DataFrame:
-    with duckdb.get_connection() as con:
-        frame = con.execute(f"SELECT * FROM raw.{file_id}").df()
-    return frame.astype(object).where(frame.notna(), None)
 
 
 @dg.asset(
@@ -217,7 +221,7 @@ def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths,
     parts = []
     for table in FUNDING_FILES:
         entry = manifest.file(table.file_id)
-        raw = read_raw(duckdb, table.file_id)
+        raw = read_table(duckdb, f"raw.{table.file_id}")
         parts.append(
             funding.standardise(raw, entry.funding_layout, table.file_id, f"raw/{entry.path}", entry.source_id)
         )
@@ -278,9 +282,8 @@ def core_funding_allocations(duckdb: DuckDBResource) -> dg.MaterializeResult:
 
 
 def read_core(duckdb: DuckDBResource, name: str) -> pd.DataFrame:
-    with duckdb.get_connection() as con:
-        frame = con.execute(f"SELECT * FROM core.{name}").df()
-    frame = frame.astype(object).where(frame.notna(), None)
+    """A core table; amounts as text, so that writing them back casts to DECIMAL exactly."""
+    frame = read_table(duckdb, f"core.{name}")
     if "amount_gbp" in frame:
         frame["amount_gbp"] = [None if a is None else str(a) for a in frame["amount_gbp"]]
     return frame
@@ -341,7 +344,7 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
     """
     manifest = load_manifest_or_fail(paths)
     entry = manifest.file(NATIONAL_TOTALS.file_id)
-    raw = read_raw(duckdb, NATIONAL_TOTALS.file_id)
+    raw = read_table(duckdb, f"raw.{NATIONAL_TOTALS.file_id}")
     with duckdb.get_connection() as con:
         streams = dict(con.execute(f"SELECT stream_as_published, stream FROM raw.{FUNDING_STREAMS.file_id}").fetchall())
     totals = pd.DataFrame(

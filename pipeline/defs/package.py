@@ -108,10 +108,10 @@ def datapackage(
         resources.append(publish.resource_descriptor(table, csv_data, [sources[s] for s in cited]))
         licences += [sources[s]["licence"] for s in cited]
         row_counts[name] = release.count_rows(csv_data)
-    descriptor = publish.package_descriptor(resources, list(sources.values()), licences)
-
     previous, previous_files = release.previous_package(outputs)
-    decided = release.decide_release(previous, previous_files, descriptor, files, release_settings.today())
+    decided = release.decide_release(
+        previous, previous_files, {"resources": resources}, files, release_settings.today()
+    )
     descriptor = publish.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
     if decided.is_new:
         context.log.info(f"data changed: releasing version {decided.version}")
