@@ -7,6 +7,7 @@ bar that a reader could take for no funding.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from decimal import Decimal
 
 import matplotlib
@@ -76,21 +77,58 @@ def funding_grid_png(
     return buffer.getvalue()
 
 
-GROUP_LABELS = {
-    "vru_from_2019-20": "VRU areas from 2019-20 (18)",
-    "vru_from_2022-23": "VRU areas from 2022-23 (Cleveland, Humberside)",
-    "no_vru": "Areas without a VRU (22 with a rate; City of London suppressed)",
-}
+GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
+GROUP_NAMES = {"vru_from_2019-20": "VRU from 2019-20", "vru_from_2022-23": "VRU from 2022-23", "no_vru": "no VRU"}
 
 
-def homicide_png(periods: list[str], means: dict[str, list[float | None]]) -> bytes:
-    """Mean homicide rate per million by area group over the rolling three-year periods."""
-    fig, ax = plt.subplots(figsize=(9, 4.6), dpi=100)
+@dataclass(frozen=True)
+class HomicideComparison:
+    """outcome_comparison rows of one homicide-rate edition: (first year, group, variant, mean, median,
+    population-weighted mean, areas used, flagged values used, areas left out)."""
+
+    edition: str
+    rows: list[tuple]
+
+    @property
+    def periods(self) -> list[str]:
+        return sorted({r[0] for r in self.rows})
+
+    def value(self, period: str, group: str, variant: str, column: int = 3) -> float | None:
+        found = next((r[column] for r in self.rows if r[:3] == (period, group, variant)), None)
+        return None if found is None else float(found)
+
+    def series(self, group: str, variant: str) -> list[float | None]:
+        return [self.value(p, group, variant) for p in self.periods]
+
+    def flagged_used(self) -> list[tuple]:
+        """(period, group, number of flagged values) wherever the all_values variant uses flagged values."""
+        return [(r[0], r[1], r[7]) for r in self.rows if r[2] == "all_values" and r[7]]
+
+
+def homicide_png(comparison: HomicideComparison) -> bytes:
+    """Mean homicide rate per million by area group over the rolling three-year periods: solid without the
+    flagged values, dotted with every value, so that a reader sees what the flagged values do."""
+    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=100)
+    periods = comparison.periods
     labels = [f"{p[:4]}-{int(p[:4]) + 3}" for p in periods]
-    for group, values in means.items():
-        ax.plot(labels, [np.nan if v is None else v for v in values], marker="o", label=GROUP_LABELS.get(group, group))
-    if "2019-04-01/P3Y" in periods:
-        x = periods.index("2019-04-01/P3Y")
+    for index, group in enumerate(GROUPS):
+        colour = f"C{index}"
+        used = [r[6] for r in comparison.rows if r[1] == group and r[2] == "excluding_flagged"]
+        label = f"{GROUP_NAMES[group]} ({max(used, default=0)} areas with a rate)"
+        clean = comparison.series(group, "excluding_flagged")
+        every = comparison.series(group, "all_values")
+        ax.plot(labels, [np.nan if v is None else v for v in clean], marker="o", color=colour, label=label)
+        if every != clean:
+            ax.plot(
+                labels,
+                [np.nan if v is None else v for v in every],
+                linestyle=":",
+                marker=".",
+                color=colour,
+                label=f"{GROUP_NAMES[group]}, flagged values included",
+            )
+    if "2019-20" in periods:
+        x = periods.index("2019-20")
         ax.axvline(x, color="#888888", linestyle="--", linewidth=1)
         ax.text(
             x + 0.05,
@@ -101,10 +139,10 @@ def homicide_png(periods: list[str], means: dict[str, list[float | None]]) -> by
             color="#555555",
         )
     ax.set_ylabel("Homicides per million population\n(unweighted mean of area rates)", fontsize=9)
-    ax.set_xlabel("Three-year period, April to March", fontsize=9)
+    ax.set_xlabel(f"Three-year period, April to March (edition {comparison.edition})", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=7, loc="lower left")
     ax.set_title("Homicide rate: areas with a VRU and the others (descriptive, not causal)", fontsize=10)
     fig.tight_layout()
     buffer = io.BytesIO()

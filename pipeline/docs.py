@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
-from pipeline.chart import STREAM_LABELS
+from pipeline.chart import GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
 
@@ -103,18 +103,83 @@ def totals_table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(periods: list[str], means: dict[str, list[float | None]]) -> str:
-    """Mean homicide rate per million by period (rows) and area group (columns)."""
-    groups = list(means)
-    lines = ["| period | " + " | ".join(groups) + " |", "|---|" + "---|" * len(groups)]
-    for i, period in enumerate(periods):
-        cells = ["—" if means[g][i] is None else f"{means[g][i]:.2f}" for g in groups]
-        lines.append(f"| {period[:4]}-04 to {int(period[:4]) + 3}-03 | " + " | ".join(cells) + " |")
+def _period(first_year: str) -> str:
+    return f"{first_year[:4]}-04 to {int(first_year[:4]) + 3}-03"
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def comparison_table(comparison: HomicideComparison) -> str:
+    """Per period and group: mean of every value, mean and median without flagged values, weighted mean."""
+    header = (
+        "| period | " + " | ".join(f"{GROUP_NAMES[g]}: mean (all) | mean | median | weighted" for g in GROUPS) + " |"
+    )
+    lines = [header, "|---|" + "---|" * (4 * len(GROUPS))]
+    for period in comparison.periods:
+        cells = []
+        for g in GROUPS:
+            all_mean = comparison.value(period, g, "all_values")
+            flagged = next((r[7] for r in comparison.rows if r[:3] == (period, g, "all_values")), 0)
+            cells += [
+                _number(all_mean) + ("*" if flagged else ""),
+                _number(comparison.value(period, g, "excluding_flagged")),
+                _number(comparison.value(period, g, "excluding_flagged", 4)),
+                _number(comparison.value(period, g, "excluding_flagged", 5)),
+            ]
+        lines.append(f"| {_period(period)} | " + " | ".join(cells) + " |")
+    flagged = comparison.flagged_used()
+    note = (
+        f"\n\nEdition `{comparison.edition}`. **mean (all)** uses every value the edition gives; **mean**, "
+        "**median** and **weighted** (by mid-2018 population) leave out the values a plausibility rule flagged "
+        "(see Quality flags below). "
+    )
+    if flagged:
+        note += (
+            "\\* marks a mean that rests on flagged values: "
+            + "; ".join(f"{_period(p)} {GROUP_NAMES[g]} ({n})" for p, g, n in flagged)
+            + ". Read those with the flags, not as findings."
+        )
+        first, last = comparison.periods[0], comparison.periods[-1]
+        for group in sorted({g for _, g, _ in flagged}, key=GROUPS.index):
+            note += (
+                f" {GROUP_NAMES[group]}, {_period(first)} to {_period(last)}: with every value "
+                f"{_number(comparison.value(first, group, 'all_values'))} → "
+                f"{_number(comparison.value(last, group, 'all_values'))}; without the flagged values "
+                f"{_number(comparison.value(first, group, 'excluding_flagged'))} → "
+                f"{_number(comparison.value(last, group, 'excluding_flagged'))}."
+            )
+    else:
+        note += "No value in this edition's comparison is flagged."
+    return "\n".join(lines) + note
+
+
+def flags_section(flags: list[tuple]) -> str:
+    """Every quality flag: check, severity, where, observed, expected, what the package did."""
+    if not flags:
+        return "No value is flagged by any plausibility rule."
+    counts: dict[str, int] = {}
+    for flag in flags:
+        counts[flag[0]] = counts.get(flag[0], 0) + 1
+    lines = [
+        f"{len(flags)} values are flagged: " + ", ".join(f"{check} {n}" for check, n in counts.items()) + ".",
+        "",
+        "| check | severity | table | area | subject | period | edition or report | observed | expected | action |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += ["| " + " | ".join(_escape(str(v or "")) for v in flag) + " |" for flag in flags]
     return "\n".join(lines)
 
 
 def dataset_card(
-    descriptor: dict, row_counts: dict[str, int], coverage: str, totals: str, comparison: str, release_date: str
+    descriptor: dict,
+    row_counts: dict[str, int],
+    coverage: str,
+    totals: str,
+    comparison: str,
+    flags: str,
+    release_date: str,
 ) -> str:
     units = {
         "sources": "public document cited",
@@ -133,7 +198,9 @@ def dataset_card(
         "funding_coverage": "area, stream and year a figure could exist for",
         "national_totals": "published national total, with its reconciliation",
         "area_outcomes": "area, measure, period and edition of an official statistic",
-        "outcome_comparison": "measure, period and group of areas (VRU or not)",
+        "outcome_revisions": "area, measure and period an earlier edition also gives: old and new value",
+        "quality_flags": "value a plausibility rule flagged, with what the package did",
+        "outcome_comparison": "measure, period, edition, group of areas (VRU or not) and variant",
     }
     tables = "\n".join(
         f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
@@ -155,6 +222,7 @@ def dataset_card(
         coverage=coverage,
         totals=totals,
         comparison=comparison,
+        flags=flags,
         homicide_chart=HOMICIDE_CHART_PATH,
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",

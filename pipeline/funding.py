@@ -13,6 +13,7 @@ Pure functions on DataFrames, testable without Dagster. The steps:
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -38,11 +39,14 @@ def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, so
 
     `layout["columns"]` renames raw columns to report fields; `layout["amount_columns"]` lists the
     columns of a wide table, each holding the amounts of one stream; `layout["constants"]` fills
-    fields the file does not print per row (a single publication's year, say).
+    fields the file does not print per row (a single publication's year, say);
+    `layout["each_year_rows"]` names the rows whose amount the source states for each year of the
+    period printed beside it, not for the period as a whole (row number: the source's words).
     """
     renames = layout.get("columns", {})
     amount_columns = layout.get("amount_columns", {})
     constants = layout.get("constants", {})
+    each_year = {int(row) for row in layout.get("each_year_rows", {})}
     frames = []
     for amount_column, stream in amount_columns.items() or [(None, None)]:
         part = raw.rename(columns=renames)
@@ -62,8 +66,14 @@ def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, so
         if field not in out:
             out[field] = source_id if field == "source_id" else None
     out = out[out["amount_as_published"].notna()]  # a blank cell is a gap, not a figure
-    out = out.assign(raw_file=raw_file, raw_row=out["_row"])
-    return out[["report_id", *REPORT_FIELDS, "raw_file", "raw_row", "raw_columns"]].reset_index(drop=True)
+    out = out.assign(
+        raw_file=raw_file,
+        raw_row=out["_row"],
+        amount_basis=["each_year" if int(row) in each_year else "whole_period" for row in out["_row"]],
+    )
+    return out[["report_id", *REPORT_FIELDS, "amount_basis", "raw_file", "raw_row", "raw_columns"]].reset_index(
+        drop=True
+    )
 
 
 def normalise(
@@ -122,9 +132,32 @@ def normalise(
         amount_kind=[a.kind for a in amount],
         # The range each printed amount allows, for spotting conflicts (not published).
         amount_low=[float(a.low) for a in amount],
-        amount_high=[None if a.high is None else float(a.high) for a in amount],
+        # Nullable, so that "no upper limit" reaches DuckDB as NULL, not NaN.
+        amount_high=pd.array([None if a.high is None else float(a.high) for a in amount], dtype="Float64"),
     )
-    return out.reset_index(drop=True), failures
+    return each_year_apart(out).reset_index(drop=True), failures
+
+
+def each_year_apart(reports: pd.DataFrame) -> pd.DataFrame:
+    """A figure stated for each year of a period becomes one report per year (report id + ':YYYY-YY').
+
+    "£7,988,282 for each financial year 2022/23 to 2024/25" is three yearly figures, not a three-year
+    total: read as a total it would understate the area's funding threefold.
+    """
+    spread = (
+        (reports["amount_basis"] == "each_year")
+        & reports["financial_year_last"].notna()
+        & (reports["financial_year"] != reports["financial_year_last"])
+    )
+    rows = []
+    for row in reports[spread].to_dict("records"):
+        first, last = int(row["financial_year"][:4]), int(row["financial_year_last"][:4])
+        for start in range(first, last + 1):
+            year = f"{start}-{(start + 1) % 100:02d}"
+            rows.append(
+                row | {"report_id": f"{row['report_id']}:{year}", "financial_year": year, "financial_year_last": year}
+            )
+    return pd.concat([reports[~spread], pd.DataFrame(rows, columns=reports.columns)], ignore_index=True)
 
 
 def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
@@ -171,7 +204,8 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
 
     Rule: the most authoritative kind of source wins (Home Office table, then Home Office answer,
     then PCC/VRU/force publication, then press); among equals an exact figure beats a rounded one,
-    which beats a bound; then the lowest source id. `has_conflict` marks a cell whose reports cannot
+    which beats a bound; then the more precise wording ("£2.58 million" over "£2m"); then the lowest
+    source id, compared as a number (S14 before S113). `has_conflict` marks a cell whose reports cannot
     all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
     £1.1 million" and "£1.16m" do not).
     """
@@ -186,10 +220,13 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
         kind_order=lambda f: f["amount_kind"].map(KIND_ORDER),
         amount_low=lambda f: pd.to_numeric(f["amount_low"]),
         amount_high=lambda f: pd.to_numeric(f["amount_high"]),
+        # How wide a range the wording allows: "£2.58 million" (£10,000 wide) is more precise than "£2m".
+        imprecision=lambda f: (f["amount_high"] - f["amount_low"]).fillna(float("inf")),
+        source_order=lambda f: f["source_id"].map(source_order),
     )
     if cells.empty:
         return pd.DataFrame(columns=[*keys, "amount_gbp", "has_conflict"])
-    cells = cells.sort_values([*keys, "authority_rank", "kind_order", "source_id", "report_id"])
+    cells = cells.sort_values([*keys, "authority_rank", "kind_order", "imprecision", "source_order", "report_id"])
     grouped = cells.groupby(keys, sort=True)
     chosen = grouped.head(1).set_index(keys)[
         ["amount_gbp", "amount_kind", "amount_as_published", "is_year_inferred", "source_id", "report_id"]
@@ -205,6 +242,12 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
     out = chosen.join(stats[["n_reports", "n_sources", "has_conflict"]]).reset_index()
     out["is_year_inferred"] = out["is_year_inferred"].astype(bool)
     return out
+
+
+def source_order(source_id: str) -> tuple[str, int, str]:
+    """Source ids in their natural order: 'S14' before 'S113' (text order would put 'S113' first)."""
+    match = re.fullmatch(r"([A-Z_]*?)(\d+)", source_id)
+    return (match[1], int(match[2]), "") if match else (source_id, 0, source_id)
 
 
 def financial_years() -> list[str]:

@@ -33,6 +33,8 @@ _FILE_FIELDS = (
     "verified",
     "funding_layout",
     "table_layout",
+    "edition_date",
+    "layout_columns",
     "sha256",
     "bytes",
 )
@@ -56,6 +58,8 @@ class RawFile:
     verified: str
     funding_layout: dict  # how a funding file's columns map onto a funding report; {} otherwise
     table_layout: str  # a shared layout the file is read with ("ons_pfa_long"), so editions need no code
+    edition_date: str  # orders the editions of one series (ISO date); "" for files that are not editions
+    layout_columns: dict  # the layout's fields -> this edition's own headings; {} where the layout fixes them
     sha256: str
     bytes: int
 
@@ -138,8 +142,17 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
         layout = entry.get("funding_layout") or {}
         if not isinstance(layout, dict) or not isinstance(layout.get("columns", {}), dict):
             raise ManifestError(f"{where}: funding_layout must map 'columns' to funding report fields")
+        each_year = layout.get("each_year_rows", {})
+        if not isinstance(each_year, dict) or not all(isinstance(r, int) and r >= 2 for r in each_year):
+            raise ManifestError(f"{where}: funding_layout each_year_rows must map row numbers (2 or more) to evidence")
+        entry["edition_date"] = _iso_date(entry.get("edition_date"), f"{where}, edition_date")
+        columns = entry.get("layout_columns") or {}
+        if not isinstance(columns, dict) or not all(isinstance(v, str) and v for v in columns.values()):
+            raise ManifestError(f"{where}: layout_columns must map each field to a column heading")
         values = {k: entry.get(k) or "" for k in _FILE_FIELDS}
-        files[entry["file_id"]] = RawFile(**values | {"bytes": entry["bytes"], "funding_layout": layout})
+        files[entry["file_id"]] = RawFile(
+            **values | {"bytes": entry["bytes"], "funding_layout": layout, "layout_columns": columns}
+        )
     return Manifest(path=path, sources=sources, files=files)
 
 

@@ -143,6 +143,9 @@ class Table:
     # Raw tables: the manifest file they are read from.
     file_id: str = ""
     notes: tuple[str, ...] = field(default=())
+    # False where a publisher's file carries more columns than the pipeline reads (declared ones are
+    # still required, in any order); True refuses any extra, missing or reordered column.
+    strict: bool = True
 
     def __post_init__(self) -> None:
         names = [c.name for c in self.columns]
@@ -180,8 +183,8 @@ class Table:
         }
         return pa.DataFrameSchema(
             columns,
-            strict=True,
-            ordered=raw,
+            strict=self.strict,
+            ordered=raw and self.strict,
             unique=list(self.primary_key) if len(self.primary_key) > 1 else None,
             name=self.name,
             description=self.description,

@@ -7,6 +7,7 @@ no row; it is never a zero).
 from dataclasses import replace
 
 from schemas.model import Column, ForeignKey, Table
+from schemas.plausibility import RULES, SEVERITIES
 from schemas.raw import PFA_CODE, PFA_HINT
 
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
@@ -345,6 +346,16 @@ FUNDING_REPORTS = Table(
             derived_from=("core_funding_reports.amount_as_published",),
         ),
         Column("amount_as_published", "string", "The amount exactly as the source prints it.", required=True),
+        Column(
+            "amount_basis",
+            "string",
+            "whole_period: the amount covers the whole period (one year, or a multi-year total); each_year: the "
+            "source states the amount for each year of a longer period, and this row is one of those years "
+            "(its report_id ends in the year). Declared per raw row in the manifest's funding_layout, with the "
+            "source's words.",
+            required=True,
+            enum=("whole_period", "each_year"),
+        ),
         Column("notes", "string", "The compiler's notes on the figure."),
         SOURCE_ID,
         Column("raw_file", "string", "File in raw/ the figure was read from.", required=True),
@@ -657,6 +668,20 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
+EDITION = Column(
+    "edition",
+    "string",
+    "The raw file (edition) the value comes from: ons__homicide_offences_<date> for an ONS Explore Local "
+    "Statistics edition, ons__pfa_ye_<month><year>_table_<table> for an ONS police force area table.",
+    required=True,
+)
+EDITION_DATE = Column(
+    "edition_date",
+    "date",
+    "Orders the editions of one statistic: the publication date of an Explore Local Statistics edition, the "
+    "end of the reference year in the title of an ONS police force area edition.",
+    required=True,
+)
 OUTCOME_YEARS = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2010, 2027))
 OUTCOME_MEASURES = (
     "homicide_rate_per_million",
@@ -681,7 +706,7 @@ AREA_OUTCOMES = Table(
         "violence with and without injury and homicide (counts and rates per 1,000), mid-year population, and "
         "knife or sharp instrument offences. A cell the source filled with a symbol keeps the symbol and no "
         "value: - base fewer than 50 (or unexplained), + suppressed (City of London rates), .. not available, "
-        "NA / N/A not available, u unavailable. Never a zero."
+        "NA / N/A not available, u unavailable, c confidential (ONS Explore Local Statistics). Never a zero."
     ),
     columns=(
         replace(AREA_CODE, unique=False),
@@ -706,11 +731,14 @@ AREA_OUTCOMES = Table(
             enum=OUTCOME_YEARS,
         ),
         Column("period_last_year", "string", "Last financial year of the period; blank as above.", enum=OUTCOME_YEARS),
-        Column("edition", "string", "The raw file (edition) the value comes from.", required=True),
+        EDITION,
+        EDITION_DATE,
         Column("value", "number", "The value as published; blank where the source printed a symbol.", decimals=24),
         Column("value_as_published", "string", "The cell exactly as the source stores it (digits or symbol)."),
         Column("unit", "string", "Unit of the measure.", required=True),
-        Column("symbol", "string", "The symbol printed instead of a value.", enum=("-", "+", "..", "NA", "N/A", "u")),
+        Column(
+            "symbol", "string", "The symbol printed instead of a value.", enum=("-", "+", "..", "NA", "N/A", "u", "c")
+        ),
         SOURCE_ID,
     ),
     primary_key=("area_code", "measure", "period_as_published", "edition"),
@@ -723,8 +751,10 @@ OUTCOME_COMPARISON = Table(
     description=(
         "The areas with a Violence Reduction Unit (grouped by first funded year) against the other areas: per "
         "homicide-rate period, and for knife or sharp instrument offences in the last three years before VRU "
-        "funding began (2016-17 to 2018-19), each edition apart. How many areas have a value, the sum, unweighted "
-        "mean and median of their values, and which areas are left out. Descriptive, not causal: the VRU areas "
+        "funding began (2016-17 to 2018-19), each edition apart, in two variants: all_values, and "
+        "excluding_flagged (without the values a plausibility rule flagged in quality_flags). How many areas have "
+        "a value and how many of those values are flagged, the sum, unweighted mean and median of their values, "
+        "the mean weighted by population (rates), and which areas are left out. Descriptive, not causal: the VRU areas "
         "were chosen for their high levels of serious violence; the homicide rate counts all methods over rolling "
         "three-year periods; Greater Manchester's knife figures before 2018 are under-counts and are missing (NA) "
         "in the December 2019 edition."
@@ -747,9 +777,29 @@ OUTCOME_COMPARISON = Table(
             required=True,
             enum=("vru_from_2019-20", "vru_from_2022-23", "no_vru"),
         ),
-        Column("n_areas", "integer", "Areas in the group with a value.", required=True, minimum=0),
-        Column("n_areas_left_out", "integer", "Areas in the group without a value.", required=True, minimum=0),
-        Column("areas_left_out", "string", "Those areas, with the symbol printed instead of a value."),
+        Column(
+            "variant",
+            "string",
+            "all_values: every value the edition gives; excluding_flagged: the values a plausibility rule flagged "
+            "(quality_flags) left out. Where the two differ, the flagged values move the result.",
+            required=True,
+            enum=("all_values", "excluding_flagged"),
+        ),
+        Column("n_areas", "integer", "Areas in the group whose value is used.", required=True, minimum=0),
+        Column("n_areas_left_out", "integer", "Areas in the group whose value is not used.", required=True, minimum=0),
+        Column(
+            "n_flagged_values_used",
+            "integer",
+            "How many of the values used carry a plausibility flag (quality_flags); 0 in the excluding_flagged "
+            "variant. A comparison with flagged values in it says so here.",
+            required=True,
+            minimum=0,
+        ),
+        Column(
+            "areas_left_out",
+            "string",
+            "Those areas, with why: the symbol printed instead of a value, an ONS caveat, or the flags.",
+        ),
         Column(
             "sum_value",
             "number",
@@ -771,10 +821,108 @@ OUTCOME_COMPARISON = Table(
             minimum=0,
             derived_from=("core_area_outcomes.value",),
         ),
+        Column(
+            "mean_weighted_by_population_mid2018",
+            "number",
+            "Rates only: the mean of the areas' rates weighted by each area's mid-2018 population (ONS PFA tables, "
+            "December 2019 edition), the latest population in hand, used for every period; blank for counts.",
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
         SOURCE_ID,
     ),
-    primary_key=("measure", "period_as_published", "edition", "area_group"),
+    primary_key=("measure", "period_as_published", "edition", "area_group", "variant"),
     foreign_keys=(TO_SOURCES,),
+)
+
+OUTCOME_REVISIONS = Table(
+    name="outcome_revisions",
+    title="Revisions of outcome values between editions",
+    description=(
+        "Each outcome value beside the same area's value for the same measure and period in the most recent "
+        "earlier edition of the statistic (editions ordered by edition_date): the earlier and later value, the "
+        "change and the percentage change. ONS revises figures between editions (homicides are reclassified as "
+        "cases are decided); a settled period that moves by more than the tolerance of the rule "
+        "revision_within_tolerance is flagged in quality_flags."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column("measure", "string", "What is measured (see area_outcomes).", required=True, enum=OUTCOME_MEASURES),
+        Column("period_first_year", "string", "First financial year of the period.", required=True, enum=OUTCOME_YEARS),
+        Column("period_last_year", "string", "Last financial year of the period.", required=True, enum=OUTCOME_YEARS),
+        Column("period_as_published", "string", "The period as the later edition prints it.", required=True),
+        Column("edition_old", "string", "The earlier edition.", required=True),
+        Column("edition_new", "string", "The later edition.", required=True),
+        Column("value_old", "number", "The value in the earlier edition.", required=True, decimals=24),
+        Column("value_new", "number", "The value in the later edition.", required=True, decimals=24),
+        Column("change", "number", "value_new minus value_old.", required=True, decimals=6),
+        Column(
+            "percent_change",
+            "number",
+            "The change as a percentage of value_old, rounded to 2 places; blank where value_old is 0.",
+        ),
+        Column(
+            "is_settled",
+            "boolean",
+            "True where the period was not the newest period of the earlier edition (ONS revises its newest "
+            "figures as a matter of course).",
+            required=True,
+        ),
+        replace(SOURCE_ID, description="The later edition's source; resolves to a row of sources."),
+    ),
+    primary_key=("area_code", "measure", "period_first_year", "period_last_year", "edition_new"),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
+)
+
+QUALITY_FLAGS = Table(
+    name="quality_flags",
+    title="Quality flags: values that are well-formed but implausible",
+    description=(
+        "Every value a plausibility rule flagged: a revision between editions beyond tolerance, a rate far "
+        "outside its peers, a rate that its area's own counts contradict, a single-source funding figure that "
+        "breaks the area's pattern, a multi-year total equal to one year's figure, a figure above its national "
+        "total. One row per rule and value, with what was observed, what was expected, why, and what the package "
+        "did with it. The rules and their thresholds are declared in schemas/plausibility.py; each also runs as "
+        "an asset check in the pipeline. Severity warn: published with the flag, for a person to judge; error "
+        "(an impossible value) stops the build, so a published package has none."
+    ),
+    columns=(
+        Column(
+            "flag_id", "string", "Rule, area, subject, period and edition, joined by ':'.", required=True, unique=True
+        ),
+        Column(
+            "check_name",
+            "string",
+            "The plausibility rule (schemas/plausibility.py).",
+            required=True,
+            enum=tuple(rule.name for rule in RULES),
+        ),
+        Column("severity", "string", "warn or error.", required=True, enum=SEVERITIES),
+        Column(
+            "table_name",
+            "string",
+            "The published table that holds the flagged value.",
+            required=True,
+            enum=("area_outcomes", "funding_reports", "funding_allocations", "national_totals"),
+        ),
+        replace(OPTIONAL_AREA_CODE, description="The area of the flagged value; blank for a national figure."),
+        Column("subject", "string", "The measure, funding stream or table column flagged.", required=True),
+        Column("period", "string", "The period as published, or the financial year."),
+        Column(
+            "edition",
+            "string",
+            "Where the value is: the edition of an outcome value (area_outcomes.edition), the report_id of a "
+            "funding figure, or the total_id of a national total.",
+            required=True,
+        ),
+        Column("observed", "string", "The flagged value, as a reader can check it against the source.", required=True),
+        Column("expected", "string", "The range or value it was checked against.", required=True),
+        Column("explanation", "string", "What the rule tests and why, and what was compared here.", required=True),
+        Column("action", "string", "What the package did with the value.", required=True),
+        replace(SOURCE_ID, description="The document the flagged value comes from; resolves to a row of sources."),
+    ),
+    primary_key=("flag_id",),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
 )
 
 # In dependency order: a table's foreign keys point only to tables before it.
@@ -797,6 +945,8 @@ PUBLISHED_TABLES: dict[str, Table] = {
         FUNDING_COVERAGE,
         NATIONAL_TOTALS,
         AREA_OUTCOMES,
+        OUTCOME_REVISIONS,
+        QUALITY_FLAGS,
         OUTCOME_COMPARISON,
     )
 }

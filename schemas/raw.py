@@ -5,6 +5,8 @@ and what a value must look like before anything is parsed. Column order is check
 missing or extra column fails loudly.
 """
 
+from dataclasses import replace
+
 from schemas.model import Column, Table
 
 PFA_CODE = r"(E23|W15)\d{6}"
@@ -341,32 +343,47 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
-ONS_HOMICIDE = Table(
-    name="raw_ons__homicide_offences",
-    file_id="ons__homicide_offences",
-    title="ONS homicide offences per million population",
-    description="Homicide rate per million by area and three-year period, as ONS publishes it.",
-    columns=(
-        _text("areacd", "ONS area code.", required=True),
-        _text("areanm", "Area name.", required=True),
-        _text("geography", "Kind of area.", required=True),
-        _text("indicator", "Indicator.", required=True),
-        _text(
-            "period",
-            "Period, ISO 8601 start/duration ('2019-04-01/P3Y').",
-            required=True,
-            pattern=r"\d{4}-04-01/P3Y",
-            pattern_hint="a three-year period like '2019-04-01/P3Y'",
-        ),
-        _text("observation", "Rate as stored.", pattern=r"\d+(\.\d+)?", pattern_hint="a number"),
-        _text("measure", "Measure.", required=True),
-        _text("unit", "Unit.", required=True),
-        _text("lci_95", "Lower 95% confidence limit (not given)."),
-        _text("uci_95", "Upper 95% confidence limit (not given)."),
-        _text("status", "Status code: 'u' where the value is unavailable.", enum=("u",)),
-        _text("notes", "Notes."),
+# The fields of an ONS Explore Local Statistics indicator file. Editions name them differently
+# (AREACD/areacd, Value/Observation/observation, Observation Status/status): each manifest entry maps
+# these fields to its own headings in layout_columns, so a new edition is a manifest entry, not code.
+ONS_ELS_FIELDS = (
+    _text("areacd", "ONS area code.", required=True),
+    _text("areanm", "Area name.", required=True),
+    _text("geography", "Kind of area (Police Force Area, Region, ...).", required=True),
+    _text(
+        "period",
+        "Period, ISO 8601 start/duration ('2019-04-01/P3Y' or '2019-04-01T00:00:00/P3Y').",
+        required=True,
+        pattern=r"\d{4}-04-01(T00:00:00)?/P3Y",
+        pattern_hint="a three-year period like '2019-04-01/P3Y'",
+    ),
+    # No sign: a negative rate is impossible and is refused here, in every row, published or not.
+    _text("observation", "Rate as stored.", pattern=r"\d+(\.\d+)?", pattern_hint="a number (no sign)"),
+    _text(
+        "status",
+        "Status code: 'u' unavailable (edition of 2026), 'c' confidential (earlier editions); the value is blank.",
+        enum=("u", "c"),
     ),
 )
+
+
+def ons_els_indicator_table(file_id: str, title: str, headings: dict[str, str]) -> Table:
+    """An ONS Explore Local Statistics file (layout 'ons_els_indicator') under this edition's own headings.
+
+    Only the fields above are read and checked; the publisher's other columns (notes, confidence
+    limits that are never filled, polarity) are kept as published but not declared.
+    """
+    missing = [f.name for f in ONS_ELS_FIELDS if f.name not in headings]
+    if missing:
+        raise ValueError(f"{file_id}: layout_columns lacks {', '.join(missing)}")
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one row per area and period, as ONS publishes it.",
+        columns=tuple(replace(f, name=headings[f.name]) for f in ONS_ELS_FIELDS),
+        strict=False,
+    )
 
 
 def ons_pfa_long_table(file_id: str, title: str) -> Table:
@@ -403,8 +420,14 @@ def ons_pfa_long_table(file_id: str, title: str) -> Table:
 
 
 def layout_tables(files) -> list[Table]:
-    """Raw tables for manifest files read with a shared layout (see ons_pfa_long_table)."""
-    return [ons_pfa_long_table(f.file_id, f.title) for f in files if f.table_layout == "ons_pfa_long"]
+    """Raw tables for manifest files read with a shared layout (ons_pfa_long, ons_els_indicator)."""
+    tables = []
+    for f in files:
+        if f.table_layout == "ons_pfa_long":
+            tables.append(ons_pfa_long_table(f.file_id, f.title))
+        elif f.table_layout == "ons_els_indicator":
+            tables.append(ons_els_indicator_table(f.file_id, f.title, f.layout_columns))
+    return tables
 
 
 ONS_PFA_NOTES = Table(
@@ -458,7 +481,6 @@ RAW_TABLES: dict[str, Table] = {
         EVIDENCE_RATINGS,
         REPORT_CLAIM_VERDICTS,
         INITIATIVE_APPROACHES,
-        ONS_HOMICIDE,
         ONS_PFA_NOTES,
         OUTCOME_MEASURES,
     )

@@ -5,6 +5,7 @@ import dagster as dg
 from pipeline.definitions import defs
 from pipeline.defs.raw import LAYOUT_TABLES
 from schemas import PUBLISHED_TABLES, RAW_TABLES
+from schemas.plausibility import RULES
 
 
 def asset_keys() -> set[str]:
@@ -49,7 +50,22 @@ def test_schema_and_foreign_key_checks_are_blocking():
     blocking = {
         (k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
     }
-    assert blocking == checks - {("datapackage", "frictionless_valid"), ("core_national_totals", "totals_reconcile")}
+    warnings = {(rule.asset, rule.name) for rule in RULES if rule.severity == "warn"}
+    assert blocking == checks - warnings - {
+        ("datapackage", "frictionless_valid"),
+        ("core_national_totals", "totals_reconcile"),
+    }
+
+
+def test_every_plausibility_rule_is_an_asset_check_with_its_sql():
+    """Each declared rule runs as a check on the asset that makes its data; errors block, warnings do not."""
+    from pipeline.plausibility import CHECKS_DIR
+
+    checks = check_keys()
+    for rule in RULES:
+        assert (rule.asset, rule.name) in checks, rule.name
+        assert (CHECKS_DIR / f"{rule.name}.sql").is_file(), rule.name
+    assert {r.severity for r in RULES} == {"warn", "error"}
 
 
 def test_publish_job_and_weekly_schedule():

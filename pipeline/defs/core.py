@@ -11,10 +11,11 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import funding, parsing
+from pipeline import funding, parsing, plausibility
 from pipeline.defs.raw import LAYOUT_TABLES, MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
+from schemas.plausibility import RULES
 from schemas.raw import (
     AREA_NAMES,
     EVIDENCE_RATINGS,
@@ -24,7 +25,6 @@ from schemas.raw import (
     INITIATIVE_APPROACHES,
     INITIATIVES,
     NATIONAL_TOTALS,
-    ONS_HOMICIDE,
     OUTCOME_MEASURES,
     POLICE_FORCE_AREAS,
     REPORT_CLAIM_VERDICTS,
@@ -206,7 +206,8 @@ def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Material
             blocking=True,
             description="Every printed area name, stream label, period and amount is mapped or parsed; "
             "anything unreadable is named by file, row and column.",
-        )
+        ),
+        *plausibility.check_specs("core_funding_reports"),
     ],
 )
 def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
@@ -257,15 +258,24 @@ def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths,
         metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(FUNDING_FILES)}
     )
     yield check_result("figures_read", failures, "funding files")
+    yield from plausibility.run_checks(duckdb, "core_funding_reports")
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, code_version="1", deps=[core_funding_reports])
-def core_funding_allocations(duckdb: DuckDBResource) -> dg.MaterializeResult:
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    code_version="2",
+    deps=[core_funding_reports],
+    check_specs=plausibility.check_specs("core_funding_allocations"),
+)
+def core_funding_allocations(duckdb: DuckDBResource):
     """One figure per area, stream and financial year: the report from the most authoritative source.
 
     Authority: Home Office table > Home Office answer > PCC/VRU/force publication > press
-    (raw/mappings/source_kinds.csv); among equals exact beats rounded beats a bound, then the lowest
-    source id. Only whole-allocation, single-year, single-area figures of the four streams count.
+    (raw/mappings/source_kinds.csv); among equals exact beats rounded beats a bound, then the more
+    precise wording, then the lowest source id (as a number: S14 before S113). Only whole-allocation,
+    single-year, single-area figures of the four streams count.
     has_conflict marks cells whose reports cannot all be true at once.
     """
     reports = read_core(duckdb, "funding_reports")
@@ -273,12 +283,13 @@ def core_funding_allocations(duckdb: DuckDBResource) -> dg.MaterializeResult:
     write_table(duckdb, "core", "funding_allocations", allocations)
     with duckdb.get_connection() as con:
         con.execute("ALTER TABLE core.funding_allocations ALTER amount_gbp TYPE DECIMAL(18, 2)")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(allocations),
             "cells_with_conflict": int(allocations["has_conflict"].sum()),
         }
     )
+    yield from plausibility.run_checks(duckdb, "core_funding_allocations")
 
 
 def read_core(duckdb: DuckDBResource, name: str) -> pd.DataFrame:
@@ -333,7 +344,8 @@ def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
             description="Each published national total against the sum of the known cells of its stream and year. "
             "Passes unless every cell is known and the sum still differs; missing cells are reported, never "
             "treated as reconciled.",
-        )
+        ),
+        *plausibility.check_specs("core_national_totals"),
     ],
 )
 def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
@@ -367,6 +379,10 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
         }
     )
     table = funding.reconcile(totals, read_core(duckdb, "funding_allocations"), expected(duckdb))
+    # The range each printed total allows, for the plausibility rules (not published).
+    stated = [parsing.parse_amount(a) for a in table["amount_as_published"]]
+    table["amount_low"] = [float(a.low) for a in stated]
+    table["amount_high"] = pd.array([None if a.high is None else float(a.high) for a in stated], dtype="Float64")
     write_table(duckdb, "core", "national_totals", table)
     with duckdb.get_connection() as con:
         for column in ("amount_gbp", "sum_known_gbp"):
@@ -388,48 +404,75 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
         description=", ".join(f"{status}: {n}" for status, n in table["status"].value_counts().sort_index().items()),
         metadata={"reconciliation": dg.MetadataValue.md(summary)},
     )
+    yield from plausibility.run_checks(duckdb, "core_national_totals")
+
+
+def edition_columns(f) -> str:
+    """The columns that tag a row with the edition (raw file) it comes from."""
+    return f"'{f.file_id}' AS edition, DATE '{f.edition_date}' AS edition_date, '{f.source_id}' AS source_id"
+
+
+def quoted(heading: str) -> str:
+    return '"' + heading.replace('"', '""') + '"'
+
+
+ELS_FIELDS = ("areacd", "geography", "period", "observation", "status")
 
 
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="2",
-    deps=[ONS_HOMICIDE.name, OUTCOME_MEASURES.name, core_police_force_areas, *(t.name for t in LAYOUT_TABLES)],
+    code_version="3",
+    deps=[OUTCOME_MEASURES.name, core_police_force_areas, *(t.name for t in LAYOUT_TABLES)],
+    check_specs=plausibility.check_specs("core_area_outcomes"),
 )
-def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
     """ONS outcome statistics by police force area: one row per area, measure, period and edition.
 
-    The homicide rate per million over three-year rolling periods (April 2014-March 2017 to April
-    2022-March 2025, ONS Explore Local Statistics), and from the ONS police force area tables (years
-    ending March 2018 and 2019, December 2019): violence with and without injury and homicide (counts
-    and rates), population, and knife or sharp instrument offences 2010-11 to 2018-19. Every edition is
-    kept: a later edition revises earlier years. A cell ONS filled with a symbol (-, +, .., NA, N/A, u)
-    keeps the symbol and no value, never a zero. Greater Manchester's knife figures before 2018 are
-    under-counts (ONS footnote).
+    The homicide rate per million over three-year rolling periods from every edition of the ONS Explore
+    Local Statistics file in raw/ (editions of May 2023 to February 2026: ONS revises earlier periods in
+    each, so every edition is kept and compared in core_outcome_revisions), and from the ONS police
+    force area tables (years ending March 2018 and 2019, December 2019): violence with and without
+    injury and homicide (counts and rates), population, and knife or sharp instrument offences 2010-11
+    to 2018-19. A cell ONS filled with a symbol (-, +, .., NA, N/A, u) keeps the symbol and no value,
+    never a zero. Greater Manchester's knife figures before 2018 are under-counts (ONS footnote).
+
+    Its plausibility checks: each table's areas add up to the England and Wales total and no count or
+    rate is negative (both stop the run), rates far outside their peers, and three-year homicide rates
+    against the areas' own single-year counts (warnings, listed in quality_flags).
     """
     manifest = load_manifest_or_fail(paths)
-    editions = [f for f in manifest.files.values() if f.table_layout == "ons_pfa_long"]
-    union = " UNION ALL ".join(
-        f"SELECT *, '{f.file_id}' AS edition, '{f.source_id}' AS source_id FROM raw.{f.file_id}" for f in editions
+    # Headings differ between editions ("AREACD", "areacd"): each edition's own names, quoted.
+    els = " UNION ALL ".join(
+        "SELECT "
+        + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
+        + f", {edition_columns(f)} FROM raw.{f.file_id}"
+        for f in manifest.files.values()
+        if f.table_layout == "ons_els_indicator"
+    )
+    pfa = " UNION ALL ".join(
+        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
+        for f in manifest.files.values()
+        if f.table_layout == "ons_pfa_long"
     )
     query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
     with duckdb.get_connection() as con:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW ons_cells AS {union}")
-        con.execute(
-            query,
-            {"homicide_edition": ONS_HOMICIDE.file_id, "homicide_source_id": source_id_of(paths, ONS_HOMICIDE.file_id)},
-        )
+        con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
+        con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
+        con.execute(query)
         measures = dict(
             con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
         )
-    return dg.MaterializeResult(
+        editions = con.execute("SELECT count(DISTINCT edition) FROM core.area_outcomes").fetchone()[0]
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": sum(measures.values()),
-            "editions_read": len(editions) + 1,
+            "editions_read": editions,
             "rows_by_measure": dg.MetadataValue.json(measures),
         }
     )
+    yield from plausibility.run_checks(duckdb, "core_area_outcomes")
 
 
 @dg.asset(
@@ -437,13 +480,69 @@ def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materi
     owners=OWNERS,
     kinds=KINDS,
     code_version="1",
-    deps=[core_area_outcomes, core_violence_reduction_units, core_police_force_areas],
+    deps=[core_area_outcomes],
+    check_specs=plausibility.check_specs("core_outcome_revisions"),
+)
+def core_outcome_revisions(duckdb: DuckDBResource):
+    """How each outcome value moved from the most recent earlier edition of the same statistic.
+
+    One row per area, measure, period and edition that an earlier edition also gives: the earlier and
+    the later value, the change and the percentage change. A period is settled when it was not the newest
+    period of the earlier edition; a settled value that moves by more than the declared tolerance is
+    flagged (check revision_within_tolerance, listed in quality_flags).
+    """
+    run_sql(duckdb, "core_outcome_revisions")
+    with duckdb.get_connection() as con:
+        pairs = con.execute("SELECT count(*), count(*) FILTER (is_settled) FROM core.outcome_revisions").fetchone()
+    yield dg.MaterializeResult(metadata={"dagster/row_count": pairs[0], "settled_pairs": pairs[1]})
+    yield from plausibility.run_checks(duckdb, "core_outcome_revisions")
+
+
+RULE_ASSETS = sorted({rule.asset for rule in RULES})
+
+
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=RULE_ASSETS)
+def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Every value a plausibility rule flagged (schemas/plausibility.py), one row per rule and value.
+
+    Each rule runs as an asset check on the asset that makes the data: WARN where a person must decide
+    (an outlier, an implausible revision, a single-source figure that breaks the area's pattern), ERROR
+    where a value is impossible (those stop the run, so a published package has none). Each flag says
+    what was observed, what was expected, why, and what the package did with the value.
+    """
+    rules = pd.DataFrame(
+        [(r.name, r.severity, r.table, r.explanation, r.action) for r in RULES],
+        columns=["rule", "severity", "table_name", "explanation", "action"],
+    )
+    flags = " UNION ALL ".join(f"SELECT '{r.name}' AS rule, * FROM core.flags__{r.name}" for r in RULES)
+    query = (SQL_DIR / "core_quality_flags.sql").read_text(encoding="utf-8")
+    with duckdb.get_connection() as con:
+        con.register("rules", rules)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW flags AS {flags}")
+        con.execute(query)
+        con.unregister("rules")
+        by_check = dict(
+            con.execute("SELECT check_name, count(*) FROM core.quality_flags GROUP BY 1 ORDER BY 1").fetchall()
+        )
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": sum(by_check.values()), "flags_by_check": dg.MetadataValue.json(by_check)}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="2",
+    deps=[core_area_outcomes, core_quality_flags, core_violence_reduction_units, core_police_force_areas],
 )
 def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Areas with a VRU (grouped by first funded year) against the other areas, per measure and period.
+    """Areas with a VRU (grouped by first funded year) against the other areas, per measure, period and
+    edition, in two variants: every value, and without the values a plausibility rule flagged.
 
-    The number of areas with a value, the unweighted mean and median of their rates, and the areas left
-    out. Descriptive, not causal: the VRU areas were chosen because they had the most serious violence.
+    The number of areas with a value, how many of the values used are flagged, the unweighted mean and
+    median, the mean weighted by mid-2018 population (rates), and the areas left out. Descriptive, not
+    causal: the VRU areas were chosen because they had the most serious violence.
     """
     run_sql(duckdb, "core_outcome_comparison")
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
@@ -466,5 +565,7 @@ CORE_ASSETS = [
     core_funding_coverage,
     core_national_totals,
     core_area_outcomes,
+    core_outcome_revisions,
+    core_quality_flags,
     core_outcome_comparison,
 ]

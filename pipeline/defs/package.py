@@ -69,6 +69,31 @@ def funding_grid(duckdb: DuckDBResource):
     return areas, columns, amounts, kinds
 
 
+def homicide_comparison(duckdb: DuckDBResource) -> docs.HomicideComparison:
+    """The newest homicide-rate edition's comparison of area groups, both variants, for the card and chart."""
+    with duckdb.get_connection() as con:
+        edition = con.execute(
+            "SELECT edition FROM out.area_outcomes WHERE measure = 'homicide_rate_per_million' "
+            "ORDER BY edition_date DESC, edition DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = con.execute(
+            "SELECT period_first_year, area_group, variant, mean_value, median_value, "
+            "mean_weighted_by_population_mid2018, n_areas, n_flagged_values_used, areas_left_out "
+            "FROM out.outcome_comparison WHERE measure = 'homicide_rate_per_million' AND edition = ? "
+            "ORDER BY period_first_year, area_group DESC, variant",
+            [edition],
+        ).fetchall()
+    return docs.HomicideComparison(edition, rows)
+
+
+def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
+    with duckdb.get_connection() as con:
+        return con.execute(
+            "SELECT check_name, severity, table_name, area_code, subject, period, edition, observed, expected, action "
+            "FROM out.quality_flags ORDER BY severity, check_name, flag_id"
+        ).fetchall()
+
+
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
@@ -119,17 +144,8 @@ def datapackage(
     areas, columns, amounts, kinds = funding_grid(duckdb)
     previous_changelog = outputs / "CHANGELOG.md"
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
-    with duckdb.get_connection() as con:
-        comparison = con.execute(
-            "SELECT period_as_published, area_group, mean_value, n_areas FROM out.outcome_comparison "
-            "WHERE measure = 'homicide_rate_per_million' ORDER BY period_as_published, area_group DESC"
-        ).fetchall()
-    periods = sorted({row[0] for row in comparison})
-    groups = ["vru_from_2019-20", "vru_from_2022-23", "no_vru"]
-    means = {
-        g: [next((float(r[2]) for r in comparison if r[0] == p and r[1] == g), None) for p in periods] for g in groups
-    }
-    files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(periods, means)
+    homicide = homicide_comparison(duckdb)
+    files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(homicide)
     with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
@@ -140,7 +156,8 @@ def datapackage(
         row_counts,
         docs.coverage_matrix(areas, columns, kinds),
         docs.totals_table(totals),
-        docs.comparison_table(periods, means),
+        docs.comparison_table(homicide),
+        docs.flags_section(quality_flags(duckdb)),
         decided.date,
     ).encode("utf-8")
     files["DATA_DICTIONARY.md"] = docs.data_dictionary(row_counts, decided.version).encode("utf-8")

@@ -1,12 +1,25 @@
 -- Areas with a VRU (by first funded year) against the others: per homicide-rate period, and for knife
 -- offences in the last three years before VRU funding began (2016-17 to 2018-19), each edition apart.
--- How many areas have a value, the sum, unweighted mean and median of their values, and which areas are
--- left out (no value). Descriptive only: it says nothing about what caused any difference.
+-- Two variants: all_values (every value the edition gives) and excluding_flagged (values a plausibility
+-- rule flagged in quality_flags left out). How many areas have a value, how many of the values used are
+-- flagged, the sum, unweighted mean and median, the mean weighted by the areas' mid-2018 population
+-- (rates only; the latest population in hand, whatever the period), and which areas are left out.
+-- Descriptive only: it says nothing about what caused any difference.
 -- Greater Manchester's knife figures before 2018-19 are left out: ONS says the force under-counted knife
 -- offences until a review in December 2017, so they are not comparable with later years or other forces.
 CREATE OR REPLACE TABLE core.outcome_comparison AS
-WITH grouped AS (
-    SELECT o.*, a.area_name,
+WITH flagged AS (
+    SELECT area_code, subject AS measure, period AS period_as_published, edition,
+           string_agg(DISTINCT check_name, ', ' ORDER BY check_name) AS checks
+    FROM core.quality_flags
+    WHERE table_name = 'area_outcomes' AND area_code IS NOT NULL
+    GROUP BY ALL
+), population AS (
+    SELECT area_code, CAST(value AS DOUBLE) AS population
+    FROM core.area_outcomes
+    WHERE measure = 'population' AND period_as_published = 'mid-2018' AND value IS NOT NULL
+), grouped AS (
+    SELECT o.*, a.area_name, f.checks, p.population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
                 THEN 'under-count before 2018' END AS excluded,
            CASE WHEN v.first_funded_year IS NULL THEN 'no_vru' ELSE 'vru_from_' || v.first_funded_year END
@@ -14,18 +27,30 @@ WITH grouped AS (
     FROM core.area_outcomes AS o
     JOIN core.police_force_areas AS a USING (area_code)
     LEFT JOIN core.violence_reduction_units AS v USING (area_code)
+    LEFT JOIN flagged AS f USING (area_code, measure, period_as_published, edition)
+    LEFT JOIN population AS p USING (area_code)
     WHERE o.measure = 'homicide_rate_per_million'
        OR (o.measure IN ('knife_selected_offences', 'knife_homicide_offences')
            AND o.period_first_year IN ('2016-17', '2017-18', '2018-19'))
+), variants AS (
+    SELECT g.*, variant,
+           coalesce(excluded, CASE WHEN variant = 'excluding_flagged' AND checks IS NOT NULL
+                                   THEN 'flagged: ' || checks END) AS left_out_because
+    FROM grouped AS g, (VALUES ('all_values'), ('excluding_flagged')) AS t(variant)
+), used AS (
+    SELECT *, CASE WHEN left_out_because IS NULL THEN CAST(value AS DOUBLE) END AS used FROM variants
 )
-SELECT measure, period_as_published, period_first_year, period_last_year, edition, area_group,
+SELECT measure, period_as_published, period_first_year, period_last_year, edition, area_group, variant,
        count(used) AS n_areas,
        count(*) - count(used) AS n_areas_left_out,
-       string_agg(CASE WHEN used IS NULL THEN area_name || ' (' || coalesce(excluded, symbol, 'blank') || ')' END,
+       count(CASE WHEN used IS NOT NULL AND checks IS NOT NULL THEN 1 END) AS n_flagged_values_used,
+       string_agg(CASE WHEN used IS NULL THEN area_name || ' (' || coalesce(left_out_because, symbol, 'blank') || ')' END,
                   '; ' ORDER BY area_name) AS areas_left_out,
-       round(sum(CAST(used AS DOUBLE)), 2) AS sum_value,
-       round(avg(CAST(used AS DOUBLE)), 2) AS mean_value,
-       round(median(CAST(used AS DOUBLE)), 2) AS median_value,
+       round(sum(used), 2) AS sum_value,
+       round(avg(used), 2) AS mean_value,
+       round(median(used), 2) AS median_value,
+       CASE WHEN measure LIKE '%rate%' THEN round(sum(used * population) / sum(CASE WHEN used IS NOT NULL THEN population END), 2)
+       END AS mean_weighted_by_population_mid2018,
        any_value(source_id) AS source_id
-FROM (SELECT *, CASE WHEN excluded IS NULL THEN value END AS used FROM grouped)
-GROUP BY ALL
+FROM used
+GROUP BY measure, period_as_published, period_first_year, period_last_year, edition, area_group, variant

@@ -1,0 +1,158 @@
+"""Plausibility rules: whether a well-formed number is also believable.
+
+The schemas say what a value must look like; these rules say what it must be consistent with:
+other editions of the same statistic, its peers, other sources for the same area, and published
+totals. Each rule is declared once here, with its thresholds; from the declaration come
+
+- an asset check on the asset that makes the data (visible in the Dagster UI, with every flag as
+  metadata): WARN where a person must decide, blocking ERROR where a value is impossible;
+- the rows it contributes to the published `quality_flags` table, with the explanation below;
+- what the published comparisons leave out in their `excluding_flagged` variant.
+
+The SQL of each rule is pipeline/sql/checks/<name>.sql; it returns one row per flagged value with
+the columns of FLAG_COLUMNS, and reads its thresholds as named parameters ($max_robust_z, ...). No
+rule names an area: a rule that finds one area's values wrong must find the next area's too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# What every rule's SQL returns for each flagged value.
+FLAG_COLUMNS = (
+    "area_code",  # ONS code of the area the value is for, blank for a national figure
+    "subject",  # measure or funding stream
+    "period",  # period as published, or financial year
+    "edition",  # edition (raw file) of an outcome value; report or total id of a funding figure
+    "observed",  # the value, in words a reader can check against the source
+    "expected",  # the range or value it was checked against
+    "detail",  # what was compared, for this flag
+    "source_id",  # the document the flagged value comes from
+)
+SEVERITIES = ("warn", "error")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    asset: str  # the asset whose data the rule judges; the check is attached there
+    table: str  # the published table that holds the flagged values
+    severity: str  # warn: a person must decide; error: impossible, and the run stops
+    explanation: str  # what the rule tests and why, for the flags table and the Dagster UI
+    action: str  # what the package does with a flagged value
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"rule {self.name!r}: severity must be one of {SEVERITIES}")
+
+
+RATE_MEASURES = (
+    "homicide_rate_per_million",
+    "homicide_rate_per_1000",
+    "violence_with_injury_rate_per_1000",
+    "violence_without_injury_rate_per_1000",
+)
+EXCLUDED = "left out of the excluding_flagged variant of outcome_comparison; kept, with this flag, in area_outcomes"
+KEPT = "published as the source gives it, with this flag; no published comparison uses it"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        name="counts_add_up",
+        asset="core_area_outcomes",
+        table="area_outcomes",
+        severity="error",
+        explanation="In every ONS police force area table, the 43 areas plus British Transport Police must add up "
+        "to the published England and Wales figure for each count column (populations, rounded to 100 per area, "
+        "within the tolerance). A table that does not add up was misread or misprinted.",
+        action="the run stops; nothing is published",
+        params={"population_tolerance": 400},
+    ),
+    Rule(
+        name="no_negative_counts_or_rates",
+        asset="core_area_outcomes",
+        table="area_outcomes",
+        severity="error",
+        explanation="A count, population or rate below zero is impossible, in every cell of every ONS table, "
+        "published or not (percentage changes may be negative and are not checked).",
+        action="the run stops; nothing is published",
+    ),
+    Rule(
+        name="peer_outlier",
+        asset="core_area_outcomes",
+        table="area_outcomes",
+        severity="warn",
+        explanation="A rate far outside those of the other areas for the same measure, period and edition: more "
+        "than max_robust_z robust deviations (median absolute deviation x 1.4826) from the median of the 43 areas. "
+        "A real one-off (a mass-casualty event counted in one year) or a source error: a person must decide.",
+        action=EXCLUDED,
+        params={"measures": RATE_MEASURES, "max_robust_z": 5.0},
+    ),
+    Rule(
+        name="rate_against_counts",
+        asset="core_area_outcomes",
+        table="area_outcomes",
+        severity="warn",
+        explanation="A three-year homicide rate against the area's own single-year homicide counts in the ONS "
+        "police force area tables: the homicides a year the rate implies (rate x the area's mid-year population "
+        "nearest the period's middle year / 1,000,000) must lie within max_ratio times, plus slack_per_year, of the "
+        "average of the counted years that fall in the period. Counts are police recorded, rates from the Homicide "
+        "Index, so small differences are expected.",
+        action=EXCLUDED,
+        params={"max_ratio": 2.0, "slack_per_year": 5.0},
+    ),
+    Rule(
+        name="revision_within_tolerance",
+        asset="core_outcome_revisions",
+        table="area_outcomes",
+        severity="warn",
+        explanation="A settled period (not the newest period of the earlier edition) whose value moves between "
+        "editions of the same statistic by more than relative_tolerance of the earlier value (and more than "
+        "absolute_tolerance). ONS revises homicide figures as cases are decided, but by a few per cent; a larger "
+        "move is a revision to explain or an error.",
+        action=EXCLUDED,
+        params={"relative_tolerance": 0.25, "absolute_tolerance": 0.5},
+    ),
+    Rule(
+        name="single_source_breaks_pattern",
+        asset="core_funding_allocations",
+        table="funding_allocations",
+        severity="warn",
+        explanation="A chosen figure that at most one source pins down (other reports are only 'more than' bounds) "
+        "and that differs by more than max_ratio from the median of the same area's other chosen figures for the "
+        "stream in years when national allocations were near-flat. A probable misprint unless another source "
+        "confirms it.",
+        action=KEPT,
+        params={"streams": ("vru",), "years": ("2019-20", "2020-21", "2021-22"), "max_ratio": 1.25},
+    ),
+    Rule(
+        name="multi_year_equals_one_year",
+        asset="core_funding_reports",
+        table="funding_reports",
+        severity="warn",
+        explanation="A multi-year total that equals, to the pound, a single-year figure for the same area and "
+        "stream inside its span: most likely a per-year amount read as a total.",
+        action=KEPT,
+    ),
+    Rule(
+        name="area_above_national_total",
+        asset="core_national_totals",
+        table="funding_allocations",
+        severity="warn",
+        explanation="An area's chosen figure larger than the published national total of its stream and year.",
+        action=KEPT,
+    ),
+    Rule(
+        name="known_cells_above_national_total",
+        asset="core_national_totals",
+        table="national_totals",
+        severity="warn",
+        explanation="The sum of the known area figures (their lowest readings) already exceeds the published "
+        "national total of the stream and year, before any missing area is added.",
+        action=KEPT,
+    ),
+)
+
+
+def rules_for(asset: str) -> tuple[Rule, ...]:
+    return tuple(r for r in RULES if r.asset == asset)
