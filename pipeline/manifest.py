@@ -22,7 +22,13 @@ _SOURCE_FIELDS = (
     "licence",
     "kind",
     "notes",
+    "archive_url",
+    "url_note",
+    "verification",
+    "checked_on",
+    "check_method",
 )
+VERIFICATIONS = ("verified", "not_rechecked", "contradicted")
 _FILE_FIELDS = (
     "file_id",
     "path",
@@ -122,6 +128,12 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
         if entry["source_id"] in sources:
             raise ManifestError(f"{where}: duplicate source_id {entry['source_id']!r}")
         entry["date_published"] = _iso_date(entry.get("date_published"), f"{where}, date_published")
+        entry["checked_on"] = _iso_date(entry.get("checked_on"), f"{where}, checked_on")
+        entry["verification"] = entry.get("verification") or "not_rechecked"
+        if entry["verification"] not in VERIFICATIONS:
+            raise ManifestError(f"{where}: verification must be one of {', '.join(VERIFICATIONS)}")
+        if entry["verification"] != "not_rechecked" and not (entry["checked_on"] and entry.get("check_method")):
+            raise ManifestError(f"{where}: a {entry['verification']} source needs checked_on and check_method")
         sources[entry["source_id"]] = entry
 
     files: dict[str, RawFile] = {}

@@ -11,7 +11,16 @@ from schemas.plausibility import RULES, SEVERITIES
 from schemas.raw import PFA_CODE, PFA_HINT
 
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
-SOURCE_KINDS = ("official_table", "official_answer", "pcc_vru_publication", "press", "code_list", "compilation")
+SOURCE_KINDS = (
+    "official_table",
+    "official_answer",
+    "official_report",
+    "pcc_vru_publication",
+    "press",
+    "research_publication",
+    "code_list",
+    "compilation",
+)
 STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
 REPORT_STREAMS = (*STREAMS, "combined", "other")
 COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
@@ -62,7 +71,20 @@ SOURCES = Table(
         Column("source_id", "string", "Manifest identifier of the document.", required=True, unique=True),
         Column("title", "string", "Title of the document, or its URL slug where it has no title.", required=True),
         Column("publisher", "string", "Who published it.", required=True),
-        Column("url", "string", "Where it was published.", required=True, pattern=r"https?://\S+"),
+        Column(
+            "url",
+            "string",
+            "The publisher's own address of the document (never a mirror, cache or staging host).",
+            required=True,
+            pattern=r"https?://\S+",
+        ),
+        Column(
+            "archive_url",
+            "string",
+            "Where the document was actually read, when that was a mirror, cache or staging copy of the publisher's "
+            "page; blank when it was read at url.",
+        ),
+        Column("url_note", "string", "How url was established where it was not where the document was read."),
         Column("date_published", "date", "Publication date, where the document states a full date; blank otherwise."),
         Column(
             "date_as_stated", "string", "The date as the document or its URL gives it, with the compiler's context."
@@ -79,11 +101,23 @@ SOURCES = Table(
             "authority_rank",
             "integer",
             "Authority of the kind: 1 Home Office table (or official code list), "
-            "2 Home Office answer to Parliament, 3 PCC/VRU/force publication, 4 press and other reports.",
+            "2 Home Office answer to Parliament or report, 3 PCC/VRU/force publication (or this project's "
+            "compilation), 4 press, research bodies and other reports.",
             required=True,
             minimum=1,
             maximum=4,
         ),
+        Column(
+            "verification",
+            "string",
+            "verified: the figures taken from it were re-read in a stored copy (or it is a byte copy of the "
+            "publisher's file); contradicted: a stored copy or other sources disagree with what is taken from it "
+            "(see check_method); not_rechecked: transcribed once, not checked again.",
+            required=True,
+            enum=("verified", "not_rechecked", "contradicted"),
+        ),
+        Column("checked_on", "date", "When it was last checked against a stored copy."),
+        Column("check_method", "string", "How it was checked, and what the copy says."),
         Column("notes", "string", "What the document contains and what was (not) seen of it."),
     ),
     primary_key=("source_id",),

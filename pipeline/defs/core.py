@@ -103,30 +103,66 @@ def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materiali
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_names")})
 
 
-def sql_asset(table: str, deps: list, source_file: str, description: str) -> dg.AssetsDefinition:
-    """A core table that is one SQL statement (pipeline/sql/core_<table>.sql) over raw or core tables."""
+def sql_asset(
+    table: str, deps: list, source_file: str, description: str, *, row_sources: str = ""
+) -> dg.AssetsDefinition:
+    """A core table that is one SQL statement (pipeline/sql/core_<table>.sql) over raw or core tables.
+
+    Its rows cite the source of the raw file, or, with `row_sources` (the raw column of URLs), each
+    row cites the document at its own first URL (see core_sources).
+    """
 
     @dg.asset(
         name=f"core_{table}",
         group_name=GROUP,
         owners=OWNERS,
         kinds=KINDS,
-        code_version="1",
-        deps=deps,
+        code_version="2" if row_sources else "1",
+        deps=[*deps, *(["core_sources"] if row_sources else [])],
         description=description,
     )
     def _core(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        run_sql(duckdb, f"core_{table}", source_id=source_id_of(paths, source_file))
+        if row_sources:
+            run_sql(duckdb, f"core_{table}")
+            require_cited_sources(duckdb, table, load_manifest_or_fail(paths), source_file, row_sources)
+        else:
+            run_sql(duckdb, f"core_{table}", source_id=source_id_of(paths, source_file))
         return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, f"core.{table}")})
 
     return _core
+
+
+def require_cited_sources(duckdb: DuckDBResource, table: str, manifest, file_id: str, url_column: str) -> None:
+    """Every row must cite a document of the manifest: its first URL must be a source's url or archive_url."""
+    with duckdb.get_connection() as con:
+        missing = con.execute(
+            f"SELECT row_number() OVER () AS n, source_urls FROM core.{table} WHERE source_id IS NULL"
+        ).fetchall()
+        if not missing:
+            return
+        rows = dict(
+            con.execute(f"SELECT {url_column}, _row FROM raw.{file_id} WHERE {url_column} IS NOT NULL").fetchall()
+        )
+    failures = [
+        Failure(
+            f"raw/{manifest.file(file_id).path}",
+            rows.get(urls),
+            url_column,
+            (urls or "").split(";")[0].strip(),
+            "the row's first URL is not a source in raw/sources.yaml (url or archive_url): add the document",
+        ).message()
+        for _, urls in missing
+    ]
+    raise dg.Failure(description="; ".join(failures[:10]) + ("; …" if len(failures) > 10 else ""))
 
 
 core_violence_reduction_units = sql_asset(
     "violence_reduction_units",
     [VIOLENCE_REDUCTION_UNITS.name],
     VIOLENCE_REDUCTION_UNITS.file_id,
-    "The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY.",
+    "The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY; each cites the document "
+    "at its first URL.",
+    row_sources="source_urls",
 )
 core_local_policing_bodies = sql_asset(
     "local_policing_bodies",
@@ -140,7 +176,8 @@ core_impact_claims = sql_asset(
     [IMPACT_CLAIMS.name],
     IMPACT_CLAIMS.file_id,
     "Published national impact figures about VRUs, Grip and funding, values and dates as published, each with "
-    "the URLs it comes from.",
+    "the URLs it comes from; each cites the document at its first URL.",
+    row_sources="source_url",
 )
 core_report_claims = sql_asset(
     "report_claims",
@@ -159,7 +196,9 @@ core_evidence_approaches = sql_asset(
     "evidence_approaches",
     [EVIDENCE_RATINGS.name],
     EVIDENCE_RATINGS.file_id,
-    "Youth Endowment Fund Toolkit approaches with their estimated impact band, coded from the band as published.",
+    "Youth Endowment Fund Toolkit approaches with their estimated impact band, coded from the band as published; "
+    "each cites the Youth Endowment Fund page at its first URL.",
+    row_sources="source_urls",
 )
 core_initiative_approaches = sql_asset(
     "initiative_approaches",
@@ -180,16 +219,19 @@ def add_initiative_ids(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, code_version="1", deps=[INITIATIVES.name])
+@dg.asset(
+    group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, code_version="2", deps=[INITIATIVES.name, "core_sources"]
+)
 def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The eight APCC case-study initiatives with an identifier and a start year.
 
     The start year is taken only where the published wording begins with a year; otherwise it is
     left blank and the wording kept in start_as_published.
     """
-    frame = run_sql(duckdb, "core_initiatives", source_id=source_id_of(paths, INITIATIVES.file_id))
+    frame = run_sql(duckdb, "core_initiatives")
     frame = add_initiative_ids(frame)
     write_table(duckdb, "core", "initiatives", frame)
+    require_cited_sources(duckdb, "initiatives", load_manifest_or_fail(paths), INITIATIVES.file_id, "source_urls")
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 

@@ -127,8 +127,10 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
                 "licence": source["licence"],
             }
         else:
-            cited = sorted(set(frame["source_id"].dropna())) if "source_id" in frame else []
-            provenance = {"source_id": "per row: " + ", ".join(cited)}
+            if "source_id" in frame:
+                provenance = {"source_id": "per row: " + ", ".join(sorted(set(frame["source_id"].dropna())))}
+            else:
+                provenance = {"source_id": "per row: the document at each row's first URL (see the core table)"}
         yield dg.MaterializeResult(
             metadata={
                 **provenance,

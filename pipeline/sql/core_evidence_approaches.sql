@@ -6,5 +6,5 @@ SELECT regexp_replace(lower(approach), '[^a-z0-9]+', '-', 'g') AS approach_id, a
            ELSE lower(regexp_extract(yef_estimated_impact_band, '^(HIGH|MODERATE|LOW)'))
        END AS impact_band,
        yef_estimated_impact_band AS impact_band_as_published, impact_band_definition,
-       impact_figures_as_published, evidence_quality_as_published, source_urls, notes, $source_id AS source_id
+       impact_figures_as_published, evidence_quality_as_published, source_urls, notes, core.cited_source(source_urls) AS source_id
 FROM raw.reference__evidence_ratings
