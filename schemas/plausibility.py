@@ -58,6 +58,27 @@ KEPT = "published as the source gives it, with this flag; no published compariso
 
 RULES: tuple[Rule, ...] = (
     Rule(
+        name="url_is_the_publishers_own",
+        asset="core_sources",
+        table="sources",
+        severity="error",
+        explanation="A source's url must be the publisher's own address, which a reader can follow: never a cache, "
+        "mirror, staging or editing host. Where the document was read on such a host, that address goes in "
+        "archive_url and url gives the publisher's.",
+        action="the run stops; nothing is published",
+        params={
+            "hosts": (
+                r"^https?://webcachetest\.",
+                r"^https?://[^/]*\.mpw\.cds\.co\.uk/",
+                r"^https?://(www\.)?nrmm\.london/",
+                r"^https?://[^/]*-admin\.",
+                r"^https?://[^/]*\.azurewebsites\.net/",
+                r"^https?://[^/]*\.formationmedia\.dev/",
+                r"^https?://web\.archive\.org/",
+            )
+        },
+    ),
+    Rule(
         name="counts_add_up",
         asset="core_area_outcomes",
         table="area_outcomes",

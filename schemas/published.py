@@ -937,7 +937,7 @@ QUALITY_FLAGS = Table(
             "string",
             "The published table that holds the flagged value.",
             required=True,
-            enum=("area_outcomes", "funding_reports", "funding_allocations", "national_totals"),
+            enum=tuple(sorted({rule.table for rule in RULES})),
         ),
         replace(OPTIONAL_AREA_CODE, description="The area of the flagged value; blank for a national figure."),
         Column("subject", "string", "The measure, funding stream or table column flagged.", required=True),

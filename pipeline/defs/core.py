@@ -66,12 +66,21 @@ def source_id_of(paths: ProjectPaths, file_id: str) -> str:
     return load_manifest_or_fail(paths).file(file_id).source_id
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="2", deps=[MANIFEST_ASSET, SOURCE_KINDS.name])
-def core_sources(duckdb: DuckDBResource) -> dg.MaterializeResult:
-    """Every public document of the manifest, one row each, with dates as dates and the authority
-    rank of its kind (raw/mappings/source_kinds.csv), which decides between conflicting figures."""
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="3",
+    deps=[MANIFEST_ASSET, SOURCE_KINDS.name],
+    check_specs=plausibility.check_specs("core_sources"),
+)
+def core_sources(duckdb: DuckDBResource):
+    """Every public document of the manifest, one row each, with dates as dates, the authority rank of
+    its kind (raw/mappings/source_kinds.csv), which decides between conflicting figures, where it was
+    read (archive_url, for a mirror copy) and how it was last checked (verification)."""
     run_sql(duckdb, "core_sources")
-    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.sources")})
+    yield dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.sources")})
+    yield from plausibility.run_checks(duckdb, "core_sources")
 
 
 @dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[POLICE_FORCE_AREAS.name])

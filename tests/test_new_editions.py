@@ -1,0 +1,89 @@
+"""A new ONS edition dropped into raw/ is judged when it arrives: one that does not add up stops the run at its
+core asset and publishes nothing; one whose values jump is published with its values flagged."""
+
+import csv
+import io
+
+from tests.conftest import snapshot
+
+
+def rows(path) -> tuple[list[str], list[list[str]]]:
+    data = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"))))
+    return data[0], data[1:]
+
+
+def write_csv(path, header, body) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([header, *body])
+    return buffer.getvalue().encode("utf-8")
+
+
+def add_edition(project, source: str, new_path: str, file_id: str, data: bytes, **changes) -> None:
+    """A copy of an existing manifest entry (and its source) under a new file id, for data written here."""
+    (project.raw / new_path).write_bytes(data)
+    manifest = project.manifest()
+    entry = next(f for f in manifest["files"] if f["path"] == source)
+    source_entry = next(s for s in manifest["sources"] if s["source_id"] == entry["source_id"])
+    manifest["sources"].append(source_entry | {"source_id": f"TEST_{file_id.upper()}"})
+    manifest["files"].append(
+        entry | {"file_id": file_id, "path": new_path, "source_id": f"TEST_{file_id.upper()}"} | changes
+    )
+    project.write_manifest(manifest)
+    project.write_raw(new_path, data)
+
+
+def test_an_edition_whose_values_jump_is_published_with_flags(project):
+    source = "outcomes/ons-els-homicide-offences-2025-02-11.csv"
+    header, body = rows(project.raw / source)
+    code, value = header.index("AREACD"), header.index("Observation")
+    jumped = "E23000013"  # any area: the rules must find whichever one it is
+    for row in body:
+        if row[code] == jumped and row[value]:
+            row[value] = str(float(row[value]) * 3)
+    add_edition(
+        project,
+        source,
+        "outcomes/ons-els-homicide-offences-test-edition.csv",
+        "ons__homicide_offences_test",
+        write_csv(project.raw / source, header, body),
+        edition_date="2026-06-01",
+    )
+    build = project.build(release_date="2026-11-26")
+    assert build.result.success, build.step_failures()
+    warned = {
+        (e.asset_key.to_user_string(), e.check_name) for e in build.result.get_asset_check_evaluations() if not e.passed
+    }
+    assert ("core_outcome_revisions", "revision_within_tolerance") in warned
+    assert ("core_area_outcomes", "peer_outlier") in warned
+    flags = list(csv.DictReader(io.StringIO((project.outputs / "data" / "quality_flags.csv").read_text())))
+    new = [f for f in flags if f["edition"] == "ons__homicide_offences_test"]
+    revised = {f["area_code"] for f in new if f["check_name"] == "revision_within_tolerance"}
+    # The copied edition also moves back any area whose values the newest real edition had moved.
+    already = {f["area_code"] for f in flags if f["check_name"] == "revision_within_tolerance" and f not in new}
+    assert revised == {jumped} | already
+
+
+def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(project):
+    before = snapshot(project.outputs)
+    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p1.csv"
+    header, body = rows(project.raw / source)
+    area, heading, value = (header.index(c) for c in ("area_code", "column_heading", "value_as_published"))
+    changed = next(r for r in body if r[area] == "E23000013" and r[heading] == "Homicide")
+    changed[value] = str(int(changed[value]) + 1)
+    add_edition(
+        project,
+        source,
+        "outcomes/ons-pfa-tables-test-table-p1.csv",
+        "ons__pfa_test_table_p1",
+        write_csv(project.raw / source, header, body),
+        edition_date="2019-06-30",
+    )
+    build = project.build(release_date="2026-11-26")
+    assert not build.result.success
+    failed = [e for e in build.result.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed if e.check_name == "counts_add_up"] == [
+        ("core_area_outcomes", "counts_add_up")
+    ]
+    description = next(e for e in failed if e.check_name == "counts_add_up").description
+    assert "ons__pfa_test_table_p1" in description and "Homicide" in description
+    assert snapshot(project.outputs) == before
