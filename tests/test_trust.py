@@ -309,3 +309,22 @@ def test_every_rule_says_what_it_does(rule):
     sql = (plausibility.CHECKS_DIR / f"{rule}.sql").read_text(encoding="utf-8")
     for name in declared.params:
         assert f"${name}" in sql, f"{rule}.sql does not use its declared threshold {name}"
+
+
+def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(project):
+    """Robbery is not a published measure, yet a negative robbery count is refused: impossible in any row."""
+    from tests.conftest import snapshot
+
+    before = snapshot(project.outputs)
+    project.replace_raw(
+        "outcomes/ons-pfa-tables-ye-mar2019-table-p1.csv",
+        "Table P1,E23000013,Cleveland,,Victim-based crime,Robbery,Numbers,year ending March 2019,2018-19,580",
+        "Table P1,E23000013,Cleveland,,Victim-based crime,Robbery,Numbers,year ending March 2019,2018-19,-580",
+    )
+    build = project.build(release_date="2026-11-26")
+    assert not build.result.success
+    failed = {e.check_name: e for e in build.result.get_asset_check_evaluations() if not e.passed}
+    negative = failed["no_negative_counts_or_rates"]
+    assert negative.asset_key.to_user_string() == "core_area_outcomes"
+    assert "E23000013" in negative.description and "Robbery" in negative.description and "-580" in negative.description
+    assert snapshot(project.outputs) == before
