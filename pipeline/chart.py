@@ -7,6 +7,7 @@ bar that a reader could take for no funding.
 from __future__ import annotations
 
 import io
+import textwrap
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -145,6 +146,61 @@ def homicide_png(comparison: HomicideComparison) -> bytes:
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title("Homicide rate: areas with a VRU and the others (descriptive, not causal)", fontsize=10)
     fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker each.
+GROUP_STYLE = {
+    "vru_from_2019-20": ("#0072B2", "o"),
+    "vru_from_2022-23": ("#E69F00", "s"),
+    "no_vru": ("#009E73", "^"),
+}
+CHANGE_MEASURES = {
+    "violence_with_injury_offences": "Violence with injury",
+    "possession_of_weapons_offences": "Possession of weapons",
+    "violence_without_injury_offences": "Violence without injury",
+    "homicide_offences": "Homicide",
+}
+
+
+def change_png(rows: list[tuple], caption: str) -> bytes:
+    """Percentage change in recorded offences, 2018-19 to the year to June 2025, by measure and area group.
+
+    `rows`: (measure, area_group, percent_change, n_areas). One row of dots per measure, labelled directly.
+    """
+    measures = [m for m in CHANGE_MEASURES if any(r[0] == m for r in rows)]
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 1.1 * len(measures)), dpi=100)
+    for y, measure in enumerate(reversed(measures)):
+        ax.axhline(y, color="#dddddd", linewidth=0.8, zorder=0)
+        for group, (colour, marker) in GROUP_STYLE.items():
+            found = [r for r in rows if r[0] == measure and r[1] == group]
+            if not found:
+                continue
+            change, n_areas = float(found[0][2]), found[0][3]
+            offset = {"vru_from_2019-20": 0.22, "vru_from_2022-23": 0.0, "no_vru": -0.22}[group]
+            ax.scatter(change, y + offset, color=colour, marker=marker, s=60, zorder=3)
+            ax.annotate(
+                f"{GROUP_NAMES[group]} ({n_areas}): {change:+.1f}%",
+                (change, y + offset),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+                color=colour,
+            )
+    ax.axvline(0, color="#555555", linewidth=1)
+    ax.set_yticks(range(len(measures)), [CHANGE_MEASURES[m] for m in reversed(measures)], fontsize=9)
+    ax.set_ylim(-0.6, len(measures) - 0.4)
+    low = min(float(r[2]) for r in rows)
+    high = max(float(r[2]) for r in rows)
+    ax.set_xlim(min(low, 0) - 10, high + 60)
+    ax.set_xlabel("Change in police recorded offences, 2018-19 to the year ending June 2025 (%)", fontsize=9)
+    ax.set_title("Recorded offences before and after VRU funding, by group of areas (descriptive)", fontsize=10)
+    fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
-from pipeline.chart import GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
+from pipeline.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_PATH = "funding_by_area_and_year.png"
 HOMICIDE_CHART_PATH = "homicide_rate_vru_and_other_areas.png"
+CHANGE_CHART_PATH = "recorded_offences_before_and_after.png"
 
 
 def _escape(text: str) -> str:
@@ -155,6 +156,56 @@ def comparison_table(comparison: HomicideComparison) -> str:
     return "\n".join(lines) + note
 
 
+IN_WORDS = {
+    "vru_from_2019-20": "areas with a VRU from 2019-20",
+    "vru_from_2022-23": "areas with a VRU from 2022-23",
+    "no_vru": "areas without a VRU",
+}
+
+
+def change_section(rows: list[tuple]) -> tuple[str, str]:
+    """The before/after answer in words and as a table, and the chart's alt text.
+
+    `rows`: outcome_change_by_group for 2018-19 against the year to June 2025, (measure, area_group,
+    variant, value_before, value_after, percent_change, n_areas, n_flagged_values_used).
+    """
+
+    def find(measure, group, variant):
+        return next((r for r in rows if r[:3] == (measure, group, variant)), None)
+
+    sentences = []
+    for measure, label in (
+        ("violence_with_injury_offences", "violence with injury"),
+        ("possession_of_weapons_offences", "possession of weapons offences"),
+    ):
+        parts = []
+        for group in GROUPS:
+            row = find(measure, group, "all_values")
+            if row:
+                parts.append(
+                    f"{row[5]:+.1f}% in the {IN_WORDS[group]} ({row[3]:,.0f} to {row[4]:,.0f}, {row[6]} areas)"
+                )
+        sentences.append(f"Recorded {label} changed by " + "; ".join(parts) + ".")
+    lines = [
+        "| measure | group | areas | 2018-19 | year to June 2025 | change | change without flagged values |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for measure, label in CHANGE_MEASURES.items():
+        for group in GROUPS:
+            every, clean = find(measure, group, "all_values"), find(measure, group, "excluding_flagged")
+            if not every:
+                continue
+            note = f"{clean[5]:+.1f}% ({clean[6]} areas)" if clean and clean[7] == 0 and clean != every else "same"
+            if every[7] and clean:
+                note = f"{clean[5]:+.1f}% ({clean[6]} areas; {every[7]} flagged left out)"
+            lines.append(
+                f"| {label} | {GROUP_NAMES[group]} | {every[6]} | {every[3]:,.0f} | {every[4]:,.0f} | "
+                f"{every[5]:+.1f}% | {note} |"
+            )
+    alt = " ".join(sentences) + " Descriptive: recorded crime, with recording practice changed between the periods."
+    return " ".join(sentences) + "\n\n" + "\n".join(lines), alt
+
+
 def flags_section(flags: list[tuple]) -> str:
     """Every quality flag: check, severity, where, observed, expected, what the package did."""
     if not flags:
@@ -179,6 +230,7 @@ def dataset_card(
     totals: str,
     comparison: str,
     flags: str,
+    change: tuple[str, str],
     release_date: str,
 ) -> str:
     units = {
@@ -201,6 +253,8 @@ def dataset_card(
         "outcome_revisions": "area, measure and period an earlier edition also gives: old and new value",
         "quality_flags": "value a plausibility rule flagged, with what the package did",
         "outcome_comparison": "measure, period, edition, group of areas (VRU or not) and variant",
+        "outcome_change_by_area": "measure, area and pair of editions: a year before VRU funding and one after",
+        "outcome_change_by_group": "measure, pair of editions, group of areas and variant",
     }
     tables = "\n".join(
         f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
@@ -223,6 +277,9 @@ def dataset_card(
         totals=totals,
         comparison=comparison,
         flags=flags,
+        change=change[0],
+        change_alt=change[1],
+        change_chart=CHANGE_CHART_PATH,
         homicide_chart=HOMICIDE_CHART_PATH,
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",

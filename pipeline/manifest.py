@@ -41,6 +41,7 @@ _FILE_FIELDS = (
     "table_layout",
     "edition_date",
     "layout_columns",
+    "table_options",
     "sha256",
     "bytes",
 )
@@ -66,6 +67,7 @@ class RawFile:
     table_layout: str  # a shared layout the file is read with ("ons_pfa_long"), so editions need no code
     edition_date: str  # orders the editions of one series (ISO date); "" for files that are not editions
     layout_columns: dict  # the layout's fields -> this edition's own headings; {} where the layout fixes them
+    table_options: dict  # layout settings of this file: header_row, source_table, period_as_published
     sha256: str
     bytes: int
 
@@ -84,6 +86,10 @@ class Manifest:
         if file_id not in self.files:
             raise ManifestError(f"{self.path}: no file entry with file_id {file_id!r}")
         return self.files[file_id]
+
+    def editions(self, layout: str) -> list[RawFile]:
+        """The files read with a shared layout (every edition of one kind of table)."""
+        return [f for f in self.files.values() if f.table_layout == layout]
 
     def source_of(self, file_id: str) -> dict | None:
         source_id = self.file(file_id).source_id
@@ -161,9 +167,13 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
         columns = entry.get("layout_columns") or {}
         if not isinstance(columns, dict) or not all(isinstance(v, str) and v for v in columns.values()):
             raise ManifestError(f"{where}: layout_columns must map each field to a column heading")
+        options = entry.get("table_options") or {}
+        if not isinstance(options, dict) or not isinstance(options.get("header_row", 1), int):
+            raise ManifestError(f"{where}: table_options must be a mapping, with header_row a whole number")
         values = {k: entry.get(k) or "" for k in _FILE_FIELDS}
         files[entry["file_id"]] = RawFile(
-            **values | {"bytes": entry["bytes"], "funding_layout": layout, "layout_columns": columns}
+            **values
+            | {"bytes": entry["bytes"], "funding_layout": layout, "layout_columns": columns, "table_options": options}
         )
     return Manifest(path=path, sources=sources, files=files)
 

@@ -26,16 +26,17 @@ class RawFileError(ValueError):
     """A raw file that cannot be read as a CSV table; the message names the file."""
 
 
-def spreadsheet_row(index: int) -> int:
-    """Row number as a spreadsheet shows it: the header is row 1, the first record row 2."""
-    return int(index) + 2
+def spreadsheet_row(index: int, header_row: int = 1) -> int:
+    """Row number as a spreadsheet shows it: the header is row 1 (or header_row), the first record the next."""
+    return int(index) + header_row + 1
 
 
-def read_raw_csv(path: Path) -> pd.DataFrame:
+def read_raw_csv(path: Path, header_row: int = 1) -> pd.DataFrame:
     """Every cell as text, blank cells as missing, exactly as published (no type guessing).
 
     Accepted as published: a UTF-8 byte-order mark (Excel writes one) and CRLF line endings (several
-    sources use them). Refused with the line named: bytes that are not UTF-8.
+    sources use them); title and note lines above the header row (header_row counts them). Refused with
+    the line named: bytes that are not UTF-8.
     """
     data = path.read_bytes()
     try:
@@ -46,7 +47,9 @@ def read_raw_csv(path: Path) -> pd.DataFrame:
     if not text.strip():
         raise RawFileError(f"{path}: file is empty")
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skiprows=header_row - 1
+        )
     except (pd.errors.ParserError, csv.Error) as exc:
         raise RawFileError(f"{path}: not a readable CSV table: {exc}") from exc
     return frame
@@ -70,19 +73,21 @@ class Failure:
         return f"{', '.join(where)}{value}: {self.problem}"
 
 
-def validate(frame: pd.DataFrame, table: Table, file_label: str, *, raw: bool = False) -> list[Failure]:
+def validate(
+    frame: pd.DataFrame, table: Table, file_label: str, *, raw: bool = False, header_row: int = 1
+) -> list[Failure]:
     """All failures of `frame` against the table's schema (lazy: every problem, not just the first)."""
     try:
         table.pandera_schema(raw=raw).validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         hints = {c.name: c.pattern_hint for c in table.columns if c.pattern_hint}
-        return [_failure(row, file_label, hints) for row in exc.failure_cases.itertuples(index=False)]
+        return [_failure(row, file_label, hints, header_row) for row in exc.failure_cases.itertuples(index=False)]
     return []
 
 
-def _failure(case, file_label: str, hints: dict[str, str]) -> Failure:
+def _failure(case, file_label: str, hints: dict[str, str], header_row: int = 1) -> Failure:
     index = case.index
-    row = spreadsheet_row(index) if index is not None and not pd.isna(index) else None
+    row = spreadsheet_row(index, header_row) if index is not None and not pd.isna(index) else None
     column = case.column if isinstance(case.column, str) else None
     check = str(case.check)
     value = None if pd.isna(case.failure_case) else case.failure_case

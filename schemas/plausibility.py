@@ -90,6 +90,15 @@ RULES: tuple[Rule, ...] = (
         params={"population_tolerance": 400},
     ),
     Rule(
+        name="partnerships_add_up",
+        asset="core_area_outcomes",
+        table="area_outcomes",
+        severity="error",
+        explanation="In an ONS table by Community Safety Partnership, each force's total must equal the sum of its "
+        "partnerships, for every column published as a measure (where the table prints both).",
+        action="the run stops; nothing is published",
+    ),
+    Rule(
         name="no_negative_counts_or_rates",
         asset="core_area_outcomes",
         table="area_outcomes",
@@ -133,6 +142,20 @@ RULES: tuple[Rule, ...] = (
         "move is a revision to explain or an error.",
         action=EXCLUDED,
         params={"relative_tolerance": 0.25, "absolute_tolerance": 0.5},
+    ),
+    Rule(
+        name="change_outlier",
+        asset="core_outcome_change_by_area",
+        table="outcome_change_by_area",
+        severity="warn",
+        explanation="An area whose percentage change in recorded offences between a year before and a year after "
+        "VRU funding is more than max_robust_z robust deviations from the median change of all areas (same "
+        "measure, same editions), judged only where at least min_count_before offences were recorded before (a "
+        "change from 3 to 8 homicides is noise, not news): a recording change, a boundary change or a source "
+        "error is likelier than a real change of that size, and a person must decide.",
+        action="left out of the excluding_flagged variant of outcome_change_by_group; kept, with this flag, in "
+        "outcome_change_by_area",
+        params={"max_robust_z": 5.0, "min_count_before": 50},
     ),
     Rule(
         name="single_source_breaks_pattern",

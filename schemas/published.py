@@ -728,6 +728,7 @@ OUTCOME_MEASURES = (
     "population",
     "knife_homicide_offences",
     "knife_selected_offences",
+    "possession_of_weapons_offences",
 )
 
 AREA_OUTCOMES = Table(
@@ -740,7 +741,8 @@ AREA_OUTCOMES = Table(
         "violence with and without injury and homicide (counts and rates per 1,000), mid-year population, and "
         "knife or sharp instrument offences. A cell the source filled with a symbol keeps the symbol and no "
         "value: - base fewer than 50 (or unexplained), + suppressed (City of London rates), .. not available, "
-        "NA / N/A not available, u unavailable, c confidential (ONS Explore Local Statistics). Never a zero."
+        "NA / N/A not available, u unavailable, c confidential (ONS Explore Local Statistics), [x] unavailable "
+        "(ONS tables from 2025). Never a zero."
     ),
     columns=(
         replace(AREA_CODE, unique=False),
@@ -765,13 +767,24 @@ AREA_OUTCOMES = Table(
             enum=OUTCOME_YEARS,
         ),
         Column("period_last_year", "string", "Last financial year of the period; blank as above.", enum=OUTCOME_YEARS),
+        Column(
+            "period_start",
+            "date",
+            "First day of the period: 2024-07-01 for 'year ending June 2025' (a rolling year, not a financial "
+            "year), 2019-04-01 for '2019-04-01/P3Y'; for a mid-year population, the day it refers to.",
+            required=True,
+        ),
+        Column("period_end", "date", "Last day of the period (30 June for a mid-year population).", required=True),
         EDITION,
         EDITION_DATE,
         Column("value", "number", "The value as published; blank where the source printed a symbol.", decimals=24),
         Column("value_as_published", "string", "The cell exactly as the source stores it (digits or symbol)."),
         Column("unit", "string", "Unit of the measure.", required=True),
         Column(
-            "symbol", "string", "The symbol printed instead of a value.", enum=("-", "+", "..", "NA", "N/A", "u", "c")
+            "symbol",
+            "string",
+            "The symbol printed instead of a value.",
+            enum=("-", "+", "..", "NA", "N/A", "u", "c", "[x]"),
         ),
         SOURCE_ID,
     ),
@@ -959,6 +972,128 @@ QUALITY_FLAGS = Table(
     foreign_keys=(TO_AREAS, TO_SOURCES),
 )
 
+# Which counts are compared before and after VRU funding, and which periods count as before and after.
+# The first VRUs were funded from April 2019 to March 2020; a year-long period that ends by December 2019
+# counts as before (the rolling years of 2019 overlap the first months of funding: say so, don't hide it),
+# one that starts after the first funded year counts as after.
+OUTCOME_CHANGE = {
+    "measures": (
+        "violence_with_injury_offences",
+        "violence_without_injury_offences",
+        "homicide_offences",
+        "possession_of_weapons_offences",
+    ),
+    "before_ends_by": "2019-12-31",
+    "after_starts_from": "2020-04-01",
+}
+CHANGE_CAVEAT = (
+    "Recorded crime, not the true level of violence: police recording practice changed between the periods "
+    "(ONS notes several changes, among them the Home Office counting rules for conduct crimes in May 2023), so a "
+    "change is not a measure of what VRUs did. The after period is a rolling year (July 2024 to June 2025), "
+    "the before periods financial years. No population after mid-2018 is in hand, so there are counts, no rates."
+)
+
+
+def _change_columns(*, area: bool) -> tuple[Column, ...]:
+    """Columns shared by the change tables: the two periods, the counts and the change."""
+    return (
+        Column(
+            "measure",
+            "string",
+            "The count compared (see area_outcomes).",
+            required=True,
+            enum=OUTCOME_CHANGE["measures"],
+        ),
+        Column("before_edition", "string", "Edition of the before value (area_outcomes.edition).", required=True),
+        Column("before_period", "string", "The before period as published.", required=True),
+        Column("after_edition", "string", "Edition of the after value.", required=True),
+        Column("after_period", "string", "The after period as published (a rolling year).", required=True),
+        Column(
+            "value_before",
+            "number",
+            "Offences recorded in the before period" + ("." if area else ", summed over the areas used."),
+            decimals=0,
+        ),
+        Column(
+            "value_after",
+            "number",
+            "Offences recorded in the after period" + ("." if area else ", summed over the areas used."),
+            decimals=0,
+        ),
+        Column("change", "number", "value_after minus value_before.", decimals=0),
+        Column("percent_change", "number", "The change as a percentage of value_before, rounded to 2 places."),
+    )
+
+
+OUTCOME_CHANGE_BY_AREA = Table(
+    name="outcome_change_by_area",
+    title="Recorded offences before and after VRU funding, by area (descriptive)",
+    description=(
+        "Each police force area's recorded offences in a year before VRU funding (2017-18, 2018-19) against the "
+        "year ending June 2025, for violence with injury, violence without injury, homicide and possession of "
+        "weapons offences, every pair of editions. " + CHANGE_CAVEAT
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        *_change_columns(area=True),
+        Column("before_start", "date", "First day of the before period.", required=True),
+        Column("before_end", "date", "Last day of the before period.", required=True),
+        Column("after_start", "date", "First day of the after period.", required=True),
+        Column("after_end", "date", "Last day of the after period.", required=True),
+        Column(
+            "symbol",
+            "string",
+            "The symbol either edition printed instead of a value; the change is then blank.",
+            enum=("-", "+", "..", "NA", "N/A", "u", "c", "[x]"),
+        ),
+        replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
+    ),
+    primary_key=("measure", "area_code", "before_edition", "after_edition"),
+    foreign_keys=(TO_AREAS, TO_SOURCES),
+)
+
+OUTCOME_CHANGE_BY_GROUP = Table(
+    name="outcome_change_by_group",
+    title="Recorded offences before and after VRU funding: VRU areas and the others (descriptive)",
+    description=(
+        "The areas with a Violence Reduction Unit (by first funded year) against the other areas: summed recorded "
+        "offences before and after, the change and the percentage change, over the areas with a value in both "
+        "periods; in two variants, all_values and excluding_flagged. Descriptive, not causal: the VRU areas were "
+        "chosen for their high levels of serious violence. " + CHANGE_CAVEAT
+    ),
+    columns=(
+        *_change_columns(area=False)[:5],
+        Column(
+            "area_group",
+            "string",
+            "vru_from_2019-20, vru_from_2022-23 or no_vru.",
+            required=True,
+            enum=("vru_from_2019-20", "vru_from_2022-23", "no_vru"),
+        ),
+        Column(
+            "variant",
+            "string",
+            "all_values, or excluding_flagged (areas whose values or change a plausibility rule flagged left out).",
+            required=True,
+            enum=("all_values", "excluding_flagged"),
+        ),
+        Column("n_areas", "integer", "Areas summed.", required=True, minimum=0),
+        Column("n_areas_left_out", "integer", "Areas of the group not summed.", required=True, minimum=0),
+        Column(
+            "n_flagged_values_used",
+            "integer",
+            "How many of the areas summed carry a plausibility flag on these values; 0 in excluding_flagged.",
+            required=True,
+            minimum=0,
+        ),
+        Column("areas_left_out", "string", "Those areas, with why (a symbol, or the flags)."),
+        *_change_columns(area=False)[5:],
+        replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
+    ),
+    primary_key=("measure", "before_edition", "after_edition", "area_group", "variant"),
+    foreign_keys=(TO_SOURCES,),
+)
+
 # In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
     t.name: t
@@ -980,7 +1115,9 @@ PUBLISHED_TABLES: dict[str, Table] = {
         NATIONAL_TOTALS,
         AREA_OUTCOMES,
         OUTCOME_REVISIONS,
+        OUTCOME_CHANGE_BY_AREA,
         QUALITY_FLAGS,
         OUTCOME_COMPARISON,
+        OUTCOME_CHANGE_BY_GROUP,
     )
 }

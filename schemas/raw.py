@@ -419,6 +419,31 @@ def ons_pfa_long_table(file_id: str, title: str) -> Table:
     )
 
 
+# The key columns of an ONS wide table (one row per area, one column per offence group), such as Table C2
+# of the year-ending-June-2025 edition: force totals, then their Community Safety Partnerships. The offence
+# columns are read as published and mapped to measures in raw/mappings/outcome_measures.csv.
+ONS_WIDE_FIELDS = (
+    _text("area_code", "Police force area code.", required=True, pattern=PFA_CODE, pattern_hint=PFA_HINT),
+    _text("area_name", "Police force area name.", required=True),
+    _text("partnership_code", "Community Safety Partnership code; blank on the force total row."),
+    _text("partnership_name", "Community Safety Partnership name; blank on the force total row."),
+    _text("local_authority_code", "Local authority code of the partnership."),
+    _text("local_authority_name", "Local authority name of the partnership."),
+)
+
+
+def ons_wide_table(file_id: str, title: str, headings: dict[str, str]) -> Table:
+    """An ONS wide table (layout 'ons_wide_table') under this edition's own key headings."""
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one row per force or partnership, one column per offence group, as published.",
+        columns=tuple(replace(f, name=headings[f.name]) for f in ONS_WIDE_FIELDS if f.name in headings),
+        strict=False,
+    )
+
+
 def layout_tables(files) -> list[Table]:
     """Raw tables for manifest files read with a shared layout (ons_pfa_long, ons_els_indicator)."""
     tables = []
@@ -427,6 +452,8 @@ def layout_tables(files) -> list[Table]:
             tables.append(ons_pfa_long_table(f.file_id, f.title))
         elif f.table_layout == "ons_els_indicator":
             tables.append(ons_els_indicator_table(f.file_id, f.title, f.layout_columns))
+        elif f.table_layout == "ons_wide_table":
+            tables.append(ons_wide_table(f.file_id, f.title, f.layout_columns))
     return tables
 
 

@@ -101,4 +101,134 @@ def test_symbols_never_become_numbers(fresh_build):
     }
     for row in rows:
         if row["value"]:
-            assert float(row["value"]) == float(row["value_as_published"])
+            assert float(row["value"]) == float(row["value_as_published"].replace(",", ""))
+
+
+def june_2025_rows() -> tuple[list[str], list[list[str]]]:
+    data = list(csv.reader(io.StringIO((RAW / "outcomes/ons-pfa-tables-ye-jun2025-table-c2.csv").read_text("utf-8"))))
+    return data[7], data[8:]  # seven lines of title and notes above the header row
+
+
+def test_june_2025_force_totals_equal_the_sum_of_their_partnerships():
+    """Where Table C2 prints a force total and its partnerships, they agree for every published measure."""
+    header, rows = june_2025_rows()
+    measures = [
+        h
+        for h in header
+        if h in ("Homicide", "Violence with injury", "Violence without injury", "Possession of weapons offences")
+    ]
+    assert len(measures) == 4
+    checked = 0
+    for code in {r[0] for r in rows}:
+        # One row of the table, "unassigned Surrey", carries Kent's code and no figures: it adds nothing.
+        force = [r for r in rows if r[0] == code and any(r[6:])]
+        totals = [r for r in force if not r[2] and not r[3]]
+        parts = [r for r in force if r[2] or r[3]]
+        if not totals:
+            assert len(parts) == 1  # the City of London prints only its one partnership
+            continue
+        for heading in measures:
+            column = header.index(heading)
+            assert number(totals[0][column].replace(",", "")) == sum(
+                number(p[column].replace(",", "")) for p in parts
+            ), (code, heading)
+            checked += 1
+    assert checked == 42 * 4
+
+
+def test_june_2025_values_are_read_as_published(fresh_build):
+    header, rows = june_2025_rows()
+    published = {
+        (r["area_code"], r["measure"]): r
+        for r in cells(fresh_build.outputs / "data" / "area_outcomes.csv")
+        if r["edition"] == "ons__pfa_ye_jun2025_table_c2"
+    }
+    assert len(published) == 43 * 4
+    column = header.index("Violence with injury")
+    for row in rows:
+        if not row[2] and not row[3]:
+            cell = published[(row[0], "violence_with_injury_offences")]
+            assert cell["value_as_published"] == row[column]  # "13,388 ", as printed
+            assert float(cell["value"]) == float(row[column].replace(",", "").strip())
+    sample = published[("E23000036", "violence_with_injury_offences")]
+    assert (sample["period_start"], sample["period_end"], sample["period_first_year"]) == (
+        "2024-07-01",
+        "2025-06-30",
+        "",
+    )
+
+
+def test_the_before_and_after_comparison_is_reproduced_from_area_outcomes(fresh_build):
+    outcomes = cells(fresh_build.outputs / "data" / "area_outcomes.csv")
+    first_year = {
+        r["area_code"]: r["first_funded_year"]
+        for r in cells(fresh_build.outputs / "data" / "violence_reduction_units.csv")
+    }
+    flags = cells(fresh_build.outputs / "data" / "quality_flags.csv")
+    after = {
+        (r["area_code"], r["measure"]): float(r["value"])
+        for r in outcomes
+        if r["period_as_published"] == "year ending June 2025"
+    }
+    before = {
+        (r["area_code"], r["measure"]): float(r["value"])
+        for r in outcomes
+        if r["edition"] == "ons__pfa_ye_mar2019_table_p1" and r["value"]
+    }
+    flagged = {
+        (f["area_code"], f["subject"])
+        for f in flags
+        if f["table_name"] == "outcome_change_by_area" and "year ending March 2019" in f["period"]
+    }
+    groups = {
+        (r["measure"], r["area_group"], r["variant"]): r
+        for r in cells(fresh_build.outputs / "data" / "outcome_change_by_group.csv")
+        if r["before_edition"] == "ons__pfa_ye_mar2019_table_p1"
+    }
+    for measure in ("violence_with_injury_offences", "possession_of_weapons_offences"):
+        for variant in ("all_values", "excluding_flagged"):
+            sums: dict[str, list[float]] = {}
+            for (area, m), value in before.items():
+                if m != measure or (area, m) not in after or (variant == "excluding_flagged" and (area, m) in flagged):
+                    continue
+                group = f"vru_from_{first_year[area]}" if area in first_year else "no_vru"
+                sums.setdefault(group, [0.0, 0.0, 0])
+                sums[group][0] += value
+                sums[group][1] += after[(area, m)]
+                sums[group][2] += 1
+            for group, (b, a, n) in sums.items():
+                row = groups[(measure, group, variant)]
+                assert (float(row["value_before"]), float(row["value_after"]), int(row["n_areas"])) == (b, a, n)
+                assert float(row["percent_change"]) == round(100 * (a - b) / b, 2)
+    assert (
+        sum(
+            int(groups[("violence_with_injury_offences", g, "all_values")]["n_areas"])
+            for g in ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
+        )
+        == 43
+    )
+
+
+def test_an_unavailable_june_2025_cell_stays_missing(project):
+    """ONS marks unavailable data [x]: it is published as a symbol with no value, never a zero."""
+    project.replace_raw(
+        "outcomes/ons-pfa-tables-ye-jun2025-table-c2.csv",
+        'E23000036,Avon and Somerset,,,,,"170,002 ","67,382 ",8 ,6 ,"13,388 "',
+        'E23000036,Avon and Somerset,,,,,"170,002 ","67,382 ",8 ,6 ,[x]',
+    )
+    build = project.build(release_date="2026-11-26")
+    assert build.result.success, build.step_failures()
+    row = next(
+        r
+        for r in cells(project.outputs / "data" / "area_outcomes.csv")
+        if (r["area_code"], r["measure"], r["edition"])
+        == ("E23000036", "violence_with_injury_offences", "ons__pfa_ye_jun2025_table_c2")
+    )
+    assert (row["value"], row["value_as_published"], row["symbol"]) == ("", "[x]", "[x]")
+    change = next(
+        r
+        for r in cells(project.outputs / "data" / "outcome_change_by_area.csv")
+        if (r["area_code"], r["measure"], r["before_edition"])
+        == ("E23000036", "violence_with_injury_offences", "ons__pfa_ye_mar2019_table_p1")
+    )
+    assert (change["value_after"], change["change"], change["symbol"]) == ("", "", "[x]")

@@ -16,6 +16,7 @@ from pipeline.defs.raw import LAYOUT_TABLES, MANIFEST_ASSET, OWNERS, load_manife
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from schemas.plausibility import RULES
+from schemas.published import OUTCOME_CHANGE
 from schemas.raw import (
     AREA_NAMES,
     EVIDENCE_RATINGS,
@@ -468,6 +469,33 @@ def quoted(heading: str) -> str:
 
 
 ELS_FIELDS = ("areacd", "geography", "period", "observation", "status")
+WIDE_KEYS = ("area_code", "area_name", "partnership_code", "partnership_name")
+
+
+def wide_cells(manifest) -> str:
+    """Every wide table (layout ons_wide_table) as one cell per row and offence column, with its edition."""
+    parts = []
+    for f in manifest.editions("ons_wide_table"):
+        keys = {field: quoted(f.layout_columns[field]) for field in WIDE_KEYS}
+        excluded = ", ".join([*(quoted(h) for h in f.layout_columns.values()), "_row"])
+        options = f.table_options
+        parts.append(
+            "SELECT "
+            + ", ".join(f"{heading} AS {field}" for field, heading in keys.items())
+            + f", _row, column_heading, value_as_published, '{options['source_table']}' AS source_table, "
+            f"'{options['period_as_published']}' AS period_as_published, {edition_columns(f)} "
+            f"FROM (UNPIVOT raw.{f.file_id} ON COLUMNS(* EXCLUDE ({excluded})) "
+            "INTO NAME column_heading VALUE value_as_published)"
+        )
+    if not parts:  # no wide table in raw/: an empty table of the same shape
+        return (
+            "SELECT "
+            + ", ".join(f"NULL::VARCHAR AS {field}" for field in WIDE_KEYS)
+            + ", NULL::INTEGER AS _row, NULL::VARCHAR AS column_heading, NULL::VARCHAR AS value_as_published, "
+            "NULL::VARCHAR AS source_table, NULL::VARCHAR AS period_as_published, NULL::VARCHAR AS edition, "
+            "NULL::DATE AS edition_date, NULL::VARCHAR AS source_id WHERE false"
+        )
+    return " UNION ALL ".join(parts)
 
 
 @dg.asset(
@@ -499,18 +527,35 @@ def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
         "SELECT "
         + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
         + f", {edition_columns(f)} FROM raw.{f.file_id}"
-        for f in manifest.files.values()
-        if f.table_layout == "ons_els_indicator"
+        for f in manifest.editions("ons_els_indicator")
     )
     pfa = " UNION ALL ".join(
-        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
-        for f in manifest.files.values()
-        if f.table_layout == "ons_pfa_long"
+        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}" for f in manifest.editions("ons_pfa_long")
     )
     query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
     with duckdb.get_connection() as con:
         con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
         con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
+        # A force's total is its row without a partnership, or its only row where it has one partnership.
+        con.execute(
+            "CREATE OR REPLACE TABLE core.ons_wide_cells AS SELECT *, "
+            "partnership_code IS NULL AND partnership_name IS NULL "
+            "OR count(DISTINCT _row) OVER (PARTITION BY edition, area_code) = 1 AS is_area_total "
+            f"FROM ({wide_cells(manifest)})"
+        )
+        unreadable = con.execute(
+            "SELECT edition, _row, column_heading, value_as_published FROM core.ons_wide_cells "
+            "WHERE NOT regexp_full_match(value_as_published, '\\d{1,3}(,\\d{3})* ?|\\[x\\]') "
+            "ORDER BY edition, _row, column_heading"
+        ).fetchall()
+        if unreadable:
+            failures = [
+                Failure(
+                    f"raw/{manifest.file(edition).path}", row, heading, value, "expected a count like '13,388 ' or [x]"
+                )
+                for edition, row, heading, value in unreadable
+            ]
+            raise dg.Failure(description="; ".join(f.message() for f in failures[:10]))
         con.execute(query)
         measures = dict(
             con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
@@ -547,6 +592,34 @@ def core_outcome_revisions(duckdb: DuckDBResource):
         pairs = con.execute("SELECT count(*), count(*) FILTER (is_settled) FROM core.outcome_revisions").fetchone()
     yield dg.MaterializeResult(metadata={"dagster/row_count": pairs[0], "settled_pairs": pairs[1]})
     yield from plausibility.run_checks(duckdb, "core_outcome_revisions")
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="1",
+    deps=[core_area_outcomes],
+    check_specs=plausibility.check_specs("core_outcome_change_by_area"),
+)
+def core_outcome_change_by_area(duckdb: DuckDBResource):
+    """Each area's recorded offences in a year before VRU funding against a year after it.
+
+    Violence with and without injury, homicide and possession of weapons offences: the before years
+    (2017-18, 2018-19) from the ONS police force area tables of March 2018 and 2019, the after year (July
+    2024 to June 2025, a rolling year) from Table C2 of the June 2025 edition. Counts only: no population
+    after mid-2018 is in hand. Recorded crime, not the true level of violence; recording practice changed
+    between the periods. An area whose change is far out of line with the others is flagged.
+    """
+    run_sql(
+        duckdb,
+        "core_outcome_change_by_area",
+        measures=list(OUTCOME_CHANGE["measures"]),
+        before_ends_by=OUTCOME_CHANGE["before_ends_by"],
+        after_starts_from=OUTCOME_CHANGE["after_starts_from"],
+    )
+    yield dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_area")})
+    yield from plausibility.run_checks(duckdb, "core_outcome_change_by_area")
 
 
 RULE_ASSETS = sorted({rule.asset for rule in RULES})
@@ -599,6 +672,23 @@ def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
 
 
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    code_version="1",
+    deps=[core_outcome_change_by_area, core_quality_flags, core_violence_reduction_units, core_police_force_areas],
+)
+def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """VRU areas and the others: summed recorded offences before and after VRU funding, with the change.
+
+    Over the areas with a value in both periods, in two variants: every value, and without the areas whose
+    values or change a plausibility rule flagged. Descriptive, not causal.
+    """
+    run_sql(duckdb, "core_outcome_change_by_group")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_group")})
+
+
 CORE_ASSETS = [
     core_sources,
     core_police_force_areas,
@@ -617,6 +707,8 @@ CORE_ASSETS = [
     core_national_totals,
     core_area_outcomes,
     core_outcome_revisions,
+    core_outcome_change_by_area,
     core_quality_flags,
     core_outcome_comparison,
+    core_outcome_change_by_group,
 ]

@@ -86,6 +86,19 @@ def homicide_comparison(duckdb: DuckDBResource) -> docs.HomicideComparison:
     return docs.HomicideComparison(edition, rows)
 
 
+def change_by_group(duckdb: DuckDBResource) -> list[tuple]:
+    """outcome_change_by_group for 2018-19 against the newest after year, for the card and chart."""
+    with duckdb.get_connection() as con:
+        return con.execute(
+            "SELECT measure, area_group, variant, value_before, value_after, percent_change, n_areas, "
+            "n_flagged_values_used FROM out.outcome_change_by_group "
+            "WHERE before_edition = (SELECT max(edition) FROM out.area_outcomes WHERE period_as_published = "
+            "'year ending March 2019' AND measure = 'violence_with_injury_offences') "
+            "AND after_edition = (SELECT max(after_edition) FROM out.outcome_change_by_group) "
+            "ORDER BY measure, area_group, variant"
+        ).fetchall()
+
+
 def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
     with duckdb.get_connection() as con:
         return con.execute(
@@ -146,6 +159,13 @@ def datapackage(
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
     homicide = homicide_comparison(duckdb)
     files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(homicide)
+    change_rows = change_by_group(duckdb)
+    change = docs.change_section(change_rows)
+    files[docs.CHANGE_CHART_PATH] = chart.change_png(
+        [(r[0], r[1], r[5], r[6]) for r in change_rows if r[2] == "all_values"],
+        f"Source: ONS police force area data tables (police recorded crime), years ending March 2019 and June 2025. "
+        f"{descriptor['title']}, version {decided.version}.",
+    )
     with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
@@ -158,6 +178,7 @@ def datapackage(
         docs.totals_table(totals),
         docs.comparison_table(homicide),
         docs.flags_section(quality_flags(duckdb)),
+        change,
         decided.date,
     ).encode("utf-8")
     files["DATA_DICTIONARY.md"] = docs.data_dictionary(row_counts, decided.version).encode("utf-8")

@@ -101,19 +101,20 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
     def _raw(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
         manifest = load_manifest_or_fail(paths)
         entry = manifest.file(table.file_id)
+        header_row = entry.table_options.get("header_row", 1)
         try:
             path = verify_file(manifest, table.file_id)
-            frame = read_raw_csv(path)
+            frame = read_raw_csv(path, header_row)
         except (ManifestError, RawFileError) as exc:
             raise dg.Failure(description=str(exc)) from exc
 
         label = f"raw/{entry.path}"
-        failures = validate(frame, table, label, raw=True)
+        failures = validate(frame, table, label, raw=True, header_row=header_row)
         for failure in failures[:20]:
             context.log.error(failure.message())
 
         stored = frame.copy()
-        stored[ROW_COLUMN] = range(2, len(frame) + 2)
+        stored[ROW_COLUMN] = range(header_row + 1, len(frame) + header_row + 1)
         write_table(duckdb, "raw", table.file_id, stored)
 
         source = manifest.source_of(table.file_id)

@@ -1,0 +1,40 @@
+-- Areas with a VRU (by first funded year) against the others: the summed counts of the areas that have a
+-- value in both periods, before and after, with the change. Two variants: all_values, and
+-- excluding_flagged (areas whose before or after value, or whose change, a plausibility rule flagged).
+CREATE OR REPLACE TABLE core.outcome_change_by_group AS
+WITH flagged AS (
+    SELECT area_code, subject AS measure, edition, string_agg(DISTINCT check_name, ', ' ORDER BY check_name) AS checks
+    FROM core.quality_flags
+    WHERE table_name IN ('area_outcomes', 'outcome_change_by_area') AND area_code IS NOT NULL
+    GROUP BY ALL
+), rows AS (
+    SELECT c.*, a.area_name,
+           CASE WHEN v.first_funded_year IS NULL THEN 'no_vru' ELSE 'vru_from_' || v.first_funded_year END AS area_group,
+           (SELECT string_agg(DISTINCT f.checks, ', ') FROM flagged AS f
+             WHERE f.area_code = c.area_code AND f.measure = c.measure
+               AND f.edition IN (c.before_edition, c.after_edition, c.before_edition || ' to ' || c.after_edition))
+               AS checks
+    FROM core.outcome_change_by_area AS c
+    JOIN core.police_force_areas AS a USING (area_code)
+    LEFT JOIN core.violence_reduction_units AS v USING (area_code)
+), variants AS (
+    SELECT r.*, t.variant,
+           CASE WHEN r.change IS NULL THEN coalesce(r.symbol, 'blank')
+                WHEN t.variant = 'excluding_flagged' AND r.checks IS NOT NULL THEN 'flagged: ' || r.checks END
+               AS left_out_because
+    FROM rows AS r, (VALUES ('all_values'), ('excluding_flagged')) AS t(variant)
+)
+SELECT measure, before_edition, before_period, after_edition, after_period, area_group, variant,
+       count(*) FILTER (left_out_because IS NULL) AS n_areas,
+       count(*) FILTER (left_out_because IS NOT NULL) AS n_areas_left_out,
+       count(*) FILTER (left_out_because IS NULL AND checks IS NOT NULL) AS n_flagged_values_used,
+       string_agg(area_name || ' (' || left_out_because || ')', '; ' ORDER BY area_name)
+           FILTER (left_out_because IS NOT NULL) AS areas_left_out,
+       sum(CAST(value_before AS DOUBLE)) FILTER (left_out_because IS NULL) AS value_before,
+       sum(CAST(value_after AS DOUBLE)) FILTER (left_out_because IS NULL) AS value_after,
+       sum(change) FILTER (left_out_because IS NULL) AS change,
+       round(100 * sum(change) FILTER (left_out_because IS NULL)
+             / NULLIF(sum(CAST(value_before AS DOUBLE)) FILTER (left_out_because IS NULL), 0), 2) AS percent_change,
+       any_value(source_id) AS source_id
+FROM variants
+GROUP BY measure, before_edition, before_period, after_edition, after_period, area_group, variant
