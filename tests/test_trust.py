@@ -328,3 +328,26 @@ def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(proj
     assert negative.asset_key.to_user_string() == "core_area_outcomes"
     assert "E23000013" in negative.description and "Robbery" in negative.description and "-580" in negative.description
     assert snapshot(project.outputs) == before
+
+
+def test_partnerships_must_add_up_to_their_force_total():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core")
+    con.execute("CREATE SCHEMA raw")
+    con.execute(
+        "CREATE TABLE raw.project__outcome_measures AS SELECT 'Table C2' AS source_table, "
+        "'Violence with injury' AS column_heading"
+    )
+    con.execute(
+        "CREATE TABLE core.ons_wide_cells AS SELECT * FROM (VALUES "
+        "('e', 'S', 'E1', 'Violence with injury', '1,000 ', true), "
+        "('e', 'S', 'E1', 'Violence with injury', '600 ', false), "
+        "('e', 'S', 'E1', 'Violence with injury', '399 ', false), "
+        "('e', 'S', 'E2', 'Violence with injury', '[x]', true), "
+        "('e', 'S', 'E2', 'Violence with injury', '5 ', false)) "
+        "AS t(edition, source_id, area_code, column_heading, value_as_published, is_area_total)"
+    )
+    con.execute("ALTER TABLE core.ons_wide_cells ADD COLUMN source_table VARCHAR DEFAULT 'Table C2'")
+    found = plausibility.flags(con, RULE["partnerships_add_up"])
+    assert list(found["area_code"]) == ["E1"]  # E2's total is unavailable: nothing to compare
+    assert "999" in found.iloc[0]["observed"] and "1000" in found.iloc[0]["expected"]
