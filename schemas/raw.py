@@ -448,7 +448,7 @@ def layout_tables(files) -> list[Table]:
     """Raw tables for manifest files read with a shared layout (ons_pfa_long, ons_els_indicator)."""
     tables = []
     for f in files:
-        if f.table_layout == "ons_pfa_long":
+        if f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):  # a workbook is read into the long layout
             tables.append(ons_pfa_long_table(f.file_id, f.title))
         elif f.table_layout == "ons_els_indicator":
             tables.append(ons_els_indicator_table(f.file_id, f.title, f.layout_columns))

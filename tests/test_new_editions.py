@@ -72,22 +72,47 @@ def test_an_edition_whose_values_jump_is_published_with_flags(project):
 
 def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(project):
     before = snapshot(project.outputs)
-    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p1.csv"
+    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p4.csv"
     header, body = rows(project.raw / source)
-    area, heading, value = (header.index(c) for c in ("area_code", "column_heading", "value_as_published"))
-    changed = next(r for r in body if r[area] == "E23000013" and r[heading] == "Homicide")
+    area, group, value = (header.index(c) for c in ("area_code", "column_group", "value_as_published"))
+    changed = next(r for r in body if r[area] == "E23000013" and r[group] == "Homicide" and r[value].isdigit())
     changed[value] = str(int(changed[value]) + 1)
     add_edition(
         project,
         source,
-        "outcomes/ons-pfa-tables-test-table-p1.csv",
-        "ons__pfa_test_table_p1",
+        "outcomes/ons-pfa-tables-test-table-p4.csv",
+        "ons__pfa_test_table_p4",
         write_csv(project.raw / source, header, body),
         edition_date="2019-06-30",
     )
     run = build_cli(project)
     logs = run.stdout + run.stderr
     assert run.returncode != 0
-    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test_table_p1" in line)
+    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test_table_p4" in line)
     assert "Homicide" in failure
     assert snapshot(project.outputs) == before
+
+
+def test_a_further_quarterly_workbook_is_published_with_no_code_change(project):
+    """A workbook of a known layout, dropped into raw/ with its manifest entry, gets its own raw asset and rows."""
+    source = "outcomes/workbooks/policeforceareatablesyearendingseptember2019.xlsx"
+    data = (project.raw / source).read_bytes()
+    add_edition(
+        project,
+        source,
+        "outcomes/workbooks/reissued-september-2019.xlsx",
+        "ons__pfa_ye_sep2019_reissue",
+        data,
+        edition_date="2019-10-01",
+    )
+    run = build_cli(project)
+    logs = run.stdout + run.stderr
+    assert run.returncode == 0, logs[-3000:]
+    assert "raw_ons__pfa_ye_sep2019_reissue" in logs
+    outcomes = list(csv.DictReader(io.StringIO((project.outputs / "data" / "area_outcomes.csv").read_text())))
+    reissued = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019_reissue"]
+    original = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019"]
+    assert len(reissued) == len(original) == 43 * 4  # four published counts for every police force area
+    assert {(r["area_code"], r["measure"], r["value"]) for r in reissued} == {
+        (r["area_code"], r["measure"], r["value"]) for r in original
+    }

@@ -312,21 +312,22 @@ def test_every_rule_says_what_it_does(rule):
 
 
 def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(project):
-    """Robbery is not a published measure, yet a negative robbery count is refused: impossible in any row."""
+    """Knife-enabled attempted murder is not a published measure, yet a negative count of it is refused."""
     from tests.conftest import snapshot
 
     before = snapshot(project.outputs)
     project.replace_raw(
-        "outcomes/ons-pfa-tables-ye-mar2019-table-p1.csv",
-        "Table P1,E23000013,Cleveland,,Victim-based crime,Robbery,Numbers,year ending March 2019,2018-19,580",
-        "Table P1,E23000013,Cleveland,,Victim-based crime,Robbery,Numbers,year ending March 2019,2018-19,-580",
+        "outcomes/ons-pfa-tables-ye-mar2019-table-p4.csv",
+        "Cleveland,,Attempted murder,Number of offences involving a knife,,year ending March 2019,2018-19,7",
+        "Cleveland,,Attempted murder,Number of offences involving a knife,,year ending March 2019,2018-19,-7",
     )
     build = project.build(release_date="2026-11-26")
     assert not build.result.success
     failed = {e.check_name: e for e in build.result.get_asset_check_evaluations() if not e.passed}
     negative = failed["no_negative_counts_or_rates"]
     assert negative.asset_key.to_user_string() == "core_area_outcomes"
-    assert "E23000013" in negative.description and "Robbery" in negative.description and "-580" in negative.description
+    assert "E23000013" in negative.description and "Attempted murder" in negative.description
+    assert "-7" in negative.description
     assert snapshot(project.outputs) == before
 
 

@@ -530,7 +530,8 @@ def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
         for f in manifest.editions("ons_els_indicator")
     )
     pfa = " UNION ALL ".join(
-        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}" for f in manifest.editions("ons_pfa_long")
+        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
+        for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
     )
     query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
     with duckdb.get_connection() as con:

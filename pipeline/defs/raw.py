@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipeline import workbooks
 from pipeline.manifest import Manifest, ManifestError, verify_file
 from pipeline.resources import ProjectPaths
 from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
@@ -80,7 +81,7 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
         name=table.name,
         group_name=GROUP,
         owners=OWNERS,
-        kinds={"csv", "duckdb", "pandera"},
+        kinds={"xlsx" if table.file_id in WORKBOOK_FILES else "csv", "duckdb", "pandera"},
         code_version="1",
         deps=[MANIFEST_ASSET],
         description=(
@@ -104,7 +105,10 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
         header_row = entry.table_options.get("header_row", 1)
         try:
             path = verify_file(manifest, table.file_id)
-            frame = read_raw_csv(path, header_row)
+            if entry.table_layout == "ons_pfa_workbook":
+                frame = workbooks.read_workbook(path, entry.table_options)
+            else:
+                frame = read_raw_csv(path, header_row)
         except (ManifestError, RawFileError) as exc:
             raise dg.Failure(description=str(exc)) from exc
 
@@ -113,8 +117,8 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
         for failure in failures[:20]:
             context.log.error(failure.message())
 
-        stored = frame.copy()
-        stored[ROW_COLUMN] = range(header_row + 1, len(frame) + header_row + 1)
+        stored = frame.reset_index(drop=True)
+        stored[ROW_COLUMN] = [int(i) + header_row + 1 for i in frame.index]
         write_table(duckdb, "raw", table.file_id, stored)
 
         source = manifest.source_of(table.file_id)
@@ -151,5 +155,7 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
 
 
 # Files read with a shared layout get their assets from the manifest, so a new edition needs no code.
-LAYOUT_TABLES = layout_tables(ProjectPaths().manifest().files.values())
+_FILES = ProjectPaths().manifest().files.values()
+LAYOUT_TABLES = layout_tables(_FILES)
+WORKBOOK_FILES = {f.file_id for f in _FILES if f.table_layout == "ons_pfa_workbook"}
 RAW_ASSETS = [raw_manifest__sources, *(raw_asset(t) for t in [*RAW_TABLES.values(), *LAYOUT_TABLES])]

@@ -1,0 +1,140 @@
+"""ONS police force area workbooks (.xlsx) read as published, one cell per row.
+
+What differs between editions and tables is data in the manifest (`table_options.sheets`), not code:
+the sheet's name (with its trailing spaces), the rows of the column groups, headings and units, and the
+rows the areas run over. The reader returns the same long layout as the cell-by-cell transcriptions
+(`ons_pfa_long`), so every edition flows through one core query:
+
+- the sheet name is kept without its trailing spaces ("Table P4  " is Table P4);
+- footnote markers glued to a name ("ENGLAND AND WALES7,8") or a heading ("Violence against the person4")
+  are split off: the name is kept, the markers go to `area_name_footnotes` (headings lose them);
+- a column group spans the columns to its right until the next group; a heading with no group above it
+  is its own heading ("Total recorded crime (excluding fraud)"); the units line carries the same way;
+- a cell ONS filled with a symbol keeps the symbol; a blank cell has no row (a gap, never a zero).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+
+from pipeline.validation import RawFileError
+
+COLUMNS = (
+    "source_table",
+    "area_code",
+    "area_name",
+    "area_name_footnotes",
+    "column_group",
+    "column_heading",
+    "unit_as_published",
+    "period_as_published",
+    "financial_year",
+    "value_as_published",
+)
+# Footnote markers ONS glues to the end of a name: "ENGLAND AND WALES7,8", "Violence against the person4".
+_FOOTNOTES = re.compile(r"^(?P<text>.*?[^\d,\s])\s*(?P<notes>\d{1,2}(?:,\d{1,2})*)$")
+# ... or inside a closing bracket: "Total recorded crime (excluding fraud3)".
+_FOOTNOTES_IN_BRACKET = re.compile(r"^(?P<text>.*?[^\d,\s])(?P<notes>\d{1,2}(?:,\d{1,2})*)\)$")
+_YEAR_ENDING_MARCH = re.compile(r"year ending March (\d{2}|\d{4})")
+
+
+def split_footnotes(text: str) -> tuple[str, str | None]:
+    """('ENGLAND AND WALES', '7,8') from 'ENGLAND AND WALES7,8'; names without markers are kept whole."""
+    text = " ".join(str(text).split())
+    if match := _FOOTNOTES_IN_BRACKET.match(text):
+        return match["text"].strip() + ")", match["notes"]
+    match = _FOOTNOTES.match(text)
+    return (match["text"].strip(), match["notes"]) if match else (text, None)
+
+
+def _cell_text(value: object) -> str | None:
+    """A cell as the workbook stores it, as text: integers without '.0', symbols as printed."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip() if isinstance(value, str) else str(value)
+
+
+def financial_year(period: str) -> str | None:
+    match = _YEAR_ENDING_MARCH.fullmatch(period)
+    if not match:
+        return None
+    end = int(match[1]) + (2000 if len(match[1]) == 2 else 0)
+    return f"{end - 1}-{end % 100:02d}"
+
+
+def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
+    """One table of a workbook as long cells. `sheet` gives its name and rows (see the module docstring)."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    try:
+        if sheet["name"] not in book.sheetnames:
+            raise RawFileError(f"{path}: no sheet {sheet['name']!r} (sheets: {', '.join(book.sheetnames)})")
+        rows = list(book[sheet["name"]].iter_rows(values_only=True))
+    finally:
+        book.close()
+    width = max(len(r) for r in rows)
+    rows = [tuple(r) + (None,) * (width - len(r)) for r in rows]
+
+    groups, headings, units = [], [], []
+    group = unit = None
+    for column in range(2, width):
+        above = _cell_text(rows[sheet["group_row"] - 1][column])
+        heading = _cell_text(rows[sheet["heading_row"] - 1][column])
+        printed_unit = _cell_text(rows[sheet["unit_row"] - 1][column]) if sheet.get("unit_row") else None
+        if above is not None:
+            group = split_footnotes(above)[0]
+        if printed_unit is not None:
+            unit = printed_unit
+        if heading is None and above is not None:
+            heading, own_group = above, None  # a heading printed on the group row, with no group above it
+        else:
+            own_group = group
+        groups.append(own_group if heading is not None else None)
+        headings.append(split_footnotes(heading)[0] if heading is not None else None)
+        units.append(unit if heading is not None else None)
+
+    records, rows_read = [], []
+    for number in range(sheet["first_row"], sheet["last_row"] + 1):
+        row = rows[number - 1]
+        name = _cell_text(row[1])
+        if name is None:
+            continue
+        area_name, footnotes = split_footnotes(name)
+        code = _cell_text(row[0])
+        for column in range(2, width):
+            if headings[column - 2] is None:
+                continue
+            value = _cell_text(row[column])
+            if value is None:
+                continue
+            rows_read.append(number)
+            records.append(
+                (
+                    sheet["name"].strip(),
+                    code,
+                    area_name,
+                    footnotes,
+                    groups[column - 2],
+                    headings[column - 2],
+                    units[column - 2],
+                    period,
+                    financial_year(period),
+                    value,
+                )
+            )
+    # Indexed so that index + 2 is the sheet's own row number, as for a CSV with its header on row 1:
+    # a failure names the row an analyst opens the workbook at.
+    return pd.DataFrame(records, columns=list(COLUMNS), index=[n - 2 for n in rows_read], dtype=object)
+
+
+def read_workbook(path: Path, options: dict) -> pd.DataFrame:
+    """Every table the manifest names in a workbook, as long cells."""
+    return pd.concat([read_sheet(path, sheet, options["period_as_published"]) for sheet in options["sheets"]])
