@@ -82,6 +82,14 @@ GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
 GROUP_NAMES = {"vru_from_2019-20": "VRU from 2019-20", "vru_from_2022-23": "VRU from 2022-23", "no_vru": "no VRU"}
 
 
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker each.
+GROUP_STYLE = {
+    "vru_from_2019-20": ("#0072B2", "o"),
+    "vru_from_2022-23": ("#E69F00", "s"),
+    "no_vru": ("#009E73", "^"),
+}
+
+
 @dataclass(frozen=True)
 class HomicideComparison:
     """outcome_comparison rows of one homicide-rate edition: (first year, group, variant, mean, median,
@@ -112,13 +120,13 @@ def homicide_png(comparison: HomicideComparison) -> bytes:
     fig, ax = plt.subplots(figsize=(9, 4.8), dpi=100)
     periods = comparison.periods
     labels = [f"{p[:4]}-{int(p[:4]) + 3}" for p in periods]
-    for index, group in enumerate(GROUPS):
-        colour = f"C{index}"
+    for group in GROUPS:
+        colour, marker = GROUP_STYLE[group]
         used = [r[6] for r in comparison.rows if r[1] == group and r[2] == "excluding_flagged"]
         label = f"{GROUP_NAMES[group]} ({max(used, default=0)} areas with a rate)"
         clean = comparison.series(group, "excluding_flagged")
         every = comparison.series(group, "all_values")
-        ax.plot(labels, [np.nan if v is None else v for v in clean], marker="o", color=colour, label=label)
+        ax.plot(labels, [np.nan if v is None else v for v in clean], marker=marker, color=colour, label=label)
         if every != clean:
             ax.plot(
                 labels,
@@ -152,12 +160,6 @@ def homicide_png(comparison: HomicideComparison) -> bytes:
     return buffer.getvalue()
 
 
-# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker each.
-GROUP_STYLE = {
-    "vru_from_2019-20": ("#0072B2", "o"),
-    "vru_from_2022-23": ("#E69F00", "s"),
-    "no_vru": ("#009E73", "^"),
-}
 CHANGE_MEASURES = {
     "violence_with_injury_offences": "Violence with injury",
     "possession_of_weapons_offences": "Possession of weapons",

@@ -34,7 +34,7 @@ def check_specs(asset: str) -> list[dg.AssetCheckSpec]:
 
 def flags(con, rule: Rule) -> pd.DataFrame:
     """The rule's flags: one row per flagged value, with FLAG_COLUMNS."""
-    query = (CHECKS_DIR / f"{rule.name}.sql").read_text(encoding="utf-8")
+    query = (CHECKS_DIR / f"{rule.sql_name}.sql").read_text(encoding="utf-8")
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in rule.params.items()}
     frame = con.execute(query, params or None).df()
     missing = [c for c in FLAG_COLUMNS if c not in frame]

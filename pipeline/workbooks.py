@@ -137,4 +137,10 @@ def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
 
 def read_workbook(path: Path, options: dict) -> pd.DataFrame:
     """Every table the manifest names in a workbook, as long cells."""
-    return pd.concat([read_sheet(path, sheet, options["period_as_published"]) for sheet in options["sheets"]])
+    # A sheet may word its period differently from the others ("year ending March 18" in P1, "... 2018" in P4).
+    return pd.concat(
+        [
+            read_sheet(path, sheet, sheet.get("period_as_published", options["period_as_published"]))
+            for sheet in options["sheets"]
+        ]
+    )

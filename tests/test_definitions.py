@@ -64,7 +64,7 @@ def test_every_plausibility_rule_is_an_asset_check_with_its_sql():
     checks = check_keys()
     for rule in RULES:
         assert (rule.asset, rule.name) in checks, rule.name
-        assert (CHECKS_DIR / f"{rule.name}.sql").is_file(), rule.name
+        assert (CHECKS_DIR / f"{rule.sql_name}.sql").is_file(), rule.name
     assert {r.severity for r in RULES} == {"warn", "error"}
 
 

@@ -72,24 +72,24 @@ def test_an_edition_whose_values_jump_is_published_with_flags(project):
 
 def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(project):
     before = snapshot(project.outputs)
-    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p4.csv"
+    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p5.csv"
     header, body = rows(project.raw / source)
-    area, group, value = (header.index(c) for c in ("area_code", "column_group", "value_as_published"))
-    changed = next(r for r in body if r[area] == "E23000013" and r[group] == "Homicide" and r[value].isdigit())
+    area, heading, value = (header.index(c) for c in ("area_code", "column_heading", "value_as_published"))
+    changed = next(r for r in body if r[area] == "E23000013" and r[heading].startswith("Number") and r[value].isdigit())
     changed[value] = str(int(changed[value]) + 1)
     add_edition(
         project,
         source,
-        "outcomes/ons-pfa-tables-test-table-p4.csv",
-        "ons__pfa_test_table_p4",
+        "outcomes/ons-pfa-tables-test-table-p5.csv",
+        "ons__pfa_test_table_p5",
         write_csv(project.raw / source, header, body),
         edition_date="2019-06-30",
     )
     run = build_cli(project)
     logs = run.stdout + run.stderr
     assert run.returncode != 0
-    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test_table_p4" in line)
-    assert "Homicide" in failure
+    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test_table_p5" in line)
+    assert "Number of selected offences involving a knife" in failure
     assert snapshot(project.outputs) == before
 
 
@@ -112,7 +112,8 @@ def test_a_further_quarterly_workbook_is_published_with_no_code_change(project):
     outcomes = list(csv.DictReader(io.StringIO((project.outputs / "data" / "area_outcomes.csv").read_text())))
     reissued = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019_reissue"]
     original = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019"]
-    assert len(reissued) == len(original) == 43 * 4  # four published counts for every police force area
+    # Six published counts for every police force area: four from Table P1, two knife counts from Table P4.
+    assert len(reissued) == len(original) == 43 * 6
     assert {(r["area_code"], r["measure"], r["value"]) for r in reissued} == {
         (r["area_code"], r["measure"], r["value"]) for r in original
     }

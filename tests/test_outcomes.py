@@ -57,22 +57,22 @@ def test_every_count_column_adds_up_to_the_published_england_and_wales_total():
             else:
                 assert abs(sum(members) - total[0]) <= 400, where
             checked += 1
-    assert checked >= 26  # P4 (7), P5 x2 (16), populations (3); the workbooks are checked by the pipeline
+    assert checked >= 19  # P5 x2 (16), populations (3); the workbooks are checked by the pipeline (counts_add_up)
 
 
 def test_a_new_edition_is_picked_up_without_code_changes(project):
     """Dropping a later edition into raw/ with its manifest entry is enough: it gets a raw asset, its
     own rows in area_outcomes, and its own rows in the comparison."""
-    source = project.raw / "outcomes" / "ons-pfa-tables-ye-mar2019-table-p4.csv"
-    copy = project.raw / "outcomes" / "ons-pfa-tables-ye-mar2019-table-p4-reissue.csv"
+    source = project.raw / "outcomes" / "ons-pfa-tables-ye-mar2019-table-p5.csv"
+    copy = project.raw / "outcomes" / "ons-pfa-tables-ye-mar2019-table-p5-reissue.csv"
     shutil.copy(source, copy)
     manifest = project.manifest()
-    entry = next(f for f in manifest["files"] if f["path"] == "outcomes/ons-pfa-tables-ye-mar2019-table-p4.csv")
+    entry = next(f for f in manifest["files"] if f["path"] == "outcomes/ons-pfa-tables-ye-mar2019-table-p5.csv")
     manifest["files"].append(
         entry
         | {
-            "file_id": "ons__pfa_ye_mar2019_table_p4_reissue",
-            "path": "outcomes/ons-pfa-tables-ye-mar2019-table-p4-reissue.csv",
+            "file_id": "ons__pfa_ye_mar2019_table_p5_reissue",
+            "path": "outcomes/ons-pfa-tables-ye-mar2019-table-p5-reissue.csv",
         }
     )
     project.write_manifest(manifest)
@@ -80,10 +80,19 @@ def test_a_new_edition_is_picked_up_without_code_changes(project):
     run = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=600)
     logs = run.stdout + run.stderr
     assert run.returncode == 0, logs[-3000:]
-    assert "raw_ons__pfa_ye_mar2019_table_p4_reissue" in logs
+    assert "raw_ons__pfa_ye_mar2019_table_p5_reissue" in logs
     outcomes = cells(project.outputs / "data" / "area_outcomes.csv")
-    editions = {r["edition"] for r in outcomes if r["measure"] == "knife_homicide_offences"}
-    assert editions == {"ons__pfa_ye_mar2019_table_p4", "ons__pfa_ye_mar2019_table_p4_reissue"}
+    reissued = {
+        (r["area_code"], r["period_as_published"], r["value"]) for r in outcomes if r["edition"].endswith("_reissue")
+    }
+    original = {
+        (r["area_code"], r["period_as_published"], r["value"])
+        for r in outcomes
+        if r["edition"] == "ons__pfa_ye_mar2019_table_p5"
+    }
+    assert reissued == original and len(reissued) == 43 * 9  # nine years of knife offences per area
+    comparison = cells(project.outputs / "data" / "outcome_comparison.csv")
+    assert any(r["edition"] == "ons__pfa_ye_mar2019_table_p5_reissue" for r in comparison)
     assert yaml.safe_load((project.raw / "sources.yaml").read_text())  # the manifest stays valid YAML
 
 
@@ -247,23 +256,29 @@ def test_every_transcribed_cell_equals_the_cell_read_from_the_workbook(fresh_bui
     con = duckdb.connect(str(fresh_build.root / "warehouse.duckdb"), read_only=True)
     key = ("area_code", "area_name", "column_group", "column_heading")
     compared = 0
-    for oracle, edition in (
-        ("ons-pfa-tables-ye-mar2018-table-p1.csv", "ons__pfa_ye_mar2018"),
-        ("ons-pfa-tables-ye-mar2019-table-p1.csv", "ons__pfa_ye_mar2019"),
+    for oracle, edition, table in (
+        ("ons-pfa-tables-ye-mar2018-table-p1.csv", "ons__pfa_ye_mar2018", "Table P1"),
+        ("ons-pfa-tables-ye-mar2019-table-p1.csv", "ons__pfa_ye_mar2019", "Table P1"),
+        ("ons-pfa-tables-ye-mar2019-table-p4.csv", "ons__pfa_ye_mar2019", "Table P4"),
     ):
         read = {
             tuple(row[:4]): row[4:]
             for row in con.execute(
                 "SELECT coalesce(area_code, ''), area_name, coalesce(column_group, ''), column_heading, "
                 "value_as_published, coalesce(area_name_footnotes, ''), coalesce(unit_as_published, ''), "
-                f"coalesce(financial_year, ''), source_table FROM raw.{edition} WHERE source_table = 'Table P1'"
+                f"coalesce(financial_year, ''), source_table FROM raw.{edition} WHERE source_table = ?",
+                [table],
             ).fetchall()
         }
         transcribed = cells(ORACLE / oracle)
-        assert len(transcribed) == len(read) > 1200
+        assert len(transcribed) == len(read) > 700
         for cell in transcribed:
-            found = read[tuple(cell[k] for k in key)]
-            assert list(found) == [
+            found = list(read[tuple(cell[k] for k in key)])
+            # The same double: openpyxl gives 6.019992566964371 where the transcription wrote 6.0199925669643708.
+            if number(found[0]) is not None and number(cell["value_as_published"]) is not None:
+                assert number(found[0]) == number(cell["value_as_published"]), cell
+                found[0] = cell["value_as_published"]
+            assert found == [
                 cell["value_as_published"],
                 cell["area_name_footnotes"],
                 cell["unit_as_published"],
@@ -271,4 +286,4 @@ def test_every_transcribed_cell_equals_the_cell_read_from_the_workbook(fresh_bui
                 cell["source_table"],
             ], cell
             compared += 1
-    assert compared == 2 * 1288
+    assert compared == 2 * 1288 + 784

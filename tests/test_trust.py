@@ -298,36 +298,40 @@ def test_counts_must_add_up_to_the_england_and_wales_total():
     )
     con.register("cells", cells)
     con.execute("CREATE TABLE core.ons_pfa_cells AS SELECT * FROM cells")
+    con.execute("CREATE SCHEMA raw")
+    mapping = "SELECT 'Table P1' AS source_table, 'Victim-based crime' AS column_group, 'Homicide' AS column_heading, "
+    con.execute(f"CREATE TABLE raw.project__outcome_measures AS {mapping} 'Numbers' AS unit_as_published")
     found = plausibility.flags(con, RULE["counts_add_up"])
     assert len(found) == 1 and found.iloc[0]["observed"].endswith("123.0") and "124" in found.iloc[0]["expected"]
+    # The same column, when it is not published, is a warning of the other rule instead.
+    con.execute(f"CREATE OR REPLACE TABLE raw.project__outcome_measures AS {mapping} 'Rate' AS unit_as_published")
+    assert plausibility.flags(con, RULE["counts_add_up"]).empty
+    assert len(plausibility.flags(con, RULE["unpublished_counts_add_up"])) == 1
 
 
 @pytest.mark.parametrize("rule", [r.name for r in RULES])
 def test_every_rule_says_what_it_does(rule):
     declared = RULE[rule]
     assert len(declared.explanation) > 60 and declared.action
-    sql = (plausibility.CHECKS_DIR / f"{rule}.sql").read_text(encoding="utf-8")
+    sql = (plausibility.CHECKS_DIR / f"{declared.sql_name}.sql").read_text(encoding="utf-8")
     for name in declared.params:
         assert f"${name}" in sql, f"{rule}.sql does not use its declared threshold {name}"
 
 
 def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(project):
-    """Knife-enabled attempted murder is not a published measure, yet a negative count of it is refused."""
+    """The robbery rate is not a published measure, yet a negative robbery rate is refused: impossible in any row."""
     from tests.conftest import snapshot
 
     before = snapshot(project.outputs)
-    project.replace_raw(
-        "outcomes/ons-pfa-tables-ye-mar2019-table-p4.csv",
-        "Cleveland,,Attempted murder,Number of offences involving a knife,,year ending March 2019,2018-19,7",
-        "Cleveland,,Attempted murder,Number of offences involving a knife,,year ending March 2019,2018-19,-7",
-    )
+    line = 'Cleveland,,Victim-based crime,Robbery,"Rate per 1,000 population",year ending March 2019,2018-19,'
+    project.replace_raw("outcomes/ons-pfa-tables-ye-mar2019-table-p3.csv", line + "1.02", line + "-1.02")
     build = project.build(release_date="2026-11-26")
     assert not build.result.success
     failed = {e.check_name: e for e in build.result.get_asset_check_evaluations() if not e.passed}
     negative = failed["no_negative_counts_or_rates"]
     assert negative.asset_key.to_user_string() == "core_area_outcomes"
-    assert "E23000013" in negative.description and "Attempted murder" in negative.description
-    assert "-7" in negative.description
+    assert "E23000013" in negative.description and "Robbery" in negative.description
+    assert "-1.02" in negative.description
     assert snapshot(project.outputs) == before
 
 

@@ -1,12 +1,19 @@
--- Every count column of every ONS police force area table: the 43 areas plus British Transport Police
+-- Every count column ($published: published as a measure, or not) of every ONS police force area table: the 43 areas plus British Transport Police
 -- against the published England and Wales figure (where one is printed as a number). Populations are
 -- rounded to 100 per area, so they may differ by up to $population_tolerance.
 WITH cells AS (
     SELECT edition, source_id, column_group, column_heading, unit_as_published, area_code, area_name,
            TRY_CAST(value_as_published AS DOUBLE) AS x,
            column_heading LIKE 'Population figures%' AS is_population
-    FROM core.ons_pfa_cells
-    WHERE unit_as_published = 'Numbers' OR column_heading LIKE 'Number%' OR column_heading LIKE 'Population figures%'
+    FROM core.ons_pfa_cells AS c
+    WHERE (unit_as_published = 'Numbers' OR column_heading LIKE 'Number%' OR column_heading LIKE 'Population figures%')
+      -- $published: only the columns published as a measure (or only the others)
+      AND $published = EXISTS (
+          SELECT 1 FROM raw.project__outcome_measures AS m
+          WHERE m.source_table = c.source_table AND m.column_heading = c.column_heading
+            AND coalesce(m.unit_as_published, '') = coalesce(c.unit_as_published, '')
+            AND (m.column_group = '*' OR coalesce(m.column_group, '') = coalesce(c.column_group, ''))
+      )
 ), columns AS (
     SELECT edition, any_value(source_id) AS source_id, column_group, column_heading, unit_as_published,
            bool_or(is_population) AS is_population,
