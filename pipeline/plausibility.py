@@ -53,7 +53,8 @@ def run_checks(duckdb: DuckDBResource, asset: str) -> list[dg.AssetCheckResult]:
             con.register("found", found)
             con.execute(
                 f"CREATE OR REPLACE TABLE core.flags__{rule.name} AS SELECT "
-                + ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in FLAG_COLUMNS)
+                # Blank is missing, in every format (an empty string would differ between CSV and Parquet).
+                + ", ".join(f"NULLIF(CAST({c} AS VARCHAR), '') AS {c}" for c in FLAG_COLUMNS)
                 + " FROM found"
             )
             con.unregister("found")

@@ -26,7 +26,7 @@ WITH cells AS (
 )
 SELECT NULL AS area_code,
        concat_ws(' / ', column_group, column_heading) AS subject,
-       coalesce(unit_as_published, '') AS period,
+       unit_as_published AS period,
        edition,
        'areas + British Transport Police: ' || CAST(members AS VARCHAR) AS observed,
        'England and Wales: ' || CAST(total AS VARCHAR)
