@@ -1029,9 +1029,10 @@ OUTCOME_CHANGE_BY_AREA = Table(
     name="outcome_change_by_area",
     title="Recorded offences before and after VRU funding, by area (descriptive)",
     description=(
-        "Each police force area's recorded offences in a year before VRU funding (2017-18, 2018-19) against the "
-        "year ending June 2025, for violence with injury, violence without injury, homicide and possession of "
-        "weapons offences, every pair of editions. " + CHANGE_CAVEAT
+        "Each police force area's recorded offences in a year before VRU funding (every ONS edition from the year "
+        "ending March 2018 to the year ending December 2019, whose last months overlap the first funded year) "
+        "against the year ending June 2025, for violence with injury, violence without injury, homicide and "
+        "possession of weapons offences, every pair of editions. " + CHANGE_CAVEAT
     ),
     columns=(
         replace(AREA_CODE, unique=False),
