@@ -35,11 +35,14 @@ COLUMNS = (
     "financial_year",
     "value_as_published",
 )
-# Footnote markers ONS glues to the end of a name: "ENGLAND AND WALES7,8", "Violence against the person4".
-_FOOTNOTES = re.compile(r"^(?P<text>.*?[^\d,\s])\s*(?P<notes>\d{1,2}(?:,\d{1,2})*)$")
+# Footnote markers ONS glues to the end of a name: "ENGLAND AND WALES7,8", "Violence against the person4" (not the
+# year of a period: "Mar '11").
+_FOOTNOTES = re.compile(r"^(?P<text>.*?[^\d,\s'])\s*(?P<notes>\d{1,2}(?:,\d{1,2})*)$")
 # ... or inside a closing bracket: "Total recorded crime (excluding fraud3)".
 _FOOTNOTES_IN_BRACKET = re.compile(r"^(?P<text>.*?[^\d,\s])(?P<notes>\d{1,2}(?:,\d{1,2})*)\)$")
 _YEAR_ENDING_MARCH = re.compile(r"year ending March (\d{2}|\d{4})")
+_APRIL_TO_MARCH = re.compile(r"Apr '(\d{2}) to Mar '(\d{2})")
+_SPAN = re.compile(r"[A-Z][a-z]{2} '\d{2} to [A-Z][a-z]{2} '\d{2}")
 
 
 def split_footnotes(text: str) -> tuple[str, str | None]:
@@ -61,6 +64,9 @@ def _cell_text(value: object) -> str | None:
 
 
 def financial_year(period: str) -> str | None:
+    """'2018-19' for 'year ending March 2019' or "Apr '18 to Mar '19"; None for any other period."""
+    if match := _APRIL_TO_MARCH.fullmatch(period):
+        return f"20{match[1]}-{match[2]}" if int(match[2]) == (int(match[1]) + 1) % 100 else None
     match = _YEAR_ENDING_MARCH.fullmatch(period)
     if not match:
         return None
@@ -68,7 +74,16 @@ def financial_year(period: str) -> str | None:
     return f"{end - 1}-{end % 100:02d}"
 
 
-def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
+def column_period(sheet_period: str | None, group: str | None, heading: str) -> str:
+    """The period of one column: the sheet's, or (period_from: group) the column group's, where a series
+    table prints one period per group ("Apr '10 to Mar '11"); a "% change ... compared with:" group
+    compares with the period in its heading, so both are kept."""
+    if sheet_period is not None:
+        return sheet_period
+    return f"{group} {heading}" if _SPAN.fullmatch(heading) else str(group)
+
+
+def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
     """One table of a workbook as long cells. `sheet` gives its name and rows (see the module docstring)."""
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
@@ -116,6 +131,7 @@ def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
             if value is None:
                 continue
             rows_read.append(number)
+            column_says = column_period(period, groups[column - 2], headings[column - 2])
             records.append(
                 (
                     sheet["name"].strip(),
@@ -125,8 +141,8 @@ def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
                     groups[column - 2],
                     headings[column - 2],
                     units[column - 2],
-                    period,
-                    financial_year(period),
+                    column_says,
+                    financial_year(column_says),
                     value,
                 )
             )
@@ -137,10 +153,11 @@ def read_sheet(path: Path, sheet: dict, period: str) -> pd.DataFrame:
 
 def read_workbook(path: Path, options: dict) -> pd.DataFrame:
     """Every table the manifest names in a workbook, as long cells."""
-    # A sheet may word its period differently from the others ("year ending March 18" in P1, "... 2018" in P4).
-    return pd.concat(
-        [
-            read_sheet(path, sheet, sheet.get("period_as_published", options["period_as_published"]))
-            for sheet in options["sheets"]
-        ]
-    )
+    # A sheet may word its period differently from the others ("year ending March 18" in P1, "... 2018" in P4),
+    # or print one period per column group (period_from: group, the knife series of Table P5).
+    frames = []
+    for sheet in options["sheets"]:
+        by_group = sheet.get("period_from") == "group"
+        period = None if by_group else sheet.get("period_as_published", options["period_as_published"])
+        frames.append(read_sheet(path, sheet, period))
+    return pd.concat(frames)
