@@ -83,10 +83,12 @@ def test_a_new_edition_is_picked_up_without_code_changes(project):
     assert "raw_ons__pfa_ye_mar2019_table_p3_reissue" in logs
     outcomes = cells(project.outputs / "data" / "area_outcomes.csv")
     reissued = {
-        (r["area_code"], r["period_as_published"], r["value"]) for r in outcomes if r["edition"].endswith("_reissue")
+        (r["area_code"], r["measure"], r["period_as_published"], r["value"])
+        for r in outcomes
+        if r["edition"].endswith("_reissue")
     }
     original = {
-        (r["area_code"], r["period_as_published"], r["value"])
+        (r["area_code"], r["measure"], r["period_as_published"], r["value"])
         for r in outcomes
         if r["edition"] == "ons__pfa_ye_mar2019_table_p3"
     }
