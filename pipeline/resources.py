@@ -109,7 +109,7 @@ def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = N
         "release_settings": ReleaseSettings(date=release_date),
         # DuckDBResource rather than the DuckDB pandas IO manager: the IO manager deletes then inserts
         # by column position without a transaction, which empties or silently reorders a table when
-        # its columns change (measured, see STACK_NOTES.md). Every table here is written with
+        # its columns change (measured with dagster-duckdb-pandas 0.29.27). Every table here is written with
         # CREATE OR REPLACE TABLE ... AS SELECT instead.
         "duckdb": Warehouse(database=warehouse or default_warehouse()),
     }

@@ -702,6 +702,8 @@ INITIATIVE_APPROACHES = Table(
     ),
 )
 
+# Symbols a source prints instead of a value (see area_outcomes for their meanings).
+SYMBOLS = ("-", "+", "..", "NA", "N/A", "u", "c", "[x]")
 EDITION = Column(
     "edition",
     "string",
@@ -784,7 +786,7 @@ AREA_OUTCOMES = Table(
             "symbol",
             "string",
             "The symbol printed instead of a value.",
-            enum=("-", "+", "..", "NA", "N/A", "u", "c", "[x]"),
+            enum=SYMBOLS,
         ),
         SOURCE_ID,
     ),
@@ -1045,7 +1047,7 @@ OUTCOME_CHANGE_BY_AREA = Table(
             "symbol",
             "string",
             "The symbol either edition printed instead of a value; the change is then blank.",
-            enum=("-", "+", "..", "NA", "N/A", "u", "c", "[x]"),
+            enum=SYMBOLS,
         ),
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
     ),

@@ -367,21 +367,21 @@ ONS_ELS_FIELDS = (
 )
 
 
-def ons_els_indicator_table(file_id: str, title: str, headings: dict[str, str]) -> Table:
-    """An ONS Explore Local Statistics file (layout 'ons_els_indicator') under this edition's own headings.
+def headed_table(file_id: str, title: str, what: str, fields: tuple, headings: dict[str, str], *, all_fields: bool):
+    """A publisher's file declared by a layout's fields under this edition's own headings (layout_columns).
 
-    Only the fields above are read and checked; the publisher's other columns (notes, confidence
-    limits that are never filled, polarity) are kept as published but not declared.
+    Only the mapped fields are read and checked; the publisher's other columns are kept as published but
+    not declared. With `all_fields`, every field must be mapped.
     """
-    missing = [f.name for f in ONS_ELS_FIELDS if f.name not in headings]
+    missing = [f.name for f in fields if f.name not in headings and (all_fields or f.required)]
     if missing:
         raise ValueError(f"{file_id}: layout_columns lacks {', '.join(missing)}")
     return Table(
         name=f"raw_{file_id}",
         file_id=file_id,
         title=title,
-        description=f"{title}: one row per area and period, as ONS publishes it.",
-        columns=tuple(replace(f, name=headings[f.name]) for f in ONS_ELS_FIELDS),
+        description=f"{title}: {what}, as published.",
+        columns=tuple(replace(f, name=headings[f.name]) for f in fields if f.name in headings),
         strict=False,
     )
 
@@ -432,28 +432,19 @@ ONS_WIDE_FIELDS = (
 )
 
 
-def ons_wide_table(file_id: str, title: str, headings: dict[str, str]) -> Table:
-    """An ONS wide table (layout 'ons_wide_table') under this edition's own key headings."""
-    return Table(
-        name=f"raw_{file_id}",
-        file_id=file_id,
-        title=title,
-        description=f"{title}: one row per force or partnership, one column per offence group, as published.",
-        columns=tuple(replace(f, name=headings[f.name]) for f in ONS_WIDE_FIELDS if f.name in headings),
-        strict=False,
-    )
-
-
 def layout_tables(files) -> list[Table]:
-    """Raw tables for manifest files read with a shared layout (ons_pfa_long, ons_els_indicator)."""
+    """Raw tables for manifest files read with a shared layout: ons_pfa_long and ons_pfa_workbook (a workbook
+    is read into the long layout), ons_els_indicator and ons_wide_table (under each edition's headings)."""
     tables = []
     for f in files:
-        if f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):  # a workbook is read into the long layout
+        if f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):
             tables.append(ons_pfa_long_table(f.file_id, f.title))
         elif f.table_layout == "ons_els_indicator":
-            tables.append(ons_els_indicator_table(f.file_id, f.title, f.layout_columns))
+            what = "one row per area and period"
+            tables.append(headed_table(f.file_id, f.title, what, ONS_ELS_FIELDS, f.layout_columns, all_fields=True))
         elif f.table_layout == "ons_wide_table":
-            tables.append(ons_wide_table(f.file_id, f.title, f.layout_columns))
+            what = "one row per force or partnership, one column per offence group"
+            tables.append(headed_table(f.file_id, f.title, what, ONS_WIDE_FIELDS, f.layout_columns, all_fields=False))
     return tables
 
 
