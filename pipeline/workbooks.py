@@ -40,6 +40,10 @@ COLUMNS = (
 _FOOTNOTES = re.compile(r"^(?P<text>.*?[^\d,\s'])\s*(?P<notes>\d{1,2}(?:,\d{1,2})*)$")
 # ... or inside a closing bracket: "Total recorded crime (excluding fraud3)".
 _FOOTNOTES_IN_BRACKET = re.compile(r"^(?P<text>.*?[^\d,\s])(?P<notes>\d{1,2}(?:,\d{1,2})*)\)$")
+# ... or after a closing bracket inside a heading: "Population figures (mid-2016)4 rounded to 100".
+_FOOTNOTES_AFTER_BRACKET = re.compile(r"^(?P<text>.*?\))(?P<notes>\d{1,2}(?:,\d{1,2})*) (?P<rest>\D.*)$")
+# A heading that names its own period: the population column of Table P3 is "(mid-2016)", not the table's year.
+_MID_YEAR = re.compile(r"\((mid-\d{4})\)")
 _YEAR_ENDING_MARCH = re.compile(r"year ending March (\d{2}|\d{4})")
 _APRIL_TO_MARCH = re.compile(r"Apr '(\d{2}) to Mar '(\d{2})")
 _SPAN = re.compile(r"[A-Z][a-z]{2} '\d{2} to [A-Z][a-z]{2} '\d{2}")
@@ -50,6 +54,8 @@ def split_footnotes(text: str) -> tuple[str, str | None]:
     text = " ".join(str(text).split())
     if match := _FOOTNOTES_IN_BRACKET.match(text):
         return match["text"].strip() + ")", match["notes"]
+    if match := _FOOTNOTES_AFTER_BRACKET.match(text):
+        return f"{match['text']} {match['rest']}", match["notes"]
     match = _FOOTNOTES.match(text)
     return (match["text"].strip(), match["notes"]) if match else (text, None)
 
@@ -74,10 +80,16 @@ def financial_year(period: str) -> str | None:
     return f"{end - 1}-{end % 100:02d}"
 
 
-def column_period(sheet_period: str | None, group: str | None, heading: str) -> str:
-    """The period of one column: the sheet's, or (period_from: group) the column group's, where a series
-    table prints one period per group ("Apr '10 to Mar '11"); a "% change ... compared with:" group
-    compares with the period in its heading, so both are kept."""
+def column_period(sheet_period: str | None, group: str | None, heading: str, template: str | None = None) -> str:
+    """The period of one column: the one its heading names ("Population figures (mid-2016) ..."); else
+    the sheet's `period_format` filled in ("mid-{heading}": Table P9 heads each column with its year);
+    else the sheet's period; or (period_from: group) the column group's, where a series table prints one
+    period per group ("Apr '10 to Mar '11"); a "% change ... compared with:" group compares with the period
+    in its heading, so both are kept."""
+    if match := _MID_YEAR.search(heading):
+        return match[1]
+    if template is not None:
+        return template.format(group=group, heading=heading)
     if sheet_period is not None:
         return sheet_period
     return f"{group} {heading}" if _SPAN.fullmatch(heading) else str(group)
@@ -131,7 +143,7 @@ def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
             if value is None:
                 continue
             rows_read.append(number)
-            column_says = column_period(period, groups[column - 2], headings[column - 2])
+            column_says = column_period(period, groups[column - 2], headings[column - 2], sheet.get("period_format"))
             records.append(
                 (
                     sheet["name"].strip(),

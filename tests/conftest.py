@@ -1,12 +1,14 @@
 """Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones."""
 
 import hashlib
+import io
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import openpyxl
 import pytest
 import yaml
 
@@ -83,11 +85,31 @@ class Project:
                     entry["bytes"] = len(data)
             self.write_manifest(manifest)
 
+    def edit_workbook(self, relative: str, sheet: str, area_code: str, heading: str, value: object) -> bytes:
+        """A raw workbook with one cell changed (the area's row, the column whose heading starts with `heading`),
+        written back with its manifest entry following; the workbook's bytes are returned."""
+        self.write_raw(relative, edited_workbook(self.raw / relative, sheet, area_code, heading, value))
+        return (self.raw / relative).read_bytes()
+
     def manifest(self) -> dict:
         return yaml.safe_load((self.raw / "sources.yaml").read_text(encoding="utf-8"))
 
     def write_manifest(self, manifest: dict) -> None:
         (self.raw / "sources.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False), encoding="utf-8")
+
+
+def edited_workbook(path: Path, sheet: str, area_code: str, heading: str, value: object) -> bytes:
+    """The workbook's bytes with one cell changed. The ONS workbooks hold values, not formulas, so a save
+    through openpyxl keeps every other cell as it was."""
+    book = openpyxl.load_workbook(path)
+    table = book[next(name for name in book.sheetnames if name.strip() == sheet)]
+    headings = [" ".join(str(c.value).split()) if c.value is not None else "" for c in table[5]]
+    column = next(i for i, text in enumerate(headings) if text.startswith(heading))
+    row = next(r for r in table.iter_rows() if r[0].value == area_code)
+    row[column].value = value
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import subprocess
 
 from pipeline.build import JOB_COMMAND
 from pipeline.resources import PROJECT_DIR
-from tests.conftest import snapshot
+from tests.conftest import edited_workbook, snapshot
 
 
 def build_cli(project) -> subprocess.CompletedProcess:
@@ -78,23 +78,21 @@ def test_an_edition_whose_values_jump_is_published_with_flags(project):
 
 def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(project):
     before = snapshot(project.outputs)
-    source = "outcomes/ons-pfa-tables-ye-mar2019-table-p3.csv"
-    header, body = rows(project.raw / source)
-    area, heading, value = (header.index(c) for c in ("area_code", "column_heading", "value_as_published"))
-    changed = next(r for r in body if r[area] == "E23000013" and r[heading].startswith("Population figures"))
-    changed[value] = str(int(changed[value]) + 1000)  # beyond the rounding tolerance of populations
+    source = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
+    # Cleveland's population in Table P3 (566,200 as published), beyond the rounding tolerance of populations.
+    data = edited_workbook(project.raw / source, "Table P3", "E23000013", "Population figures", 567200)
     add_edition(
         project,
         source,
-        "outcomes/ons-pfa-tables-test-table-p3.csv",
-        "ons__pfa_test_table_p3",
-        write_csv(project.raw / source, header, body),
+        "outcomes/workbooks/test-edition.xlsx",
+        "ons__pfa_test",
+        data,
         edition_date="2019-06-30",
     )
     run = build_cli(project)
     logs = run.stdout + run.stderr
     assert run.returncode != 0
-    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test_table_p3" in line)
+    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test" in line)
     assert "Population figures (mid-2017)" in failure
     assert snapshot(project.outputs) == before
 
@@ -118,7 +116,8 @@ def test_a_further_quarterly_workbook_is_published_with_no_code_change(project):
     outcomes = list(csv.DictReader(io.StringIO((project.outputs / "data" / "area_outcomes.csv").read_text())))
     reissued = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019_reissue"]
     original = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019"]
-    # Every published count of Tables P1, P4 and P5 for every police force area, as in the original.
+    # Every published count, rate and population of Tables P1, P3, P4 and P5 for every police force area, as in
+    # the original.
     assert len(reissued) == len(original) > 43 * 6
     assert {(r["area_code"], r["measure"], r["value"]) for r in reissued} == {
         (r["area_code"], r["measure"], r["value"]) for r in original

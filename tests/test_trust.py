@@ -323,15 +323,16 @@ def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(proj
     from tests.conftest import snapshot
 
     before = snapshot(project.outputs)
-    line = 'Cleveland,,Victim-based crime,Robbery,"Rate per 1,000 population",year ending March 2019,2018-19,'
-    project.replace_raw("outcomes/ons-pfa-tables-ye-mar2019-table-p3.csv", line + "1.02", line + "-1.02")
+    # Cleveland's robbery rate in Table P3, 1.0244634814095206 as published.
+    workbook = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
+    project.edit_workbook(workbook, "Table P3", "E23000013", "Robbery", -1.0244634814095206)
     build = project.build(release_date="2026-11-26")
     assert not build.result.success
     failed = {e.check_name: e for e in build.result.get_asset_check_evaluations() if not e.passed}
     negative = failed["no_negative_counts_or_rates"]
     assert negative.asset_key.to_user_string() == "core_area_outcomes"
     assert "E23000013" in negative.description and "Robbery" in negative.description
-    assert "-1.02" in negative.description
+    assert "-1.02446348140952" in negative.description
     assert snapshot(project.outputs) == before
 
 

@@ -15,9 +15,11 @@ WITH flagged AS (
     WHERE table_name = 'area_outcomes' AND area_code IS NOT NULL
     GROUP BY ALL
 ), population AS (
-    SELECT area_code, CAST(value AS DOUBLE) AS population
+    -- Several editions print the same mid-2018 estimate: the newest edition's, one per area.
+    SELECT area_code, CAST(arg_max(value, edition_date) AS DOUBLE) AS population
     FROM core.area_outcomes
     WHERE measure = 'population' AND period_as_published = 'mid-2018' AND value IS NOT NULL
+    GROUP BY area_code
 ), grouped AS (
     SELECT o.*, a.area_name, f.checks, p.population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'

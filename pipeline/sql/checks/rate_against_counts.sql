@@ -14,6 +14,8 @@ WITH counts AS (
            CAST(value AS DOUBLE) AS population
     FROM core.area_outcomes
     WHERE measure = 'population' AND value IS NOT NULL
+    -- Several editions print the same mid-year estimate: the newest edition's.
+    QUALIFY row_number() OVER (PARTITION BY area_code, period_as_published ORDER BY edition_date DESC, edition DESC) = 1
 ), rates AS (
     SELECT area_code, period_as_published, edition, source_id, CAST(value AS DOUBLE) AS rate,
            CAST(left(period_first_year, 4) AS INTEGER) AS first_year,
