@@ -82,12 +82,14 @@ GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
 GROUP_NAMES = {"vru_from_2019-20": "VRU from 2019-20", "vru_from_2022-23": "VRU from 2022-23", "no_vru": "no VRU"}
 
 
-# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker each.
+# Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker and a line
+# style each, so that no group is told apart by colour alone. Dotted lines are kept for "flagged values included".
 GROUP_STYLE = {
     "vru_from_2019-20": ("#0072B2", "o"),
     "vru_from_2022-23": ("#E69F00", "s"),
     "no_vru": ("#009E73", "^"),
 }
+GROUP_LINE = {"vru_from_2019-20": "-", "vru_from_2022-23": "--", "no_vru": "-."}
 
 
 @dataclass(frozen=True)
@@ -114,34 +116,61 @@ class HomicideComparison:
         return [(r[0], r[1], r[7]) for r in self.rows if r[2] == "all_values" and r[7]]
 
 
-def homicide_png(comparison: HomicideComparison) -> bytes:
-    """Mean homicide rate per million by area group over the rolling three-year periods: solid without the
-    flagged values, dotted with every value, so that a reader sees what the flagged values do."""
-    fig, ax = plt.subplots(figsize=(9, 4.8), dpi=100)
+def _spread(positions: dict[str, float], gap: float) -> dict[str, float]:
+    """Label heights at least `gap` apart, in the order of the lines they label (direct labels never overlap)."""
+    placed: dict[str, float] = {}
+    for key, y in sorted(positions.items(), key=lambda item: item[1]):
+        below = max(placed.values(), default=None)
+        placed[key] = y if below is None else max(y, below + gap)
+    return placed
+
+
+def homicide_png(comparison: HomicideComparison, caption: str) -> bytes:
+    """Mean homicide rate per million by area group over the rolling three-year periods: one line per group
+    without the flagged values (its own colour, marker and line style), and dotted with every value where the
+    flagged values change it, so that a reader sees what they do. Lines are labelled at their right end, not in
+    a legend; the caption names the source and the package version."""
+    fig, ax = plt.subplots(figsize=(10, 5.2), dpi=100)
     periods = comparison.periods
     labels = [f"{p[:4]}-{int(p[:4]) + 3}" for p in periods]
+    ends: dict[str, float] = {}
+    texts: dict[str, tuple[str, str]] = {}
     for group in GROUPS:
         colour, marker = GROUP_STYLE[group]
         used = [r[6] for r in comparison.rows if r[1] == group and r[2] == "excluding_flagged"]
-        label = f"{GROUP_NAMES[group]} ({max(used, default=0)} areas with a rate)"
         clean = comparison.series(group, "excluding_flagged")
         every = comparison.series(group, "all_values")
-        ax.plot(labels, [np.nan if v is None else v for v in clean], marker=marker, color=colour, label=label)
+        line = [np.nan if v is None else v for v in clean]
+        ax.plot(labels, line, marker=marker, color=colour, linestyle=GROUP_LINE[group])
+        if clean[-1] is not None:
+            ends[group] = clean[-1]
+            texts[group] = (f"{GROUP_NAMES[group]} ({max(used, default=0)} areas): {clean[-1]:.1f}", colour)
         if every != clean:
-            ax.plot(
-                labels,
-                [np.nan if v is None else v for v in every],
-                linestyle=":",
-                marker=".",
-                color=colour,
-                label=f"{GROUP_NAMES[group]}, flagged values included",
-            )
+            ax.plot(labels, [np.nan if v is None else v for v in every], linestyle=":", marker=".", color=colour)
+            if every[-1] is not None:
+                ends[f"{group} all"] = every[-1]
+                texts[f"{group} all"] = (f"{GROUP_NAMES[group]}, flagged values included: {every[-1]:.1f}", colour)
+    top = max([v for g in GROUPS for v in comparison.series(g, "all_values") if v is not None], default=1.0)
+    ax.set_ylim(0, top * 1.15)
+    for key, y in _spread(ends, gap=top * 0.06).items():
+        text, colour = texts[key]
+        ax.annotate(
+            text,
+            (len(labels) - 1, ends[key]),
+            xytext=(len(labels) - 0.8, y),
+            textcoords="data",
+            va="center",
+            fontsize=8,
+            color=colour,
+            arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.6},
+        )
+    ax.set_xlim(-0.3, len(labels) + 2.6)
     if "2019-20" in periods:
         x = periods.index("2019-20")
         ax.axvline(x, color="#888888", linestyle="--", linewidth=1)
         ax.text(
             x + 0.05,
-            ax.get_ylim()[1] * 0.97,
+            top * 1.12,
             "first period wholly after\nVRU funding began (2019-20)",
             fontsize=8,
             va="top",
@@ -150,10 +179,10 @@ def homicide_png(comparison: HomicideComparison) -> bytes:
     ax.set_ylabel("Homicides per million population\n(unweighted mean of area rates)", fontsize=9)
     ax.set_xlabel(f"Three-year period, April to March (edition {comparison.edition})", fontsize=9)
     ax.tick_params(labelsize=8)
-    ax.set_ylim(bottom=0)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.spines[["top", "right"]].set_visible(False)
     ax.set_title("Homicide rate: areas with a VRU and the others (descriptive, not causal)", fontsize=10)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, textwrap.fill(caption, 160), fontsize=7, color="#555555", ha="left", va="bottom")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(fig)

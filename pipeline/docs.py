@@ -156,6 +156,37 @@ def comparison_table(comparison: HomicideComparison) -> str:
     return "\n".join(lines) + note
 
 
+def homicide_alt(comparison: HomicideComparison) -> str:
+    """The homicide chart's message in words: each group's mean rate (flagged values left out) in the first and
+    the last period, which group was highest in each, and what the flagged values do where they change a mean."""
+    first, last = comparison.periods[0], comparison.periods[-1]
+
+    def highest(period: str) -> str:
+        values = {g: comparison.value(period, g, "excluding_flagged") for g in GROUPS}
+        return IN_WORDS[max((g for g in GROUPS if values[g] is not None), key=lambda g: values[g])]
+
+    def years(period: str) -> str:
+        return f"April {period[:4]} to March {int(period[:4]) + 3}"
+
+    moves = "; ".join(
+        f"{IN_WORDS[g]} {_number(comparison.value(first, g, 'excluding_flagged'))} and "
+        f"{_number(comparison.value(last, g, 'excluding_flagged'))}"
+        for g in GROUPS
+    )
+    text = (
+        f"Mean homicide rate per million population in the three years {years(first)} and in {years(last)}, "
+        f"flagged values left out: {moves}. Highest in the first period: the {highest(first)}; in the last: "
+        f"the {highest(last)}."
+    )
+    for group in sorted({g for _, g, _ in comparison.flagged_used()}, key=GROUPS.index):
+        text += (
+            f" With the flagged values the {IN_WORDS[group]} read "
+            f"{_number(comparison.value(first, group, 'all_values'))} and "
+            f"{_number(comparison.value(last, group, 'all_values'))}."
+        )
+    return text + " Descriptive: it says nothing about what caused any difference."
+
+
 IN_WORDS = {
     "vru_from_2019-20": "areas with a VRU from 2019-20",
     "vru_from_2022-23": "areas with a VRU from 2022-23",
@@ -229,6 +260,7 @@ def dataset_card(
     coverage: str,
     totals: str,
     comparison: str,
+    homicide_alt: str,
     flags: str,
     change: tuple[str, str],
     release_date: str,
@@ -276,6 +308,7 @@ def dataset_card(
         coverage=coverage,
         totals=totals,
         comparison=comparison,
+        homicide_alt=homicide_alt,
         flags=flags,
         change=change[0],
         change_alt=change[1],

@@ -120,3 +120,24 @@ def test_card_shows_the_outcome_comparison_as_descriptive(fresh_build):
     assert "**This is descriptive, not causal.**" in section
     assert "| 2022-04 to 2025-03 |" in section and "City of London" in section
     assert (fresh_build.outputs / "homicide_rate_vru_and_other_areas.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_homicide_chart_alt_text_states_the_figures_it_shows(fresh_build):
+    """The alt text says what the chart shows, with the numbers of outcome_comparison: each group's mean
+    without flagged values in the first and the last period of the newest homicide edition."""
+    import csv
+    import io
+    import re
+
+    card = (fresh_build.outputs / "README.md").read_text()
+    alt = re.search(r"!\[([^\]]+)\]\(homicide_rate_vru_and_other_areas\.png\)", card)[1]
+    rows = list(csv.DictReader(io.StringIO((fresh_build.outputs / "data" / "outcome_comparison.csv").read_text())))
+    rates = [r for r in rows if r["measure"] == "homicide_rate_per_million" and r["variant"] == "excluding_flagged"]
+    newest = max(r["edition"] for r in rates if r["edition"].startswith("ons__homicide_offences_2"))
+    rates = [r for r in rates if r["edition"] == newest]
+    first, last = min(r["period_first_year"] for r in rates), max(r["period_first_year"] for r in rates)
+    for group, words in (("vru_from_2019-20", "VRU from 2019-20"), ("no_vru", "without a VRU")):
+        means = {r["period_first_year"]: f"{float(r['mean_value']):.2f}" for r in rates if r["area_group"] == group}
+        before, after = means[first], means[last]
+        assert f"{words} {before} and {after}" in alt, (group, alt)
+    assert "Descriptive" in alt and "chart" not in alt.lower()

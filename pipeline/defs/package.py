@@ -158,7 +158,12 @@ def datapackage(
     previous_changelog = outputs / "CHANGELOG.md"
     files[docs.CHART_PATH] = chart.funding_grid_png(areas, columns, amounts, kinds)
     homicide = homicide_comparison(duckdb)
-    files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(homicide)
+    files[docs.HOMICIDE_CHART_PATH] = chart.homicide_png(
+        homicide,
+        f"Source: ONS homicide offences per million population by police force area (Explore Local Statistics), "
+        f"edition {homicide.edition}; flagged values: this package's quality_flags. "
+        f"{descriptor['title']}, version {decided.version}.",
+    )
     change_rows = change_by_group(duckdb)
     change = docs.change_section(change_rows)
     files[docs.CHANGE_CHART_PATH] = chart.change_png(
@@ -177,6 +182,7 @@ def datapackage(
         docs.coverage_matrix(areas, columns, kinds),
         docs.totals_table(totals),
         docs.comparison_table(homicide),
+        docs.homicide_alt(homicide),
         docs.flags_section(quality_flags(duckdb)),
         change,
         decided.date,
