@@ -7,47 +7,17 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 MANIFEST_NAME = "sources.yaml"
 
-_SOURCE_FIELDS = (
-    "source_id",
-    "title",
-    "publisher",
-    "url",
-    "date_published",
-    "date_as_stated",
-    "licence",
-    "kind",
-    "notes",
-    "archive_url",
-    "url_note",
-    "verification",
-    "checked_on",
-    "check_method",
-)
+# The layouts a file can be read with (schemas/raw.py makes each one's raw table): a new file in one of them is
+# a manifest entry, not code. A funding file says how its columns map onto a report in `funding_layout` instead.
+TABLE_LAYOUTS = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
 VERIFICATIONS = ("verified", "not_rechecked", "contradicted")
-_FILE_FIELDS = (
-    "file_id",
-    "path",
-    "source_id",
-    "title",
-    "date_retrieved",
-    "transcribed_from",
-    "verified",
-    "funding_layout",
-    "table_layout",
-    "edition_date",
-    "layout_columns",
-    "table_options",
-    "sha256",
-    "bytes",
-)
-_REQUIRED_SOURCE = ("source_id", "title", "publisher", "url", "licence", "kind")
-# A file whose rows each name their source has no file-level source_id.
-_REQUIRED_FILE = ("file_id", "path", "title", "date_retrieved", "sha256", "bytes")
 
 
 class ManifestError(ValueError):
@@ -117,11 +87,161 @@ def load_manifest(raw_dir: Path) -> Manifest:
     return _parse_manifest(path, text)
 
 
+def _iso_date(value: object) -> str | None:
+    """YAML reads 2023-08-29 as a date and '2023-08-29' as text; both become ISO text. Nothing else is a date
+    here (pydantic alone would also take a number of seconds since 1970)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat() if isinstance(value, str) else _not_a_date(value)
+    except ValueError:
+        return _not_a_date(value)
+
+
+def _not_a_date(value: object):
+    raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)")
+
+
+IsoDate = Annotated[str | None, BeforeValidator(_iso_date)]
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceEntry(_Entry):
+    """A public document the data cites."""
+
+    source_id: Text
+    title: Text
+    publisher: Text
+    url: Text
+    licence: Text
+    kind: Text
+    date_published: IsoDate = None
+    date_as_stated: str | None = None
+    notes: str | None = None
+    archive_url: str | None = None
+    url_note: str | None = None
+    verification: Literal["verified", "not_rechecked", "contradicted"] = "not_rechecked"
+    checked_on: IsoDate = None
+    check_method: str | None = None
+
+    @model_validator(mode="after")
+    def _checked(self) -> SourceEntry:
+        if self.verification != "not_rechecked" and not (self.checked_on and self.check_method):
+            raise ValueError(f"a {self.verification} source needs checked_on and check_method")
+        return self
+
+
+class FundingLayout(_Entry):
+    """How a funding file's columns map onto a funding report (pipeline/funding.py)."""
+
+    columns: dict[str, str] = {}
+    amount_columns: dict[str, str] = {}
+    constants: dict[str, str] = {}
+    each_year_rows: dict[Annotated[int, Field(ge=2)], str] = {}
+
+
+class Sheet(_Entry):
+    """One table of an ONS workbook (pipeline/workbooks.py): its sheet and the rows of its parts."""
+
+    name: Text
+    group_row: int = Field(ge=1)
+    heading_row: int = Field(ge=1)
+    unit_row: int | None = Field(default=None, ge=1)
+    first_row: int = Field(ge=1)
+    last_row: int = Field(ge=1)
+    period_as_published: str | None = None
+    period_from: Literal["group"] | None = None
+    period_format: str | None = None
+
+
+class TableOptions(_Entry):
+    header_row: int = Field(default=1, ge=1)
+    source_table: str | None = None
+    period_as_published: str | None = None
+    sheets: list[Sheet] | None = None
+
+
+class FileEntry(_Entry):
+    """A file in raw/: where it came from, how it is read, and its checksum."""
+
+    file_id: Text
+    path: Text
+    source_id: str | None = None
+    title: Text
+    date_retrieved: IsoDate
+    transcribed_from: str | None = None
+    verified: str | None = None
+    funding_layout: FundingLayout | None = None
+    table_layout: Literal[TABLE_LAYOUTS] | None = None  # type: ignore[valid-type]
+    edition_date: IsoDate = None
+    layout_columns: dict[str, Text] = {}
+    table_options: TableOptions | None = None
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    bytes: int = Field(ge=0, strict=True)
+
+    @model_validator(mode="after")
+    def _dated(self) -> FileEntry:
+        if not self.date_retrieved:
+            raise ValueError("date_retrieved is required")
+        return self
+
+
+def _problems(error: ValidationError) -> str:
+    """A pydantic error as a reader wants it: the entry's missing and unknown fields listed together, then
+    each other problem with the path to its field ('table_options.sheets.0.heading_row: Field required')."""
+    errors = error.errors()
+    top = [e for e in errors if e["type"] in ("missing", "extra_forbidden") and len(e["loc"]) == 1]
+    missing = [str(e["loc"][0]) for e in top if e["type"] == "missing"]
+    unknown = [str(e["loc"][0]) for e in top if e["type"] == "extra_forbidden"]
+    parts = [f"missing {', '.join(missing)}"] if missing else []
+    parts += [f"unknown field(s) {', '.join(unknown)}"] if unknown else []
+    for e in errors:
+        if e in top:
+            continue
+        field = ".".join(str(part) for part in e["loc"])
+        message = e["msg"].removeprefix("Value error, ")
+        parts.append(f"{field}: {message}" if field else message)
+    return "; ".join(parts)
+
+
+def _validated(model: type[_Entry], entry: object, where: str) -> _Entry:
+    if not isinstance(entry, dict):
+        raise ManifestError(f"{where}: expected a mapping, got {type(entry).__name__}")
+    try:
+        return model.model_validate(entry)
+    except ValidationError as exc:
+        raise ManifestError(f"{where}: {_problems(exc)}") from None
+
+
+def _named(entry: object, key: str) -> str:
+    """' (file_id ons__pfa_ye_mar2018)': how an analyst finds the entry in a 2,000-line manifest."""
+    return f" ({key} {entry[key]})" if isinstance(entry, dict) and entry.get(key) else ""
+
+
+class _DatesAsText(yaml.SafeLoader):
+    """YAML's own date reading fails on 2026-02-30 before any entry is known; read dates as text, and let
+    the models say which entry and field holds an impossible one."""
+
+
+_DatesAsText.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 @functools.lru_cache(maxsize=8)
 def _parse_manifest(path: Path, text: str) -> Manifest:
+    """The manifest's entries checked by the models above, then what no single entry can check: unique ids,
+    sources that exist, paths inside raw/."""
     raw_dir = path.parent
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_DatesAsText)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not readable YAML: {exc}") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("sources"), list) or not isinstance(doc.get("files"), list):
@@ -129,77 +249,35 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
 
     sources: dict[str, dict] = {}
     for n, entry in enumerate(doc["sources"], start=1):
-        where = f"{path}: sources entry {n}"
-        entry = _check_entry(entry, where, _SOURCE_FIELDS, _REQUIRED_SOURCE)
-        if entry["source_id"] in sources:
-            raise ManifestError(f"{where}: duplicate source_id {entry['source_id']!r}")
-        entry["date_published"] = _iso_date(entry.get("date_published"), f"{where}, date_published")
-        entry["checked_on"] = _iso_date(entry.get("checked_on"), f"{where}, checked_on")
-        entry["verification"] = entry.get("verification") or "not_rechecked"
-        if entry["verification"] not in VERIFICATIONS:
-            raise ManifestError(f"{where}: verification must be one of {', '.join(VERIFICATIONS)}")
-        if entry["verification"] != "not_rechecked" and not (entry["checked_on"] and entry.get("check_method")):
-            raise ManifestError(f"{where}: a {entry['verification']} source needs checked_on and check_method")
-        sources[entry["source_id"]] = entry
+        where = f"{path}: sources entry {n}" + _named(entry, "source_id")
+        source = _validated(SourceEntry, entry, where)
+        if source.source_id in sources:
+            raise ManifestError(f"{where}: duplicate source_id {source.source_id!r}")
+        sources[source.source_id] = {k: ("" if v is None else v) for k, v in source.model_dump().items()}
 
     files: dict[str, RawFile] = {}
     resolved_raw = raw_dir.resolve()
     for n, entry in enumerate(doc["files"], start=1):
-        where = f"{path}: files entry {n}"
-        entry = _check_entry(entry, where, _FILE_FIELDS, _REQUIRED_FILE)
-        if entry["file_id"] in files:
-            raise ManifestError(f"{where}: duplicate file_id {entry['file_id']!r}")
-        if entry["source_id"] and entry["source_id"] not in sources:
-            raise ManifestError(f"{where}: source_id {entry['source_id']!r} is not in the sources list")
-        target = (raw_dir / entry["path"]).resolve()
-        if Path(entry["path"]).is_absolute() or not target.is_relative_to(resolved_raw):
-            raise ManifestError(f"{where}: path {entry['path']!r} escapes {raw_dir}")
-        if not isinstance(entry["bytes"], int) or entry["bytes"] < 0:
-            raise ManifestError(f"{where}: bytes must be a whole number, got {entry['bytes']!r}")
-        entry["date_retrieved"] = _iso_date(entry["date_retrieved"], f"{where}, date_retrieved")
-        layout = entry.get("funding_layout") or {}
-        if not isinstance(layout, dict) or not isinstance(layout.get("columns", {}), dict):
-            raise ManifestError(f"{where}: funding_layout must map 'columns' to funding report fields")
-        each_year = layout.get("each_year_rows", {})
-        if not isinstance(each_year, dict) or not all(isinstance(r, int) and r >= 2 for r in each_year):
-            raise ManifestError(f"{where}: funding_layout each_year_rows must map row numbers (2 or more) to evidence")
-        entry["edition_date"] = _iso_date(entry.get("edition_date"), f"{where}, edition_date")
-        columns = entry.get("layout_columns") or {}
-        if not isinstance(columns, dict) or not all(isinstance(v, str) and v for v in columns.values()):
-            raise ManifestError(f"{where}: layout_columns must map each field to a column heading")
-        options = entry.get("table_options") or {}
-        if not isinstance(options, dict) or not isinstance(options.get("header_row", 1), int):
-            raise ManifestError(f"{where}: table_options must be a mapping, with header_row a whole number")
-        values = {k: entry.get(k) or "" for k in _FILE_FIELDS}
-        files[entry["file_id"]] = RawFile(
-            **values
-            | {"bytes": entry["bytes"], "funding_layout": layout, "layout_columns": columns, "table_options": options}
+        where = f"{path}: files entry {n}" + _named(entry, "file_id")
+        file = _validated(FileEntry, entry, where)
+        if file.file_id in files:
+            raise ManifestError(f"{where}: duplicate file_id {file.file_id!r}")
+        if file.source_id and file.source_id not in sources:
+            raise ManifestError(f"{where}: source_id {file.source_id!r} is not in the sources list")
+        target = (raw_dir / file.path).resolve()
+        if Path(file.path).is_absolute() or not target.is_relative_to(resolved_raw):
+            raise ManifestError(f"{where}: path {file.path!r} escapes {raw_dir}")
+        fields = file.model_dump(exclude_none=True)
+        files[file.file_id] = RawFile(
+            **{k: fields.get(k) or "" for k in RawFile.__dataclass_fields__}
+            | {
+                "bytes": file.bytes,
+                "funding_layout": fields.get("funding_layout", {}),
+                "layout_columns": file.layout_columns,
+                "table_options": fields.get("table_options", {}),
+            }
         )
     return Manifest(path=path, sources=sources, files=files)
-
-
-def _check_entry(entry: object, where: str, fields: tuple[str, ...], required: tuple[str, ...]) -> dict:
-    if not isinstance(entry, dict):
-        raise ManifestError(f"{where}: expected a mapping, got {type(entry).__name__}")
-    unknown = sorted(set(entry) - set(fields))
-    if unknown:
-        raise ManifestError(f"{where}: unknown field(s) {', '.join(unknown)}")
-    missing = [f for f in required if entry.get(f) in (None, "")]
-    if missing:
-        raise ManifestError(f"{where}: missing {', '.join(missing)}")
-    return {f: entry.get(f) for f in fields}
-
-
-def _iso_date(value: object, where: str) -> str:
-    """YAML reads 2023-08-29 as a date; keep dates as ISO strings, blank when unknown."""
-    if value in (None, ""):
-        return ""
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    try:
-        return dt.date.fromisoformat(str(value)).isoformat()
-    except ValueError as exc:
-        raise ManifestError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD)") from exc
 
 
 def sha256_of(path: Path) -> str:

@@ -34,10 +34,34 @@ def test_every_raw_table_is_a_manifest_file():
     [
         ("sources: [\n", "not readable YAML"),
         ("just a string\n", "expected top-level lists"),
-        ("sources: []\nfiles: [{file_id: x}]\n", "files entry 1: missing path, title"),
+        (
+            "sources: []\nfiles: [{file_id: x}]\n",
+            "files entry 1 (file_id x): missing path, title, date_retrieved, sha256, bytes",
+        ),
         (
             "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, colour: red}]\nfiles: []\n",
-            "sources entry 1: unknown field(s) colour",
+            "sources entry 1 (source_id S): unknown field(s) colour",
+        ),
+        (
+            "sources: []\nfiles: [{file_id: f, path: a.csv, title: t, date_retrieved: 2026-02-30, "
+            f"sha256: {'a' * 64}, bytes: 1}}]\n",
+            "files entry 1 (file_id f): date_retrieved: '2026-02-30' is not an ISO date (YYYY-MM-DD)",
+        ),
+        (
+            "sources: []\nfiles: [{file_id: f, path: a.csv, title: t, date_retrieved: 2026-11-25, "
+            f"sha256: {'a' * 64}, bytes: 1, table_layout: ons_pfa_sideways}}]\n",
+            "files entry 1 (file_id f): table_layout: Input should be 'ons_pfa_long', 'ons_pfa_workbook'",
+        ),
+        (
+            "sources: []\nfiles: [{file_id: f, path: a.xlsx, title: t, date_retrieved: 2026-11-25, "
+            f"sha256: {'a' * 64}, bytes: 1, table_options: {{sheets: [{{name: P1, group_row: 4}}]}}}}]\n",
+            "files entry 1 (file_id f): table_options.sheets.0.heading_row: Field required",
+        ),
+        (
+            "sources: []\nfiles: [{file_id: f, path: a.csv, title: t, date_retrieved: 2026-11-25, "
+            "sha256: abc, bytes: -1}]\n",
+            "files entry 1 (file_id f): sha256: String should match pattern '^[0-9a-f]{64}$'; bytes: Input should "
+            "be greater than or equal to 0",
         ),
         (
             "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, date_published: 29/08/2023}]"
@@ -57,7 +81,7 @@ def test_path_escaping_raw_is_refused(tmp_path):
     (tmp_path / "sources.yaml").write_text(
         "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k}]\n"
         "files: [{file_id: f, path: ../../etc/passwd, source_id: S, title: t, date_retrieved: 2026-11-25, "
-        "sha256: abc, bytes: 1}]\n"
+        f"sha256: {'a' * 64}, bytes: 1}}]\n"
     )
     with pytest.raises(ManifestError, match=r"path '\.\./\.\./etc/passwd' escapes"):
         load_manifest(tmp_path)
