@@ -40,7 +40,7 @@ duckdb: $(STAMP)
 
 # Dagster UI for data teams, on loopback only; the schedule can be switched on there.
 ui: $(INSTANCE)
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
 # Auditors: the UI read-only over the runs `make data` recorded. Lineage, metadata, checks and history can be
 # browsed; nothing can be launched, wiped or edited.

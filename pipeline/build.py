@@ -12,19 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pipeline.manifest import ManifestError
 from pipeline.resources import PROJECT_DIR, ProjectPaths, default_warehouse
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
-# The whole publish job from the command line, with this environment's dagster.
-JOB_COMMAND = [
-    str(Path(sys.executable).parent / "dagster"),
-    "job",
-    "execute",
-    "-m",
-    "pipeline.definitions",
-    "-j",
-    "publish_package",
-]
+# The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds
+# the code location through [tool.dg] in pyproject.toml).
+JOB_COMMAND = [str(Path(sys.executable).parent / "dg"), "launch", "--job", "publish_package"]
+
+
+def cli_env(base: dict | None = None) -> dict:
+    """The environment for JOB_COMMAND: `dg` warns unless the project's virtual environment is the active one."""
+    return (os.environ if base is None else base) | {"VIRTUAL_ENV": sys.prefix}
 
 
 def tree_digest(paths: list[Path], root: Path) -> str:
@@ -51,11 +50,16 @@ def current_stamp(paths: ProjectPaths) -> str:
 
 def main() -> int:
     paths = ProjectPaths()
+    try:
+        paths.manifest()  # a malformed manifest is named here, before Dagster logs it with its stack trace
+    except ManifestError as exc:
+        print(f"make data: {exc}", file=sys.stderr)
+        return 1
     stamp = stamp_path()
     if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(paths):
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
-    result = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR)
+    result = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR, env=cli_env())
     if result.returncode == 0:
         stamp.write_text(current_stamp(paths) + "\n")
     else:

@@ -20,28 +20,6 @@ def _text(name: str, description: str, **kwargs) -> Column:
     return Column(name, "string", description, **kwargs)
 
 
-HOME_OFFICE_ALLOCATIONS_2023_24 = Table(
-    name="raw_home_office__funding_allocations_2023_24",
-    file_id="home_office__funding_allocations_2023_24",
-    title="Home Office serious violence funding allocations 2023/24, as printed",
-    description="Grip (police) and VRU allocations for 2023/24 by area, as printed on gov.uk.",
-    columns=(
-        _text("Area", "Area name as printed by the Home Office.", required=True, unique=True),
-        _text(
-            "Grip police force allocation",
-            "Grip allocation to the police force, as printed.",
-            pattern=GBP_AS_PRINTED,
-            pattern_hint=GBP_HINT,
-        ),
-        _text(
-            "VRU allocation",
-            "Violence Reduction Unit allocation, as printed; blank where the page was not seen.",
-            pattern=GBP_AS_PRINTED,
-            pattern_hint=GBP_HINT,
-        ),
-    ),
-)
-
 POLICE_FORCE_AREAS = Table(
     name="raw_reference__police_force_areas",
     file_id="reference__police_force_areas",
@@ -116,72 +94,6 @@ INITIATIVES = Table(
         _text("outcome_source", "Source of those figures."),
         _text("source_urls", "Pages the row comes from, separated by ' ; '.", required=True),
         _text("notes", "Compiler's notes.", required=True),
-    ),
-)
-
-FUNDING_REPORT_FILES = {
-    "local_reports__vru_allocations_2019_20": "2019/20 VRU allocations as restated locally",
-    "local_reports__vru_allocations_2020_21": "2020/21 VRU allocations as restated locally",
-    "local_reports__vru_allocations_2021_22": "2021/22 VRU allocations as restated locally",
-    "local_reports__serious_violence_funding_2022_25": "The 2022/23-2024/25 settlement as restated locally",
-    "local_reports__serious_violence_funding_2023_24": "2023/24 funding from local and parliamentary sources",
-    "local_reports__serious_violence_funding_2024_25": "2024/25 funding from local and parliamentary sources",
-    "local_reports__serious_violence_funding_2025_26": "2025/26 funding from local and parliamentary sources",
-    "local_reports__surge_and_grip_2019_20_to_2021_22": "Surge and Grip police funding 2019/20-2021/22",
-    "local_reports__serious_violence_duty": "Serious Violence Duty allocations",
-    "local_reports__gap_fill": "Single-area figures from the gap-fill pass",
-}
-
-
-def funding_reports_file(file_id: str, title: str) -> Table:
-    """A multi-source funding file: one printed figure per row, each with its own source_id."""
-    return Table(
-        name=f"raw_{file_id}",
-        file_id=file_id,
-        title=title,
-        description=f"{title}: one printed figure per row, with its source.",
-        columns=(
-            _text("area_as_published", "Area as the source prints it.", required=True),
-            _text("stream", "Funding stream label (the compiler's short label).", required=True),
-            _text("financial_year", "Year or period as the source states it.", required=True),
-            _text("amount_as_published", "Amount copied character for character.", required=True),
-            _text("notes", "Compiler's notes."),
-            _text(
-                "source_id",
-                "Document the figure comes from.",
-                required=True,
-                pattern=r"[SG]\d+",
-                pattern_hint="a source id like 'S06' or 'G14'",
-            ),
-        ),
-    )
-
-
-def _printed(file_id: str, title: str, *extra: Column) -> Table:
-    """A single-publication funding file: the publisher's area and amount, as printed."""
-    return Table(
-        name=f"raw_{file_id}",
-        file_id=file_id,
-        title=title,
-        description=f"{title}, as printed by one publication.",
-        columns=(
-            _text("Area", "Area as printed.", required=True),
-            *extra,
-            _text("Amount as printed", "Amount as printed.", required=True),
-        ),
-    )
-
-
-SINGLE_PUBLICATION_FILES = (
-    _printed("itv__vru_funding_2020_21", "ITV News: VRU funding for 2020/21 by tier"),
-    _printed("andover_advertiser__surge_2019_20", "Andover Advertiser: 2019/20 surge allocations"),
-    _printed("barry_and_district_news__hotspot_2024_25", "Barry & District News: 2024/25 hotspot allocations"),
-    _printed("darlington_and_stockton_times__hotspot_2024_25", "Darlington & Stockton Times: 2024/25 hotspot"),
-    _printed(
-        "bbc_news__east_midlands_2023_24_and_2024_25",
-        "BBC News: East Midlands hotspot, VRU and serious violence funding",
-        _text("Period as printed", "Period as printed.", required=True),
-        _text("Item as described", "What the money is for, as described.", required=True),
     ),
 )
 
@@ -432,12 +344,50 @@ ONS_WIDE_FIELDS = (
 )
 
 
+# What each field of a funding report means, for the raw columns a funding file's layout maps onto it.
+FUNDING_FIELDS = {
+    "area_as_published": _text("area_as_published", "Area as the source prints it.", required=True),
+    "stream_as_published": _text("stream_as_published", "Funding stream label as printed.", required=True),
+    "year_as_published": _text("year_as_published", "Year or period as the source states it.", required=True),
+    "amount_as_published": _text("amount_as_published", "Amount copied character for character.", required=True),
+    "notes": _text("notes", "Compiler's notes."),
+    "source_id": _text(
+        "source_id",
+        "Document the figure comes from.",
+        required=True,
+        pattern=r"[SG]\d+",
+        pattern_hint="a source id like 'S06' or 'G14'",
+    ),
+}
+
+
+def funding_table(file_id: str, title: str, layout: dict) -> Table:
+    """A funding file's raw table, from its manifest `funding_layout`: each column the layout maps onto a
+    report field (`columns`, in the file's order), then each wide column of one stream's amounts
+    (`amount_columns`, amounts as printed: '£8,907,532')."""
+    columns = [replace(FUNDING_FIELDS[field], name=heading) for heading, field in layout.get("columns", {}).items()]
+    columns += [
+        _text(heading, f"{stream} amounts, as printed.", pattern=GBP_AS_PRINTED, pattern_hint=GBP_HINT)
+        for heading, stream in layout.get("amount_columns", {}).items()
+    ]
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one or more printed figures per row, mapped onto funding reports by the manifest.",
+        columns=tuple(columns),
+    )
+
+
 def layout_tables(files) -> list[Table]:
-    """Raw tables for manifest files read with a shared layout: ons_pfa_long and ons_pfa_workbook (a workbook
-    is read into the long layout), ons_els_indicator and ons_wide_table (under each edition's headings)."""
+    """Raw tables declared by the manifest alone: funding files (their `funding_layout`); ons_pfa_long and
+    ons_pfa_workbook (a workbook is read into the long layout); ons_els_indicator and ons_wide_table (under
+    each edition's own headings). A new file in one of these layouts is a manifest entry, not code."""
     tables = []
     for f in files:
-        if f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):
+        if f.funding_layout:
+            tables.append(funding_table(f.file_id, f.title, f.funding_layout))
+        elif f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):
             tables.append(ons_pfa_long_table(f.file_id, f.title))
         elif f.table_layout == "ons_els_indicator":
             what = "one row per area and period"
@@ -477,16 +427,9 @@ OUTCOME_MEASURES = Table(
     ),
 )
 
-FUNDING_FILES: tuple[Table, ...] = (
-    HOME_OFFICE_ALLOCATIONS_2023_24,
-    *(funding_reports_file(file_id, title) for file_id, title in FUNDING_REPORT_FILES.items()),
-    *SINGLE_PUBLICATION_FILES,
-)
-
 RAW_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        *FUNDING_FILES,
         NATIONAL_TOTALS,
         POLICE_FORCE_AREAS,
         VIOLENCE_REDUCTION_UNITS,

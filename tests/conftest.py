@@ -2,7 +2,6 @@
 
 import hashlib
 import io
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +11,8 @@ import openpyxl
 import pytest
 import yaml
 
-from pipeline.definitions import ASSETS
+from pipeline.build import cli_env
+from pipeline.definitions import assets_for
 from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources
 
 
@@ -53,7 +53,7 @@ class Project:
     def build(self, release_date: str = "") -> Build:
         paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs))
         resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
-        result = dg.materialize(ASSETS, resources=resources, raise_on_error=False)
+        result = dg.materialize(assets_for(paths), resources=resources, raise_on_error=False)
         return Build(self.root, result)
 
     def cli_env(self) -> dict:
@@ -61,7 +61,7 @@ class Project:
         home = self.root / "home"
         home.mkdir(exist_ok=True)
         shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-        return os.environ | {
+        return cli_env() | {
             "DAGSTER_HOME": str(home),
             "SV_RAW_DIR": str(self.raw),
             "SV_OUTPUTS_DIR": str(self.outputs),
@@ -129,6 +129,6 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     shutil.copytree(PROJECT_DIR / "raw", root / "raw")
     paths = ProjectPaths(raw_dir=str(root / "raw"), outputs_dir=str(root / "outputs"))
     result = dg.materialize(
-        ASSETS, resources=build_resources(paths, str(root / "warehouse.duckdb")), raise_on_error=False
+        assets_for(paths), resources=build_resources(paths, str(root / "warehouse.duckdb")), raise_on_error=False
     )
     return Build(root, result)

@@ -6,6 +6,7 @@ spreadsheet would run as a formula (=, + or @ first) is refused.
 """
 
 import subprocess
+import sys
 
 import pytest
 
@@ -146,4 +147,25 @@ def test_cli_build_exits_non_zero_and_names_the_file(project):
     )
     assert run.returncode != 0
     assert HO in run.stdout + run.stderr and "does not match the manifest" in run.stdout + run.stderr
+    assert snapshot(project.outputs) == published
+
+
+def test_make_data_names_a_malformed_manifest_entry_without_a_traceback(project):
+    """`make data` reads the manifest before it launches the job: an impossible date is one line naming the
+    manifest, the entry and the field; nothing runs and nothing published changes."""
+    manifest = project.manifest()
+    entry = manifest["files"][3]
+    entry["date_retrieved"] = "2026-02-30"
+    project.write_manifest(manifest)
+    published = snapshot(project.outputs)
+    env = project.cli_env() | {"FORCE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"make data: {project.raw / 'sources.yaml'}: files entry 4 (file_id {entry['file_id']}), "
+        "date_retrieved: '2026-02-30' is not an ISO date (YYYY-MM-DD)"
+    ]
+    assert "Traceback" not in run.stdout + run.stderr
     assert snapshot(project.outputs) == published

@@ -11,7 +11,6 @@ from pipeline.manifest import load_manifest
 from pipeline.resources import PROJECT_DIR
 from schemas import PUBLISHED_TABLES
 from schemas.plausibility import RULES
-from schemas.raw import FUNDING_FILES
 from tests.conftest import snapshot
 
 
@@ -67,8 +66,8 @@ def test_row_counts(fresh_build):
     assert counts["sources"] == len(manifest.sources)
     # Every printed figure of every funding file, less blank cells and repeats of one source's figure.
     printed = 0
-    for table in FUNDING_FILES:
-        with (PROJECT_DIR / "raw" / manifest.file(table.file_id).path).open(encoding="utf-8") as handle:
+    for entry in (f for f in manifest.files.values() if f.funding_layout):
+        with (PROJECT_DIR / "raw" / entry.path).open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 amounts = [v for k, v in row.items() if "allocation" in k or "amount" in k.lower()]
                 printed += sum(1 for v in amounts if v)

@@ -2,10 +2,14 @@
 
 import dagster as dg
 
-from pipeline.definitions import defs
-from pipeline.defs.raw import LAYOUT_TABLES
+from pipeline.definitions import build_defs
+from pipeline.resources import ProjectPaths
 from schemas import PUBLISHED_TABLES, RAW_TABLES
 from schemas.plausibility import RULES
+from schemas.raw import layout_tables
+
+defs = build_defs()
+LAYOUT_TABLES = layout_tables(ProjectPaths().manifest().files.values())
 
 
 def asset_keys() -> set[str]:

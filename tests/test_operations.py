@@ -13,7 +13,7 @@ import frictionless
 import pytest
 
 from pipeline.build import JOB_COMMAND
-from pipeline.definitions import defs
+from pipeline.definitions import build_defs
 from pipeline.resources import PROJECT_DIR, ProjectPaths
 from pipeline.schedules import raw_files_changed
 from tests.conftest import snapshot
@@ -35,7 +35,7 @@ def test_sensor_runs_on_content_changes_only(tmp_path):
     target.write_bytes(target.read_bytes() + b"\n")
     changed = raw_files_changed(dg.build_sensor_context(cursor=cursor, resources=resources))
     assert isinstance(changed, dg.RunRequest) and changed.tags["raw_digest"] != cursor
-    assert defs.resolve_sensor_def("raw_files_changed").job_name == "publish_package"
+    assert build_defs().resolve_sensor_def("raw_files_changed").job_name == "publish_package"
 
 
 def test_two_runs_started_together_both_succeed(project):

@@ -12,7 +12,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import funding, parsing, plausibility
-from pipeline.defs.raw import LAYOUT_TABLES, MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
+from pipeline.defs.raw import MANIFEST_ASSET, OWNERS, load_manifest_or_fail, write_table
+from pipeline.manifest import Manifest
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from schemas.plausibility import RULES
@@ -20,7 +21,6 @@ from schemas.published import OUTCOME_CHANGE
 from schemas.raw import (
     AREA_NAMES,
     EVIDENCE_RATINGS,
-    FUNDING_FILES,
     FUNDING_STREAMS,
     IMPACT_CLAIMS,
     INITIATIVE_APPROACHES,
@@ -245,72 +245,77 @@ def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Material
     return dg.MaterializeResult(metadata={"dagster/row_count": len(frame)})
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS | {"pandas"},
-    code_version="2",
-    deps=[*(t.name for t in FUNDING_FILES), FUNDING_STREAMS.name, core_area_names, core_sources],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "figures_read",
-            asset="core_funding_reports",
-            blocking=True,
-            description="Every printed area name, stream label, period and amount is mapped or parsed; "
-            "anything unreadable is named by file, row and column.",
-        ),
-        *plausibility.check_specs("core_funding_reports"),
-    ],
-)
-def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
-    """Every funding figure as one source reports it, read from all the funding files in raw/.
+def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
+    """core_funding_reports, depending on the raw asset of every funding file the manifest declares."""
 
-    Each file's columns are mapped onto one shape by its manifest entry (funding_layout); area
-    names and stream labels are coded through raw/mappings/; periods and amounts are parsed with the
-    printed strings kept beside them. A blank cell is a gap and gets no row. A figure that two files
-    transcribe from the same source is kept once. Each row names the raw file and row it came from.
-    """
-    manifest = load_manifest_or_fail(paths)
-    parts = []
-    for table in FUNDING_FILES:
-        entry = manifest.file(table.file_id)
-        raw = read_table(duckdb, f"raw.{table.file_id}")
-        parts.append(
-            funding.standardise(raw, entry.funding_layout, table.file_id, f"raw/{entry.path}", entry.source_id)
-        )
-    with duckdb.get_connection() as con:
-        areas = dict(con.execute("SELECT area_as_published, area_code FROM core.area_names").fetchall())
-        streams = {
-            label: (stream, component)
-            for label, stream, component in con.execute(
-                f"SELECT stream_as_published, stream, component FROM raw.{FUNDING_STREAMS.file_id}"
-            ).fetchall()
-        }
-        ranks = dict(con.execute("SELECT source_id, authority_rank FROM core.sources").fetchall())
-    reports, failures = funding.normalise(pd.concat(parts, ignore_index=True), areas, streams)
-    unknown_sources = sorted(set(reports["source_id"]) - set(ranks)) if len(reports) else []
-    if unknown_sources:
-        failures.append(
-            Failure(
-                "raw/sources.yaml",
-                None,
-                "source_id",
-                ", ".join(unknown_sources),
-                "cited by funding files but not in the manifest's sources",
-            )
-        )
-    for failure in failures[:20]:
-        context.log.error(failure.message())
-    reports, repeats = funding.drop_repeats(reports)
-    reports["authority_rank"] = reports["source_id"].map(ranks)
-    write_table(duckdb, "core", "funding_reports", reports)
-    with duckdb.get_connection() as con:
-        con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
-    yield dg.MaterializeResult(
-        metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(FUNDING_FILES)}
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS | {"pandas"},
+        code_version="2",
+        deps=[*funding_files, FUNDING_STREAMS.name, core_area_names, core_sources],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "figures_read",
+                asset="core_funding_reports",
+                blocking=True,
+                description="Every printed area name, stream label, period and amount is mapped or parsed; "
+                "anything unreadable is named by file, row and column.",
+            ),
+            *plausibility.check_specs("core_funding_reports"),
+        ],
     )
-    yield check_result("figures_read", failures, "funding files")
-    yield from plausibility.run_checks(duckdb, "core_funding_reports")
+    def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
+        """Every funding figure as one source reports it, read from all the funding files in raw/.
+
+        Each file's columns are mapped onto one shape by its manifest entry (funding_layout); area
+        names and stream labels are coded through raw/mappings/; periods and amounts are parsed with the
+        printed strings kept beside them. A blank cell is a gap and gets no row. A figure that two files
+        transcribe from the same source is kept once. Each row names the raw file and row it came from.
+        """
+        manifest = load_manifest_or_fail(paths)
+        parts = []
+        read = [entry for entry in manifest.files.values() if entry.funding_layout]
+        for entry in read:
+            raw = read_table(duckdb, f"raw.{entry.file_id}")
+            parts.append(
+                funding.standardise(raw, entry.funding_layout, entry.file_id, f"raw/{entry.path}", entry.source_id)
+            )
+        with duckdb.get_connection() as con:
+            areas = dict(con.execute("SELECT area_as_published, area_code FROM core.area_names").fetchall())
+            streams = {
+                label: (stream, component)
+                for label, stream, component in con.execute(
+                    f"SELECT stream_as_published, stream, component FROM raw.{FUNDING_STREAMS.file_id}"
+                ).fetchall()
+            }
+            ranks = dict(con.execute("SELECT source_id, authority_rank FROM core.sources").fetchall())
+        reports, failures = funding.normalise(pd.concat(parts, ignore_index=True), areas, streams)
+        unknown_sources = sorted(set(reports["source_id"]) - set(ranks)) if len(reports) else []
+        if unknown_sources:
+            failures.append(
+                Failure(
+                    "raw/sources.yaml",
+                    None,
+                    "source_id",
+                    ", ".join(unknown_sources),
+                    "cited by funding files but not in the manifest's sources",
+                )
+            )
+        for failure in failures[:20]:
+            context.log.error(failure.message())
+        reports, repeats = funding.drop_repeats(reports)
+        reports["authority_rank"] = reports["source_id"].map(ranks)
+        write_table(duckdb, "core", "funding_reports", reports)
+        with duckdb.get_connection() as con:
+            con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
+        yield dg.MaterializeResult(
+            metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(read)}
+        )
+        yield check_result("figures_read", failures, "funding files")
+        yield from plausibility.run_checks(duckdb, "core_funding_reports")
+
+    return core_funding_reports
 
 
 @dg.asset(
@@ -318,7 +323,7 @@ def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths,
     owners=OWNERS,
     kinds=KINDS | {"pandas"},
     code_version="2",
-    deps=[core_funding_reports],
+    deps=["core_funding_reports"],
     check_specs=plausibility.check_specs("core_funding_allocations"),
 )
 def core_funding_allocations(duckdb: DuckDBResource):
@@ -498,78 +503,87 @@ def wide_cells(manifest) -> str:
     return " UNION ALL ".join(parts)
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    code_version="3",
-    deps=[OUTCOME_MEASURES.name, core_police_force_areas, *(t.name for t in LAYOUT_TABLES)],
-    check_specs=plausibility.check_specs("core_area_outcomes"),
-)
-def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
-    """ONS outcome statistics by police force area: one row per area, measure, period and edition.
+def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
+    """core_area_outcomes, depending on the raw asset of every ONS edition the manifest declares."""
 
-    The homicide rate per million over three-year rolling periods from every edition of the ONS Explore
-    Local Statistics file in raw/ (editions of May 2023 to February 2026: ONS revises earlier periods in
-    each, so every edition is kept and compared in core_outcome_revisions), and from the ONS police
-    force area tables (years ending March 2018 and 2019, December 2019): violence with and without
-    injury and homicide (counts and rates), population, and knife or sharp instrument offences 2010-11
-    to 2018-19. A cell ONS filled with a symbol (-, +, .., NA, N/A, u) keeps the symbol and no value,
-    never a zero. Greater Manchester's knife figures before 2018 are under-counts (ONS footnote).
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        code_version="3",
+        deps=[OUTCOME_MEASURES.name, core_police_force_areas, *outcome_tables],
+        check_specs=plausibility.check_specs("core_area_outcomes"),
+    )
+    def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
+        """ONS outcome statistics by police force area: one row per area, measure, period and edition.
 
-    Its plausibility checks: each table's areas add up to the England and Wales total and no count or
-    rate is negative (both stop the run), rates far outside their peers, and three-year homicide rates
-    against the areas' own single-year counts (warnings, listed in quality_flags).
-    """
-    manifest = load_manifest_or_fail(paths)
-    # Headings differ between editions ("AREACD", "areacd"): each edition's own names, quoted.
-    els = " UNION ALL ".join(
-        "SELECT "
-        + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
-        + f", {edition_columns(f)} FROM raw.{f.file_id}"
-        for f in manifest.editions("ons_els_indicator")
-    )
-    pfa = " UNION ALL ".join(
-        f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
-        for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
-    )
-    query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
-    with duckdb.get_connection() as con:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
-        con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
-        # A force's total is its row without a partnership, or its only row where it has one partnership.
-        con.execute(
-            "CREATE OR REPLACE TABLE core.ons_wide_cells AS SELECT *, "
-            "partnership_code IS NULL AND partnership_name IS NULL "
-            "OR count(DISTINCT _row) OVER (PARTITION BY edition, area_code) = 1 AS is_area_total "
-            f"FROM ({wide_cells(manifest)})"
+        The homicide rate per million over three-year rolling periods from every edition of the ONS Explore
+        Local Statistics file in raw/ (editions of May 2023 to February 2026: ONS revises earlier periods in
+        each, so every edition is kept and compared in core_outcome_revisions), and from the ONS police
+        force area tables (years ending March 2018 and 2019, December 2019): violence with and without
+        injury and homicide (counts and rates), population, and knife or sharp instrument offences 2010-11
+        to 2018-19. A cell ONS filled with a symbol (-, +, .., NA, N/A, u) keeps the symbol and no value,
+        never a zero. Greater Manchester's knife figures before 2018 are under-counts (ONS footnote).
+
+        Its plausibility checks: each table's areas add up to the England and Wales total and no count or
+        rate is negative (both stop the run), rates far outside their peers, and three-year homicide rates
+        against the areas' own single-year counts (warnings, listed in quality_flags).
+        """
+        manifest = load_manifest_or_fail(paths)
+        # Headings differ between editions ("AREACD", "areacd"): each edition's own names, quoted.
+        els = " UNION ALL ".join(
+            "SELECT "
+            + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
+            + f", {edition_columns(f)} FROM raw.{f.file_id}"
+            for f in manifest.editions("ons_els_indicator")
         )
-        unreadable = con.execute(
-            "SELECT edition, _row, column_heading, value_as_published FROM core.ons_wide_cells "
-            "WHERE NOT regexp_full_match(value_as_published, '\\d{1,3}(,\\d{3})* ?|\\[x\\]') "
-            "ORDER BY edition, _row, column_heading"
-        ).fetchall()
-        if unreadable:
-            failures = [
-                Failure(
-                    f"raw/{manifest.file(edition).path}", row, heading, value, "expected a count like '13,388 ' or [x]"
-                )
-                for edition, row, heading, value in unreadable
-            ]
-            raise dg.Failure(description="; ".join(f.message() for f in failures[:10]))
-        con.execute(query)
-        measures = dict(
-            con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
+        pfa = " UNION ALL ".join(
+            f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
+            for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
         )
-        editions = con.execute("SELECT count(DISTINCT edition) FROM core.area_outcomes").fetchone()[0]
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": sum(measures.values()),
-            "editions_read": editions,
-            "rows_by_measure": dg.MetadataValue.json(measures),
-        }
-    )
-    yield from plausibility.run_checks(duckdb, "core_area_outcomes")
+        query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
+        with duckdb.get_connection() as con:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
+            con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
+            # A force's total is its row without a partnership, or its only row where it has one partnership.
+            con.execute(
+                "CREATE OR REPLACE TABLE core.ons_wide_cells AS SELECT *, "
+                "partnership_code IS NULL AND partnership_name IS NULL "
+                "OR count(DISTINCT _row) OVER (PARTITION BY edition, area_code) = 1 AS is_area_total "
+                f"FROM ({wide_cells(manifest)})"
+            )
+            unreadable = con.execute(
+                "SELECT edition, _row, column_heading, value_as_published FROM core.ons_wide_cells "
+                "WHERE NOT regexp_full_match(value_as_published, '\\d{1,3}(,\\d{3})* ?|\\[x\\]') "
+                "ORDER BY edition, _row, column_heading"
+            ).fetchall()
+            if unreadable:
+                failures = [
+                    Failure(
+                        f"raw/{manifest.file(edition).path}",
+                        row,
+                        heading,
+                        value,
+                        "expected a count like '13,388 ' or [x]",
+                    )
+                    for edition, row, heading, value in unreadable
+                ]
+                raise dg.Failure(description="; ".join(f.message() for f in failures[:10]))
+            con.execute(query)
+            measures = dict(
+                con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
+            )
+            editions = con.execute("SELECT count(DISTINCT edition) FROM core.area_outcomes").fetchone()[0]
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(measures.values()),
+                "editions_read": editions,
+                "rows_by_measure": dg.MetadataValue.json(measures),
+            }
+        )
+        yield from plausibility.run_checks(duckdb, "core_area_outcomes")
+
+    return core_area_outcomes
 
 
 @dg.asset(
@@ -577,7 +591,7 @@ def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
     owners=OWNERS,
     kinds=KINDS,
     code_version="1",
-    deps=[core_area_outcomes],
+    deps=["core_area_outcomes"],
     check_specs=plausibility.check_specs("core_outcome_revisions"),
 )
 def core_outcome_revisions(duckdb: DuckDBResource):
@@ -600,7 +614,7 @@ def core_outcome_revisions(duckdb: DuckDBResource):
     owners=OWNERS,
     kinds=KINDS,
     code_version="1",
-    deps=[core_area_outcomes],
+    deps=["core_area_outcomes"],
     check_specs=plausibility.check_specs("core_outcome_change_by_area"),
 )
 def core_outcome_change_by_area(duckdb: DuckDBResource):
@@ -660,7 +674,7 @@ def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     owners=OWNERS,
     kinds=KINDS,
     code_version="2",
-    deps=[core_area_outcomes, core_quality_flags, core_violence_reduction_units, core_police_force_areas],
+    deps=["core_area_outcomes", core_quality_flags, core_violence_reduction_units, core_police_force_areas],
 )
 def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Areas with a VRU (grouped by first funded year) against the other areas, per measure, period and
@@ -691,26 +705,32 @@ def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_group")})
 
 
-CORE_ASSETS = [
-    core_sources,
-    core_police_force_areas,
-    core_area_names,
-    core_violence_reduction_units,
-    core_local_policing_bodies,
-    core_initiatives,
-    core_impact_claims,
-    core_report_claims,
-    core_report_claim_evidence,
-    core_evidence_approaches,
-    core_initiative_approaches,
-    core_funding_reports,
-    core_funding_allocations,
-    core_funding_coverage,
-    core_national_totals,
-    core_area_outcomes,
-    core_outcome_revisions,
-    core_outcome_change_by_area,
-    core_quality_flags,
-    core_outcome_comparison,
-    core_outcome_change_by_group,
-]
+def core_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+    """The core layer; the funding and outcome assets depend on the files the manifest declares."""
+    files = manifest.files.values() if manifest else []
+    funding_files = [f"raw_{f.file_id}" for f in files if f.funding_layout]
+    outcome_layouts = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
+    outcome_tables = [f"raw_{f.file_id}" for f in files if f.table_layout in outcome_layouts]
+    return [
+        core_sources,
+        core_police_force_areas,
+        core_area_names,
+        core_violence_reduction_units,
+        core_local_policing_bodies,
+        core_initiatives,
+        core_impact_claims,
+        core_report_claims,
+        core_report_claim_evidence,
+        core_evidence_approaches,
+        core_initiative_approaches,
+        funding_reports_asset(funding_files),
+        core_funding_allocations,
+        core_funding_coverage,
+        core_national_totals,
+        area_outcomes_asset(outcome_tables),
+        core_outcome_revisions,
+        core_outcome_change_by_area,
+        core_quality_flags,
+        core_outcome_comparison,
+        core_outcome_change_by_group,
+    ]

@@ -74,14 +74,14 @@ def raw_manifest__sources(
     )
 
 
-def raw_asset(table: Table) -> dg.AssetsDefinition:
-    """A raw asset for one manifest file, with its blocking schema check."""
+def raw_asset(table: Table, file_kind: str = "csv") -> dg.AssetsDefinition:
+    """A raw asset for one manifest file (a csv or an xlsx workbook), with its blocking schema check."""
 
     @dg.asset(
         name=table.name,
         group_name=GROUP,
         owners=OWNERS,
-        kinds={"xlsx" if table.file_id in WORKBOOK_FILES else "csv", "duckdb", "pandera"},
+        kinds={file_kind, "duckdb", "pandera"},
         code_version="1",
         deps=[MANIFEST_ASSET],
         description=(
@@ -154,8 +154,17 @@ def raw_asset(table: Table) -> dg.AssetsDefinition:
     return _raw
 
 
-# Files read with a shared layout get their assets from the manifest, so a new edition needs no code.
-_FILES = ProjectPaths().manifest().files.values()
-LAYOUT_TABLES = layout_tables(_FILES)
-WORKBOOK_FILES = {f.file_id for f in _FILES if f.table_layout == "ons_pfa_workbook"}
-RAW_ASSETS = [raw_manifest__sources, *(raw_asset(t) for t in [*RAW_TABLES.values(), *LAYOUT_TABLES])]
+def raw_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+    """The raw layer: the manifest asset, the project's fixed tables, and one asset per file the manifest
+    declares in a known layout (funding files, ONS editions), so a new file needs no code. Without a
+    readable manifest only the manifest asset and the fixed tables are defined: the manifest asset then
+    fails the run with the manifest's own error, naming the file and entry."""
+    declared = layout_tables(manifest.files.values()) if manifest else []
+    workbooks_ = (
+        {f.file_id for f in manifest.files.values() if f.table_layout == "ons_pfa_workbook"} if manifest else set()
+    )
+    return [
+        raw_manifest__sources,
+        *(raw_asset(t) for t in RAW_TABLES.values()),
+        *(raw_asset(t, "xlsx" if t.file_id in workbooks_ else "csv") for t in declared),
+    ]
