@@ -1,0 +1,107 @@
+"""The manifest tool: a new file in a known layout is the file plus one command, and nothing else."""
+
+import csv
+import io
+import shutil
+
+import pytest
+
+from pipeline import manifest_tool
+from pipeline.manifest import ManifestError, load_manifest
+from tests.conftest import snapshot
+
+DARLINGTON = "funding/darlington-and-stockton-times-hotspot-funding-2024-25.csv"
+SEPTEMBER_2019 = "outcomes/workbooks/policeforceareatablesyearendingseptember2019.xlsx"
+
+
+def rows_of(path):
+    return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def test_add_writes_one_checked_entry_with_the_layout_of_its_model(project):
+    before = (project.raw / "sources.yaml").read_text(encoding="utf-8")
+    shutil.copy(project.raw / SEPTEMBER_2019, project.raw / "outcomes/workbooks/reissue.xlsx")
+    entry = manifest_tool.add_file(
+        project.raw,
+        project.raw / "outcomes/workbooks/reissue.xlsx",
+        "ons__pfa_ye_sep2019",
+        "ons__pfa_ye_sep2019_reissue",
+        edition_date="2019-10-01",
+    )
+    after = (project.raw / "sources.yaml").read_text(encoding="utf-8")
+    assert after.startswith(before.rstrip("\n"))  # appended: every comment and entry above kept as it was
+    manifest = load_manifest(project.raw)
+    added, model = manifest.file("ons__pfa_ye_sep2019_reissue"), manifest.file("ons__pfa_ye_sep2019")
+    assert (added.table_layout, added.table_options, added.source_id) == (
+        model.table_layout,
+        model.table_options,
+        model.source_id,
+    )
+    assert (added.sha256, added.bytes, added.edition_date) == (model.sha256, model.bytes, "2019-10-01")
+    assert entry["date_retrieved"] == added.date_retrieved
+
+
+def test_a_refused_entry_leaves_the_manifest_as_it_was(project):
+    before = (project.raw / "sources.yaml").read_bytes()
+    shutil.copy(project.raw / SEPTEMBER_2019, project.raw / "outcomes/workbooks/reissue.xlsx")
+    with pytest.raises(ManifestError, match=r"file_id ons__x\): edition_date: '2019-02-30' is not an ISO date"):
+        manifest_tool.add_file(
+            project.raw,
+            project.raw / "outcomes/workbooks/reissue.xlsx",
+            "ons__pfa_ye_sep2019",
+            "ons__x",
+            edition_date="2019-02-30",
+        )
+    with pytest.raises(ManifestError, match="already has an entry"):
+        manifest_tool.add_file(project.raw, project.raw / SEPTEMBER_2019, "ons__pfa_ye_sep2019", "ons__y")
+    assert (project.raw / "sources.yaml").read_bytes() == before
+
+
+def test_rehash_updates_the_projects_mappings_and_refuses_a_publishers_file(project):
+    mapping = project.raw / "mappings/area_names.csv"
+    mapping.write_bytes(mapping.read_bytes() + b"Cleveland Police area,E23000013,a spelling added in a test\n")
+    with pytest.raises(ManifestError, match="does not match the manifest"):
+        manifest_tool.check(project.raw)
+    assert manifest_tool.rehash(project.raw, []) == ["mappings/area_names.csv"]
+    assert manifest_tool.check(project.raw) == len(load_manifest(project.raw).files)
+    (project.raw / DARLINGTON).write_bytes((project.raw / DARLINGTON).read_bytes().replace(b"1.4m", b"1.5m"))
+    with pytest.raises(ManifestError, match="publisher's file .* not edited in place"):
+        manifest_tool.rehash(project.raw, [project.raw / DARLINGTON])
+
+
+def test_a_new_funding_file_and_a_new_edition_need_only_the_tool(project):
+    """Two new files, one manifest_tool command each, no other edit: both get a raw asset with their rows; the
+    edition's values are published under its own id; the funding file's figures, which repeat a source already
+    transcribed (the same article, copied), are read and kept once."""
+    before = snapshot(project.root / "raw")
+    shutil.copy(project.raw / DARLINGTON, project.raw / "funding/darlington-copy.csv")
+    shutil.copy(project.raw / SEPTEMBER_2019, project.raw / "outcomes/workbooks/reissue.xlsx")
+    assert manifest_tool.main(
+        ["--raw", str(project.raw), "add", str(project.raw / "funding/darlington-copy.csv"),
+         "--like", "darlington_and_stockton_times__hotspot_2024_25", "--file-id", "darlington_copy"]
+    ) == 0  # fmt: skip
+    assert manifest_tool.main(
+        ["--raw", str(project.raw), "add", str(project.raw / "outcomes/workbooks/reissue.xlsx"),
+         "--like", "ons__pfa_ye_sep2019", "--file-id", "ons__pfa_ye_sep2019_reissue", "--edition-date", "2019-10-01"]
+    ) == 0  # fmt: skip
+    edited = {name for name, data in snapshot(project.root / "raw").items() if before.get(name) != data}
+    assert edited == {"sources.yaml", "funding/darlington-copy.csv", "outcomes/workbooks/reissue.xlsx"}
+
+    published = {r["report_id"] for r in rows_of(project.outputs / "data" / "funding_reports.csv")}
+    build = project.build(release_date="2026-11-26")
+    assert build.result.success, build.step_failures()
+    materialised = {e.asset_key.to_user_string() for e in build.result.get_asset_materialization_events()}
+    assert {"raw_darlington_copy", "raw_ons__pfa_ye_sep2019_reissue"} <= materialised
+    funding = next(
+        e.materialization.metadata
+        for e in build.result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "core_funding_reports"
+    )
+    funding_files = [f.file_id for f in load_manifest(project.raw).files.values() if f.funding_layout]
+    assert "darlington_copy" in funding_files and funding["files_read"].value == len(funding_files)
+    reports = rows_of(project.outputs / "data" / "funding_reports.csv")
+    assert {r["report_id"] for r in reports} == published  # the copy's four figures are repeats, kept once
+    outcomes = rows_of(project.outputs / "data" / "area_outcomes.csv")
+    reissued = {(r["area_code"], r["measure"], r["value"]) for r in outcomes if r["edition"].endswith("_reissue")}
+    original = {(r["area_code"], r["measure"], r["value"]) for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019"}
+    assert reissued == original and len(reissued) > 43 * 6
