@@ -8,14 +8,12 @@ was; a leftover staging folder is removed by the next run.
 from __future__ import annotations
 
 import csv
-import ctypes
 import datetime as dt
 import hashlib
 import io
 import json
 import os
 import shutil
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -118,18 +116,8 @@ def package_descriptor(
     }
 
 
-def pause_point(name: str) -> None:
-    """Fault injection for tests: with SV_PAUSE_AT=name, stop here (after touching SV_PAUSE_MARKER) so a
-    test can kill the process at this exact moment of publishing. Does nothing otherwise."""
-    if os.environ.get("SV_PAUSE_AT") == name:
-        Path(os.environ["SV_PAUSE_MARKER"]).touch()
-        time.sleep(600)
-
-
 def write_package(folder: Path, descriptor: dict, files: dict[str, bytes]) -> None:
-    for n, (relative, data) in enumerate(files.items()):
-        if n == len(files) // 2:
-            pause_point("writing")
+    for relative, data in files.items():
         path = folder / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
@@ -170,7 +158,6 @@ def build_and_publish(outputs: Path, staging: Path, descriptor: dict, files: dic
         report = validate_package(staging)
         if not report.valid:
             raise PackageInvalid(report_errors(report))
-        pause_point("before_swap")
         publish(staging, outputs)
         return report
     finally:
@@ -182,37 +169,34 @@ def staging_dir(outputs: Path, run_id: str) -> Path:
 
 
 def remove_stale_staging(outputs: Path) -> list[Path]:
-    """Staging folders left by runs that died; they were never published, so they can go."""
-    stale = sorted(outputs.parent.glob(f".{outputs.name}.staging-*"))
+    """Put back what a run that died while publishing left behind, then remove the rest.
+
+    A run killed between its two renames (see `publish`) left no outputs/ and the previous package aside:
+    it is renamed back, whole. Staging folders and packages set aside by runs that died were never (or are
+    no longer) published, so they go. Called at the start of every publish, under the run lock.
+    """
+    aside = sorted(outputs.parent.glob(f".{outputs.name}.previous-*"), key=lambda p: p.stat().st_mtime)
+    if aside and not outputs.exists():
+        os.rename(aside.pop(), outputs)
+    stale = sorted([*outputs.parent.glob(f".{outputs.name}.staging-*"), *aside])
     for path in stale:
         shutil.rmtree(path)
     return stale
 
 
 def publish(staging: Path, outputs: Path) -> None:
-    """Put the validated package at `outputs` in one step; the old package is then deleted."""
+    """Put the validated package at `outputs`; the previous package is deleted only once the new one is there.
+
+    Two renames in one folder, each atomic on every system Python runs on: the previous package is set
+    aside, the new one takes its name, then the one set aside is deleted. (Linux alone can exchange two
+    folders in one call, renameat2, which Python does not expose.) Whenever a run is killed, a whole
+    package exists: at `outputs`, or, between the two renames, set aside, where the next run's
+    `remove_stale_staging` puts it back before anything else.
+    """
     if outputs.exists():
-        _exchange(staging, outputs)
-        pause_point("after_swap")
-        shutil.rmtree(staging)  # now holds the previous package
+        aside = outputs.parent / f".{outputs.name}.previous-{staging.name.removeprefix(f'.{outputs.name}.staging-')}"
+        os.rename(outputs, aside)
+        os.rename(staging, outputs)
+        shutil.rmtree(aside)
     else:
         os.rename(staging, outputs)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> None:
-    """Swap two directories atomically (Linux renameat2 RENAME_EXCHANGE).
-
-    Two plain renames would leave a moment with no outputs/ at all; a run killed there would lose
-    the published package. Python has no portable atomic directory swap, hence the libc call.
-    """
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        raise OSError("renameat2 is not available: atomic publishing needs Linux with glibc 2.28 or newer")
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
-        errno = ctypes.get_errno()
-        raise OSError(errno, f"cannot swap {a} with {b}: {os.strerror(errno)}")

@@ -12,6 +12,7 @@ import dagster as dg
 import frictionless
 import pytest
 
+from pipeline import publish
 from pipeline.build import JOB_COMMAND
 from pipeline.definitions import build_defs
 from pipeline.resources import PROJECT_DIR, ProjectPaths
@@ -58,35 +59,49 @@ def package_is_whole(outputs: Path) -> bool:
     return frictionless.validate(str(outputs / "datapackage.json")).valid
 
 
-@pytest.mark.parametrize("moment", ["writing", "before_swap", "after_swap"])
-def test_run_killed_while_publishing_loses_nothing_and_the_next_run_recovers(project, moment):
-    env = project.cli_env() | {"SV_PAUSE_AT": moment, "SV_PAUSE_MARKER": str(project.root / "paused")}
+@pytest.mark.parametrize("moment", ["writing", "before_swap", "between_renames", "after_swap"])
+def test_a_publish_killed_at_any_moment_loses_nothing_and_the_next_run_recovers(project, moment):
+    """The publish step in a small process (tests/publish_paused.py), killed at each moment of publishing:
+    outputs/ is the previous package or the new one, whole, or (between the two renames) the previous one is
+    set aside whole and the next run's first step puts it back."""
     before = snapshot(project.outputs)
-    # A changed figure, so the killed run was publishing a different package.
-    project.replace_raw(
-        "funding/home-office-serious-violence-funding-allocations-2023-24.csv", '"£861,445"', '"£861,446"'
-    )
+    marker = project.root / "paused"
     run = subprocess.Popen(
-        BUILD, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        [sys.executable, "-m", "tests.publish_paused", str(project.outputs), moment, str(marker)],
+        cwd=PROJECT_DIR,
+        start_new_session=True,
     )
-    deadline = time.monotonic() + 240
-    while not (project.root / "paused").exists():
-        assert run.poll() is None, "the build ended before reaching the publishing step"
-        assert time.monotonic() < deadline, f"the build never reached {moment}"
-        time.sleep(0.2)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert run.poll() is None, "the publish ended before reaching the moment"
+        assert time.monotonic() < deadline, f"the publish never reached {moment}"
+        time.sleep(0.05)
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
 
-    after_kill = snapshot(project.outputs)
-    if moment == "after_swap":  # the new package was already in place, whole
-        assert after_kill != before and package_is_whole(project.outputs)
+    left = sorted(p.name for p in project.root.glob(".outputs.*"))
+    if moment == "between_renames":
+        assert not project.outputs.exists() and left == [".outputs.previous-killed-run", ".outputs.staging-killed-run"]
+        assert snapshot(project.root / ".outputs.previous-killed-run") == before  # set aside whole
+    elif moment == "after_swap":
+        assert snapshot(project.outputs) != before and package_is_whole(project.outputs)
+        assert left == [".outputs.previous-killed-run"]
     else:
-        assert after_kill == before, "a killed publish changed outputs/"
-    assert list(project.root.glob(".outputs.staging-*")), "the killed run left no staging folder to clean up"
+        assert snapshot(project.outputs) == before, "a killed publish changed outputs/"
+        assert left == [".outputs.staging-killed-run"]
 
-    env.pop("SV_PAUSE_AT")
-    rerun = subprocess.run(BUILD, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stdout[-2000:]
-    assert not list(project.root.glob(".outputs.staging-*")), "the next run did not clean up"
+    assert publish.remove_stale_staging(project.outputs)  # what the next run does first
+    assert not list(project.root.glob(".outputs.*"))
     assert package_is_whole(project.outputs)
-    assert "861446" in (project.outputs / "data" / "funding_reports.csv").read_text()
+    if moment != "after_swap":
+        assert snapshot(project.outputs) == before
+
+
+def test_the_next_run_puts_back_a_package_left_aside(project):
+    """End to end for the hardest moment: a run killed between its two renames, then a full build."""
+    before = snapshot(project.outputs)
+    project.outputs.rename(project.root / ".outputs.previous-killed-run")
+    build = project.build()
+    assert build.result.success, build.step_failures()
+    assert not list(project.root.glob(".outputs.*"))
+    assert snapshot(project.outputs) == before

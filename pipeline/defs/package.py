@@ -129,8 +129,9 @@ def datapackage(
 
     Every out table as CSV (data/) and Parquet (parquet/), described in datapackage.json, with a
     dataset card (README.md), a data dictionary, a changelog and a funding chart. Built in a staging
-    folder beside outputs/, validated with the frictionless library, then swapped into outputs/ in
-    one atomic rename: if anything fails, the previous outputs/ stays exactly as it was. The version
+    folder beside outputs/, validated with the frictionless library, then renamed into outputs/ (the
+    previous package set aside first, deleted last): if anything fails, the previous outputs/ stays exactly
+    as it was, and a run killed mid-publish leaves a whole package that the next run puts back. The version
     changes only when a table's data or schema changed; identical inputs give byte-identical files.
     """
     outputs = paths.outputs
