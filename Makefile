@@ -55,6 +55,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline schemas tests
 	$(BIN)/ruff format --check pipeline schemas tests
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format pipeline schemas tests

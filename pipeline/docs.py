@@ -162,8 +162,8 @@ def homicide_alt(comparison: HomicideComparison) -> str:
     first, last = comparison.periods[0], comparison.periods[-1]
 
     def highest(period: str) -> str:
-        values = {g: comparison.value(period, g, "excluding_flagged") for g in GROUPS}
-        return IN_WORDS[max((g for g in GROUPS if values[g] is not None), key=lambda g: values[g])]
+        values = {g: v for g in GROUPS if (v := comparison.value(period, g, "excluding_flagged")) is not None}
+        return IN_WORDS[max(values, key=values.__getitem__)]
 
     def years(period: str) -> str:
         return f"April {period[:4]} to March {int(period[:4]) + 3}"

@@ -31,7 +31,7 @@ def build_database(outputs: Path, target: Path) -> dict[str, int]:
             con.execute(
                 f"INSERT INTO {name} SELECT * FROM read_parquet(?)", [str(outputs / "parquet" / f"{name}.parquet")]
             )
-            counts[name] = con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            (counts[name],) = con.execute(f"SELECT count(*) FROM {name}").fetchall()[0]
     return counts
 
 

@@ -177,7 +177,7 @@ def _spread_over_years(span: parsing.YearSpan, amount: parsing.Amount) -> bool:
 
 
 def _last_year(span: parsing.YearSpan, amount: parsing.Amount) -> str | None:
-    if _spread_over_years(span, amount):
+    if span.first and amount.over_years and _spread_over_years(span, amount):
         start = int(span.first[:4]) + amount.over_years - 1
         return f"{start}-{(start + 1) % 100:02d}"
     return span.last
@@ -318,7 +318,8 @@ def reconcile(totals: pd.DataFrame, allocations: pd.DataFrame, expected: pd.Data
         known = allocations.merge(cells, on=["area_code", "stream", "financial_year"])
         amounts = [parsing.parse_amount(a) for a in known["amount_as_published"]]
         low = sum((a.low for a in amounts), Decimal(0))
-        high = None if any(a.high is None for a in amounts) else sum((a.high for a in amounts), Decimal(0))
+        highs = [a.high for a in amounts if a.high is not None]
+        high = sum(highs, Decimal(0)) if len(highs) == len(amounts) else None
         stated = parsing.parse_amount(total["amount_as_published"])
         missing = len(cells) - len(known)
         if missing:

@@ -7,7 +7,7 @@ import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
@@ -210,7 +210,10 @@ def _problems(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _validated(model: type[_Entry], entry: object, where: str) -> _Entry:
+EntryT = TypeVar("EntryT", bound=_Entry)
+
+
+def _validated(model: type[EntryT], entry: object, where: str) -> EntryT:
     if not isinstance(entry, dict):
         raise ManifestError(f"{where}: expected a mapping, got {type(entry).__name__}")
     try:
@@ -267,15 +270,22 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
         target = (raw_dir / file.path).resolve()
         if Path(file.path).is_absolute() or not target.is_relative_to(resolved_raw):
             raise ManifestError(f"{where}: path {file.path!r} escapes {raw_dir}")
-        fields = file.model_dump(exclude_none=True)
+        layout = file.funding_layout.model_dump() if file.funding_layout else {}
         files[file.file_id] = RawFile(
-            **{k: fields.get(k) or "" for k in RawFile.__dataclass_fields__}
-            | {
-                "bytes": file.bytes,
-                "funding_layout": fields.get("funding_layout", {}),
-                "layout_columns": file.layout_columns,
-                "table_options": fields.get("table_options", {}),
-            }
+            file_id=file.file_id,
+            path=file.path,
+            source_id=file.source_id or "",
+            title=file.title,
+            date_retrieved=file.date_retrieved or "",
+            transcribed_from=file.transcribed_from or "",
+            verified=file.verified or "",
+            funding_layout=layout,
+            table_layout=file.table_layout or "",
+            edition_date=file.edition_date or "",
+            layout_columns=dict(file.layout_columns),
+            table_options=file.table_options.model_dump(exclude_none=True) if file.table_options else {},
+            sha256=file.sha256,
+            bytes=file.bytes,
         )
     return Manifest(path=path, sources=sources, files=files)
 

@@ -82,7 +82,8 @@ def parse_amount(text: str) -> Amount:
         places = len(decimals) - 1 if decimals else 0
         step = Decimal(1).scaleb(-places) * _UNITS[unit]
     kind = qualifier or ("rounded" if unit is not None else "exact")
-    low, high = max(value - step / 2, Decimal(0)), value + step
+    low: Decimal = max(value - step / 2, Decimal(0))
+    high: Decimal | None = value + step
     if kind == "lower_bound":
         high = None
     elif kind == "upper_bound":

@@ -80,7 +80,7 @@ def decide_release(
         if before.get(name) != after.get(name)
     ]
     previous_version = (previous or {}).get("version")
-    if previous_version and not changes:
+    if previous and previous_version and not changes:
         return Release(previous_version, previous["created"][:10], [])
     if not changes:  # a package from before versioning: its tables count as new in the first entry
         changes = [(name, None, state) for name, state in sorted(after.items())]

@@ -137,13 +137,14 @@ def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
         area_name, footnotes = split_footnotes(name)
         code = _cell_text(row[0])
         for column in range(2, width):
-            if headings[column - 2] is None:
+            heading = headings[column - 2]
+            if heading is None:
                 continue
             value = _cell_text(row[column])
             if value is None:
                 continue
             rows_read.append(number)
-            column_says = column_period(period, groups[column - 2], headings[column - 2], sheet.get("period_format"))
+            column_says = column_period(period, groups[column - 2], heading, sheet.get("period_format"))
             records.append(
                 (
                     sheet["name"].strip(),
@@ -151,7 +152,7 @@ def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
                     area_name,
                     footnotes,
                     groups[column - 2],
-                    headings[column - 2],
+                    heading,
                     units[column - 2],
                     column_says,
                     financial_year(column_says),

@@ -1004,7 +1004,7 @@ def _change_columns(*, area: bool) -> tuple[Column, ...]:
             "string",
             "The count compared (see area_outcomes).",
             required=True,
-            enum=OUTCOME_CHANGE["measures"],
+            enum=tuple(OUTCOME_CHANGE["measures"]),
         ),
         Column("before_edition", "string", "Edition of the before value (area_outcomes.edition).", required=True),
         Column("before_period", "string", "The before period as published.", required=True),
