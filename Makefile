@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data test ui audit duckdb bench lint format clean-state
+.PHONY: data test test-slow ui audit duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +30,14 @@ data: $(INSTANCE)
 	$(BIN)/python -m pipeline.build
 	$(BIN)/frictionless validate outputs/datapackage.json
 
-# Two workers: the builds in the tests are CPU-bound and this machine has two cores.
+# Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test
+# but the few end-to-end ones that cannot be fast (marked slow: the CLI, the browser, two runs at once, whole
+# builds per failure layer); `make test-slow` runs those. CI runs both.
 test: $(STAMP)
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -n 2 -m slow
 
 # The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
 duckdb: $(STAMP)

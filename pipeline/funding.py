@@ -157,6 +157,8 @@ def each_year_apart(reports: pd.DataFrame) -> pd.DataFrame:
             rows.append(
                 row | {"report_id": f"{row['report_id']}:{year}", "financial_year": year, "financial_year_last": year}
             )
+    if not rows:
+        return reports.reset_index(drop=True)
     return pd.concat([reports[~spread], pd.DataFrame(rows, columns=reports.columns)], ignore_index=True)
 
 

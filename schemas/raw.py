@@ -364,8 +364,13 @@ FUNDING_FIELDS = {
 def funding_table(file_id: str, title: str, layout: dict) -> Table:
     """A funding file's raw table, from its manifest `funding_layout`: each column the layout maps onto a
     report field (`columns`, in the file's order), then each wide column of one stream's amounts
-    (`amount_columns`, amounts as printed: '£8,907,532')."""
-    columns = [replace(FUNDING_FIELDS[field], name=heading) for heading, field in layout.get("columns", {}).items()]
+    (`amount_columns`, amounts as printed: '£8,907,532'). A wide table has one row per area, so there
+    its area column is unique."""
+    wide = bool(layout.get("amount_columns"))
+    columns = [
+        replace(FUNDING_FIELDS[field], name=heading, unique=wide and field == "area_as_published")
+        for heading, field in layout.get("columns", {}).items()
+    ]
     columns += [
         _text(heading, f"{stream} amounts, as printed.", pattern=GBP_AS_PRINTED, pattern_hint=GBP_HINT)
         for heading, stream in layout.get("amount_columns", {}).items()

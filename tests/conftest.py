@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ import yaml
 
 from pipeline.build import cli_env
 from pipeline.definitions import assets_for
-from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources
+from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
 
 
 @dataclass
@@ -50,10 +51,13 @@ class Project:
     def outputs(self) -> Path:
         return self.root / "outputs"
 
-    def build(self, release_date: str = "") -> Build:
+    def build(self, release_date: str = "", *, only: str | None = None) -> Build:
+        """A build of this copy: every asset, or (`only`) one asset and everything it reads, which meets the
+        same failure in that asset in a fraction of the time."""
         paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs))
         resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
-        result = dg.materialize(assets_for(paths), resources=resources, raise_on_error=False)
+        selection = dg.AssetSelection.assets(only).upstream() if only else None
+        result = dg.materialize(assets_for(paths), selection=selection, resources=resources, raise_on_error=False)
         return Build(self.root, result)
 
     def cli_env(self) -> dict:
@@ -122,13 +126,44 @@ def project(tmp_path: Path) -> Project:
     return Project(tmp_path)
 
 
+@dataclass(frozen=True)
+class FreshBuild:
+    """The session's one full build from the committed raw/ into an empty outputs/ folder, shared by every
+    test worker: its folder (outputs/, warehouse.duckdb) and what the run reported."""
+
+    root: Path
+    success: bool
+    failures: tuple[str, ...]
+    checks: tuple[tuple[str, bool], ...]  # (check name, passed) of every asset check evaluated
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "outputs"
+
+    def step_failures(self) -> list[str]:
+        return list(self.failures)
+
+
 @pytest.fixture(scope="session")
-def fresh_build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """One full build from the committed raw/ into an empty outputs/ folder."""
-    root = tmp_path_factory.mktemp("fresh")
-    shutil.copytree(PROJECT_DIR / "raw", root / "raw")
-    paths = ProjectPaths(raw_dir=str(root / "raw"), outputs_dir=str(root / "outputs"))
-    result = dg.materialize(
-        assets_for(paths), resources=build_resources(paths, str(root / "warehouse.duckdb")), raise_on_error=False
+def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> FreshBuild:
+    """Built once per session: the first worker to ask builds under a lock, the others read its summary."""
+    base = tmp_path_factory.getbasetemp()
+    base = base if worker_id == "master" else base.parent
+    root, summary = base / "fresh", base / "fresh" / "summary.json"
+    with exclusive_lock(base / "fresh.lock", timeout_seconds=900):
+        if not summary.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            shutil.copytree(PROJECT_DIR / "raw", root / "raw")
+            paths = ProjectPaths(raw_dir=str(root / "raw"), outputs_dir=str(root / "outputs"))
+            resources = build_resources(paths, str(root / "warehouse.duckdb"))
+            build = Build(root, dg.materialize(assets_for(paths), resources=resources, raise_on_error=False))
+            record = {
+                "success": build.result.success,
+                "failures": build.step_failures(),
+                "checks": [(e.check_name, e.passed) for e in build.result.get_asset_check_evaluations()],
+            }
+            summary.write_text(json.dumps(record), encoding="utf-8")
+    record = json.loads(summary.read_text(encoding="utf-8"))
+    return FreshBuild(
+        root, record["success"], tuple(record["failures"]), tuple((name, ok) for name, ok in record["checks"])
     )
-    return Build(root, result)

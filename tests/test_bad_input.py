@@ -40,76 +40,97 @@ def manifest_path_escape(p):
     p.write_manifest(manifest)
 
 
+# Where each bad input is met: the asset whose step or check fails on it. Each case materialises that asset
+# and what it reads; one full build per layer (test_a_failure_in_each_layer_publishes_nothing) and the CLI
+# test below show that the same failure stops the whole run before anything is published.
+RAW_HO = "raw_home_office__funding_allocations_2023_24"
+MANIFEST = "raw_manifest__sources"
+FUNDING = "core_funding_reports"
+
 CASES = {
-    "missing file": (lambda p: (p.raw / HO).unlink(), [HO, "is missing"]),
+    "missing file": (RAW_HO, lambda p: (p.raw / HO).unlink(), [HO, "is missing"]),
     "file not in the manifest": (
+        MANIFEST,
         lambda p: (p.raw / "funding" / "extra.csv").write_text("Area\nKent\n"),
         ["not listed in the manifest: funding/extra.csv"],
     ),
     "sha256 mismatch": (
+        RAW_HO,
         lambda p: p.replace_raw(HO, "£861,445", "£861,446", update_manifest=False),
         [HO, "sha256", "does not match the manifest"],
     ),
-    "empty file": (lambda p: p.write_raw(HO, b""), [HO, "file is empty"]),
+    "empty file": (RAW_HO, lambda p: p.write_raw(HO, b""), [HO, "file is empty"]),
     "renamed column": (
+        RAW_HO,
         lambda p: p.replace_raw(HO, "VRU allocation", "VRU allocations"),
         [HO_LABEL, "column 'VRU allocation'", "column is missing from the file"],
     ),
-    "extra column": (extra_column, [HO_LABEL, "column 'Comment'", "not in the schema"]),
+    "extra column": (RAW_HO, extra_column, [HO_LABEL, "column 'Comment'", "not in the schema"]),
     "wrong type": (
+        "raw_reference__violence_reduction_units",
         lambda p: p.replace_raw("reference/violence_reduction_units.csv", "E23000014", "E2300001X"),
         ["raw/reference/violence_reduction_units.csv, row 3, column 'pfa_code'", "ONS police force area code"],
     ),
     "unparseable amount": (
+        FUNDING,
         lambda p: p.replace_raw(VRU_2019, "£3.37 million", "lots of money"),
         [f"raw/{VRU_2019}, row 3, column 'amount_as_published'", "cannot read amount 'lots of money'"],
     ),
     "negative amount": (
+        RAW_HO,
         lambda p: p.replace_raw(HO, '"£861,445"', '"-£861,445"'),
         [f"{HO_LABEL}, row 9, column 'Grip police force allocation': value '-£861,445'"],
     ),
     "unknown area name": (
+        FUNDING,
         lambda p: p.replace_raw(HO, "Thames Valley,", "Thames Vally,"),
         [f"{HO_LABEL}, row 9, column 'Area': value 'Thames Vally': unknown area name"],
     ),
     "duplicate primary key": (
+        RAW_HO,
         lambda p: p.replace_raw(HO, "Thames Valley,", "Northumbria,"),
         [f"{HO_LABEL}, row 9, column 'Area'", "duplicate value"],
     ),
     "dangling foreign key": (
+        "out_area_names",
         lambda p: p.replace_raw(ALIASES, "Avon & Somerset,E23000036", "Avon & Somerset,E23000096"),
         ["outputs/data/area_names.csv, row 2, column 'area_code': value 'E23000096': matches no row"],
     ),
     "financial year out of range": (
+        FUNDING,
         lambda p: p.replace_raw(VRU_2019, "VRU,2019/20,£3.37 million", "VRU,2031/32,£3.37 million"),
         [f"raw/{VRU_2019}, row 3, column 'financial_year'", "outside 2019-20"],
     ),
     "malformed financial year": (
+        FUNDING,
         lambda p: p.replace_raw(VRU_2019, "VRU,2019/20,£3.37 million", "VRU,next year,£3.37 million"),
         [f"raw/{VRU_2019}, row 3, column 'financial_year'", "cannot read period 'next year'"],
     ),
     "non-UTF-8 bytes": (
+        RAW_HO,
         lambda p: p.write_raw(HO, (p.raw / HO).read_bytes().replace(b"Thames", b"Th\xe9mes")),
         [HO, "line 9 is not valid UTF-8"],
     ),
     "spreadsheet formula in a text cell": (
+        "raw_project__area_names",
         lambda p: p.replace_raw(ALIASES, "Ampersand spelling", "=HYPERLINK(0)"),
         ["raw/mappings/area_names.csv, row 5, column 'notes'", "run as a formula"],
     ),
     "malformed manifest": (
+        MANIFEST,
         lambda p: (p.raw / "sources.yaml").write_text("sources: [\n"),
         ["sources.yaml", "not readable YAML"],
     ),
-    "manifest path escaping raw/": (manifest_path_escape, ["sources.yaml", "escapes"]),
+    "manifest path escaping raw/": (MANIFEST, manifest_path_escape, ["sources.yaml", "escapes"]),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_fails_with_a_clear_error_and_publishes_nothing(project, case):
-    mutate, expected = CASES[case]
+    asset, mutate, expected = CASES[case]
     published = snapshot(project.outputs)
     mutate(project)
-    build = project.build()
+    build = project.build(only=asset)
     assert not build.result.success
     text = failure_text(build)
     for fragment in expected:
@@ -117,10 +138,37 @@ def test_bad_input_fails_with_a_clear_error_and_publishes_nothing(project, case)
     assert snapshot(project.outputs) == published
 
 
-@pytest.mark.parametrize(
-    "case",
-    ["byte-order mark", "CRLF line endings"],
-)
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["sha256 mismatch", "unknown area name", "dangling foreign key"])
+def test_a_failure_in_each_layer_publishes_nothing(project, case):
+    """A whole build, for one failure in each layer (raw, core, out): it stops the run, names the file, row and
+    column, and outputs/ stays byte-identical."""
+    _, mutate, expected = CASES[case]
+    published = snapshot(project.outputs)
+    mutate(project)
+    build = project.build()
+    assert not build.result.success
+    text = failure_text(build)
+    assert all(fragment in text for fragment in expected), text
+    assert snapshot(project.outputs) == published
+
+
+@pytest.mark.parametrize("case", ["byte-order mark", "CRLF line endings"])
+def test_accepted_variants_are_read_as_the_same_table(project, case):
+    """A byte-order mark or CRLF line endings change no cell, no row number and no column of what is read."""
+    from pipeline.validation import read_raw_csv
+
+    original = read_raw_csv(project.raw / ALIASES)
+    data = (project.raw / ALIASES).read_bytes()
+    variant = b"\xef\xbb\xbf" + data if case == "byte-order mark" else data.replace(b"\n", b"\r\n")
+    assert variant != data
+    (project.raw / ALIASES).write_bytes(variant)
+    read = read_raw_csv(project.raw / ALIASES)
+    assert read.equals(original) and list(read.index) == list(original.index)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["byte-order mark", "CRLF line endings"])
 def test_accepted_variants_give_the_same_package(project, case):
     published = snapshot(project.outputs)
     data = (project.raw / ALIASES).read_bytes()
@@ -134,6 +182,7 @@ def test_accepted_variants_give_the_same_package(project, case):
     assert snapshot(project.outputs) == published
 
 
+@pytest.mark.slow
 def test_cli_build_exits_non_zero_and_names_the_file(project):
     project.replace_raw(HO, "£861,445", "£861,446", update_manifest=False)
     env = project.cli_env()
@@ -164,7 +213,7 @@ def test_make_data_names_a_malformed_manifest_entry_without_a_traceback(project)
     )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f"make data: {project.raw / 'sources.yaml'}: files entry 4 (file_id {entry['file_id']}), "
+        f"make data: {project.raw / 'sources.yaml'}: files entry 4 (file_id {entry['file_id']}): "
         "date_retrieved: '2026-02-30' is not an ISO date (YYYY-MM-DD)"
     ]
     assert "Traceback" not in run.stdout + run.stderr

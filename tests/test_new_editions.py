@@ -1,20 +1,13 @@
 """A new ONS edition dropped into raw/ is judged when it arrives: one that does not add up stops the run at its
-core asset and publishes nothing; one whose values jump is published with its values flagged."""
+core asset (a blocking check); one whose values jump is flagged. (A further workbook of a known layout published
+with no code change: tests/test_manifest_tool.py.)"""
 
 import csv
 import io
-import subprocess
 
-from pipeline.build import JOB_COMMAND
-from pipeline.resources import PROJECT_DIR
+import duckdb
+
 from tests.conftest import edited_workbook, snapshot
-
-
-def build_cli(project) -> subprocess.CompletedProcess:
-    """A CLI build of the copy: the definitions are loaded from its manifest, new editions included."""
-    return subprocess.run(
-        JOB_COMMAND, cwd=PROJECT_DIR, env=project.cli_env(), capture_output=True, text=True, timeout=600
-    )
 
 
 def rows(path) -> tuple[list[str], list[list[str]]]:
@@ -42,7 +35,7 @@ def add_edition(project, source: str, new_path: str, file_id: str, data: bytes, 
     project.write_raw(new_path, data)
 
 
-def test_an_edition_whose_values_jump_is_published_with_flags(project):
+def test_an_edition_whose_values_jump_is_flagged(project):
     source = "outcomes/ons-els-homicide-offences-2025-02-11.csv"
     header, body = rows(project.raw / source)
     code, value = header.index("AREACD"), header.index("Observation")
@@ -58,11 +51,15 @@ def test_an_edition_whose_values_jump_is_published_with_flags(project):
         write_csv(project.raw / source, header, body),
         edition_date="2026-06-01",
     )
-    run = build_cli(project)
-    logs = run.stdout + run.stderr
-    assert run.returncode == 0, logs[-3000:]
-    assert "raw_ons__homicide_offences_test" in logs
-    flags = list(csv.DictReader(io.StringIO((project.outputs / "data" / "quality_flags.csv").read_text())))
+    # The graph is built from the copy's manifest, so the new edition has its own raw asset.
+    build = project.build(only="core_quality_flags")
+    assert build.result.success, build.step_failures()
+    materialised = {e.asset_key.to_user_string() for e in build.result.get_asset_materialization_events()}
+    assert "raw_ons__homicide_offences_test" in materialised
+    con = duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True)
+    flags = [dict(zip(("check_name", "area_code", "subject", "edition"), row, strict=True)) for row in con.execute(
+        "SELECT check_name, area_code, subject, edition FROM core.quality_flags"
+    ).fetchall()]  # fmt: skip
     new = [f for f in flags if f["edition"] == "ons__homicide_offences_test"]
     revised = {f["area_code"] for f in new if f["check_name"] == "revision_within_tolerance"}
     # The copied edition also moves back any area whose homicide rates the newest real edition had moved.
@@ -76,7 +73,7 @@ def test_an_edition_whose_values_jump_is_published_with_flags(project):
     assert revised == {jumped} | already
 
 
-def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(project):
+def test_an_edition_that_does_not_add_up_stops_the_run_at_its_core_asset(project):
     before = snapshot(project.outputs)
     source = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
     # Cleveland's population in Table P3 (566,200 as published), beyond the rounding tolerance of populations.
@@ -89,36 +86,9 @@ def test_an_edition_that_does_not_add_up_stops_the_run_and_publishes_nothing(pro
         data,
         edition_date="2019-06-30",
     )
-    run = build_cli(project)
-    logs = run.stdout + run.stderr
-    assert run.returncode != 0
-    failure = next(line for line in logs.splitlines() if "counts_add_up" in line and "ons__pfa_test" in line)
-    assert "Population figures (mid-2017)" in failure
+    build = project.build(only="core_area_outcomes")
+    assert not build.result.success
+    failure = next(e for e in build.failed_checks() if e.check_name == "counts_add_up")
+    assert failure.blocking and "ons__pfa_test" in failure.description
+    assert "Population figures (mid-2017)" in failure.description
     assert snapshot(project.outputs) == before
-
-
-def test_a_further_quarterly_workbook_is_published_with_no_code_change(project):
-    """A workbook of a known layout, dropped into raw/ with its manifest entry, gets its own raw asset and rows."""
-    source = "outcomes/workbooks/policeforceareatablesyearendingseptember2019.xlsx"
-    data = (project.raw / source).read_bytes()
-    add_edition(
-        project,
-        source,
-        "outcomes/workbooks/reissued-september-2019.xlsx",
-        "ons__pfa_ye_sep2019_reissue",
-        data,
-        edition_date="2019-10-01",
-    )
-    run = build_cli(project)
-    logs = run.stdout + run.stderr
-    assert run.returncode == 0, logs[-3000:]
-    assert "raw_ons__pfa_ye_sep2019_reissue" in logs
-    outcomes = list(csv.DictReader(io.StringIO((project.outputs / "data" / "area_outcomes.csv").read_text())))
-    reissued = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019_reissue"]
-    original = [r for r in outcomes if r["edition"] == "ons__pfa_ye_sep2019"]
-    # Every published count, rate and population of Tables P1, P3, P4 and P5 for every police force area, as in
-    # the original.
-    assert len(reissued) == len(original) > 43 * 6
-    assert {(r["area_code"], r["measure"], r["value"]) for r in reissued} == {
-        (r["area_code"], r["measure"], r["value"]) for r in original
-    }

@@ -39,6 +39,7 @@ def test_sensor_runs_on_content_changes_only(tmp_path):
     assert build_defs().resolve_sensor_def("raw_files_changed").job_name == "publish_package"
 
 
+@pytest.mark.slow
 def test_two_runs_started_together_both_succeed(project):
     env = project.cli_env()
     # As `make data` does: the run-history database exists before any run starts.

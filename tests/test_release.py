@@ -33,13 +33,6 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     assert all(before[p] == after[p] for p in unchanged)
 
 
-def test_unchanged_inputs_keep_the_version_even_on_another_day(project):
-    before = snapshot(project.outputs)
-    build = project.build(release_date="2031-01-02")
-    assert build.result.success, build.step_failures()
-    assert snapshot(project.outputs) == before
-
-
 def test_second_release_on_the_same_day_gets_a_suffix():
     day = dt.date(2026, 11, 25)
     assert release.next_version(None, day) == "2026.11.25"

@@ -19,6 +19,8 @@ from pipeline.build import JOB_COMMAND
 from pipeline.resources import PROJECT_DIR
 from tests.conftest import Project
 
+pytestmark = pytest.mark.slow  # a CLI build, a webserver and a browser: `make test-slow`
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 BIN = Path(sys.executable).parent
