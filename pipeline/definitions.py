@@ -7,15 +7,23 @@ location from loading: the graph then has only the fixed assets, and the manifes
 the manifest's own message (the file and the entry), never a traceback.
 """
 
+import hashlib
+import inspect
+from functools import partial
+
 import dagster as dg
 
-from pipeline.defs.core import core_assets
+from pipeline.defs.core import SQL_DIR, core_assets
 from pipeline.defs.out import OUT_ASSETS
 from pipeline.defs.package import datapackage
 from pipeline.defs.raw import raw_assets
 from pipeline.manifest import Manifest, ManifestError
+from pipeline.plausibility import CHECKS_DIR
 from pipeline.resources import ProjectPaths, build_resources
 from pipeline.schedules import publish_job, raw_files_changed, weekly_publish
+from schemas import PUBLISHED_TABLES, RAW_TABLES, Table
+from schemas.plausibility import RULES
+from schemas.raw import layout_tables
 
 
 def readable_manifest(paths: ProjectPaths) -> Manifest | None:
@@ -25,10 +33,32 @@ def readable_manifest(paths: ProjectPaths) -> Manifest | None:
         return None
 
 
+def code_version(asset: dg.AssetsDefinition, tables: dict[str, Table]) -> str:
+    """A digest of what computes the asset: its function, the SQL named after it, the SQL of the plausibility
+    rules checked on it, and the table it declares. It changes when one of those does, so the UI can say which
+    assets a code change made stale. (Helpers the function calls in other modules are not followed.)"""
+    name = asset.key.to_user_string()
+    parts = [inspect.getsource(asset.op.compute_fn.decorated_fn)]  # type: ignore[union-attr]
+    sql = [SQL_DIR / f"{name}.sql", *(CHECKS_DIR / f"{r.sql_name}.sql" for r in RULES if r.asset == name)]
+    parts += [path.read_text(encoding="utf-8") for path in sql if path.is_file()]
+    parts.append(repr(tables.get(name)))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
 def assets_for(paths: ProjectPaths) -> list[dg.AssetsDefinition]:
-    """Every asset of the pipeline for the raw/ folder of `paths`."""
+    """Every asset of the pipeline for the raw/ folder of `paths`, each with a code version from its code."""
     manifest = readable_manifest(paths)
-    return [*raw_assets(manifest), *core_assets(manifest), *OUT_ASSETS, datapackage]
+    assets = [*raw_assets(manifest), *core_assets(manifest), *OUT_ASSETS, datapackage]
+    tables = {
+        **{t.name: t for t in RAW_TABLES.values()},
+        **{t.name: t for t in layout_tables(manifest.files.values() if manifest else [])},
+        **{f"out_{name}": t for name, t in PUBLISHED_TABLES.items()},
+    }
+    versioned = []
+    for asset in assets:
+        version = code_version(asset, tables)
+        versioned.append(asset.map_asset_specs(partial(dg.AssetSpec.replace_attributes, code_version=version)))
+    return versioned
 
 
 def build_defs(paths: ProjectPaths | None = None, **resource_options) -> dg.Definitions:

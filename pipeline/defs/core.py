@@ -4,6 +4,7 @@ Joins and renames are SQL (pipeline/sql/); the few steps that parse published wo
 start years, identifiers) are the pure functions of pipeline/parsing.py.
 """
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,17 +27,37 @@ from schemas.raw import (
     INITIATIVE_APPROACHES,
     INITIATIVES,
     NATIONAL_TOTALS,
-    OUTCOME_MEASURES,
     POLICE_FORCE_AREAS,
     REPORT_CLAIM_VERDICTS,
     REPORT_CLAIMS,
-    SOURCE_KINDS,
     VIOLENCE_REDUCTION_UNITS,
 )
 
 GROUP = "core"
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql"
 KINDS = {"duckdb", "sql"}
+# What the SQL reads that an asset other than its namesake makes: helper tables and macros.
+MADE_BY = {
+    "raw.manifest_sources": MANIFEST_ASSET,
+    "core.source_urls": "core_sources",
+    "core.cited_source": "core_sources",
+    "core.ons_pfa_cells": "core_area_outcomes",
+    "core.ons_wide_cells": "core_area_outcomes",
+    "core.full_year": "core_area_outcomes",
+    "core.period_start": "core_area_outcomes",
+    "core.period_end": "core_area_outcomes",
+}
+_TABLE_REF = re.compile(r"\b(raw|core)\.([a-z][a-z0-9_]*)")
+
+
+def sql_deps(name: str) -> list[str]:
+    """The assets whose tables or macros pipeline/sql/<name>.sql reads: `raw.x` is made by raw_x, `core.x` by
+    core_x (or as MADE_BY says), so the lineage auditors see is the lineage the SQL has."""
+    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    code = "\n".join(line.split("--")[0] for line in text.splitlines())
+    return sorted(
+        {MADE_BY.get(f"{schema}.{table}", f"{schema}_{table}") for schema, table in _TABLE_REF.findall(code)} - {name}
+    )
 
 
 def run_sql(duckdb: DuckDBResource, name: str, **params: object) -> pd.DataFrame | None:
@@ -71,8 +92,7 @@ def source_id_of(paths: ProjectPaths, file_id: str) -> str:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="3",
-    deps=[MANIFEST_ASSET, SOURCE_KINDS.name],
+    deps=sql_deps("core_sources"),
     check_specs=plausibility.check_specs("core_sources"),
 )
 def core_sources(duckdb: DuckDBResource):
@@ -84,7 +104,7 @@ def core_sources(duckdb: DuckDBResource):
     yield from plausibility.run_checks(duckdb, "core_sources")
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=[POLICE_FORCE_AREAS.name])
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, deps=sql_deps("core_police_force_areas"))
 def core_police_force_areas(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The 43 territorial police force areas with ONS code and name, force name and country.
 
@@ -100,8 +120,7 @@ def core_police_force_areas(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.M
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="1",
-    deps=[core_police_force_areas, AREA_NAMES.name],
+    deps=sql_deps("core_area_names"),
 )
 def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every accepted spelling of an area name with its ONS code.
@@ -113,9 +132,7 @@ def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materiali
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_names")})
 
 
-def sql_asset(
-    table: str, deps: list, source_file: str, description: str, *, row_sources: str = ""
-) -> dg.AssetsDefinition:
+def sql_asset(table: str, source_file: str, description: str, *, row_sources: str = "") -> dg.AssetsDefinition:
     """A core table that is one SQL statement (pipeline/sql/core_<table>.sql) over raw or core tables.
 
     Its rows cite the source of the raw file, or, with `row_sources` (the raw column of URLs), each
@@ -127,8 +144,7 @@ def sql_asset(
         group_name=GROUP,
         owners=OWNERS,
         kinds=KINDS,
-        code_version="2" if row_sources else "1",
-        deps=[*deps, *(["core_sources"] if row_sources else [])],
+        deps=sql_deps(f"core_{table}"),
         description=description,
     )
     def _core(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -168,7 +184,6 @@ def require_cited_sources(duckdb: DuckDBResource, table: str, manifest, file_id:
 
 core_violence_reduction_units = sql_asset(
     "violence_reduction_units",
-    [VIOLENCE_REDUCTION_UNITS.name],
     VIOLENCE_REDUCTION_UNITS.file_id,
     "The 20 Violence Reduction Units keyed by area, with financial years as YYYY-YY; each cites the document "
     "at its first URL.",
@@ -176,14 +191,12 @@ core_violence_reduction_units = sql_asset(
 )
 core_local_policing_bodies = sql_asset(
     "local_policing_bodies",
-    [POLICE_FORCE_AREAS.name],
     POLICE_FORCE_AREAS.file_id,
     "The local policing body of each police force area (PCC, PFCC, mayor or police authority) and since when, "
     "as the reference compilation records it; the basis column says whether the title was seen in a source.",
 )
 core_impact_claims = sql_asset(
     "impact_claims",
-    [IMPACT_CLAIMS.name],
     IMPACT_CLAIMS.file_id,
     "Published national impact figures about VRUs, Grip and funding, values and dates as published, each with "
     "the URLs it comes from; each cites the document at its first URL.",
@@ -191,20 +204,17 @@ core_impact_claims = sql_asset(
 )
 core_report_claims = sql_asset(
     "report_claims",
-    [REPORT_CLAIMS.name, REPORT_CLAIM_VERDICTS.name],
     REPORT_CLAIMS.file_id,
     "The APCC report's headline claims as stated, with this project's verdict against the primary sources "
     "(raw/mappings/report_claim_verdicts.csv) and what those sources say.",
 )
 core_report_claim_evidence = sql_asset(
     "report_claim_evidence",
-    [REPORT_CLAIM_VERDICTS.name],
     REPORT_CLAIM_VERDICTS.file_id,
     "Which impact claims each verdict rests on, one row per pair.",
 )
 core_evidence_approaches = sql_asset(
     "evidence_approaches",
-    [EVIDENCE_RATINGS.name],
     EVIDENCE_RATINGS.file_id,
     "Youth Endowment Fund Toolkit approaches with their estimated impact band, coded from the band as published; "
     "each cites the Youth Endowment Fund page at its first URL.",
@@ -212,7 +222,6 @@ core_evidence_approaches = sql_asset(
 )
 core_initiative_approaches = sql_asset(
     "initiative_approaches",
-    [INITIATIVE_APPROACHES.name, "core_evidence_approaches"],
     INITIATIVE_APPROACHES.file_id,
     "Each initiative linked to the Toolkit approaches it uses, marked full, partial or indirect.",
 )
@@ -229,9 +238,7 @@ def add_initiative_ids(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@dg.asset(
-    group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, code_version="2", deps=[INITIATIVES.name, "core_sources"]
-)
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, deps=[INITIATIVES.name, "core_sources"])
 def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The eight APCC case-study initiatives with an identifier and a start year.
 
@@ -252,7 +259,6 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds=KINDS | {"pandas"},
-        code_version="2",
         deps=[*funding_files, FUNDING_STREAMS.name, core_area_names, core_sources],
         check_specs=[
             dg.AssetCheckSpec(
@@ -322,7 +328,6 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS | {"pandas"},
-    code_version="2",
     deps=["core_funding_reports"],
     check_specs=plausibility.check_specs("core_funding_allocations"),
 )
@@ -368,7 +373,6 @@ def expected(duckdb: DuckDBResource) -> pd.DataFrame:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS | {"pandas"},
-    code_version="1",
     deps=[core_funding_allocations, core_violence_reduction_units, core_police_force_areas],
 )
 def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
@@ -392,7 +396,6 @@ def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS | {"pandas"},
-    code_version="1",
     deps=[NATIONAL_TOTALS.name, core_funding_allocations, core_violence_reduction_units, core_police_force_areas],
     check_specs=[
         dg.AssetCheckSpec(
@@ -510,8 +513,7 @@ def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds=KINDS,
-        code_version="3",
-        deps=[OUTCOME_MEASURES.name, core_police_force_areas, *outcome_tables],
+        deps=[*sql_deps("core_area_outcomes"), *outcome_tables],
         check_specs=plausibility.check_specs("core_area_outcomes"),
     )
     def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
@@ -590,8 +592,7 @@ def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="1",
-    deps=["core_area_outcomes"],
+    deps=sql_deps("core_outcome_revisions"),
     check_specs=plausibility.check_specs("core_outcome_revisions"),
 )
 def core_outcome_revisions(duckdb: DuckDBResource):
@@ -613,8 +614,7 @@ def core_outcome_revisions(duckdb: DuckDBResource):
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="1",
-    deps=["core_area_outcomes"],
+    deps=sql_deps("core_outcome_change_by_area"),
     check_specs=plausibility.check_specs("core_outcome_change_by_area"),
 )
 def core_outcome_change_by_area(duckdb: DuckDBResource):
@@ -641,7 +641,7 @@ def core_outcome_change_by_area(duckdb: DuckDBResource):
 RULE_ASSETS = sorted({rule.asset for rule in RULES})
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, code_version="1", deps=RULE_ASSETS)
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, deps=RULE_ASSETS)
 def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every value a plausibility rule flagged (schemas/plausibility.py), one row per rule and value.
 
@@ -673,8 +673,7 @@ def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="2",
-    deps=["core_area_outcomes", core_quality_flags, core_violence_reduction_units, core_police_force_areas],
+    deps=sql_deps("core_outcome_comparison"),
 )
 def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Areas with a VRU (grouped by first funded year) against the other areas, per measure, period and
@@ -692,8 +691,7 @@ def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     group_name=GROUP,
     owners=OWNERS,
     kinds=KINDS,
-    code_version="1",
-    deps=[core_outcome_change_by_area, core_quality_flags, core_violence_reduction_units, core_police_force_areas],
+    deps=sql_deps("core_outcome_change_by_group"),
 )
 def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """VRU areas and the others: summed recorded offences before and after VRU funding, with the change.

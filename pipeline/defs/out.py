@@ -100,7 +100,6 @@ def out_asset(table: Table) -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds={"duckdb", "pandera"},
-        code_version="1",
         deps=[f"core_{table.name}", *(f"out_{name}" for name in referenced)],
         description=f"{table.title}: published as outputs/data/{table.name}.csv.\n\n{table.description}",
         metadata={"dagster/column_schema": table.dagster_table_schema()},

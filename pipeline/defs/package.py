@@ -111,7 +111,6 @@ def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"frictionless", "csv", "parquet"},
-    code_version="2",
     deps=[f"out_{name}" for name in PUBLISHED_TABLES],
     check_specs=[
         dg.AssetCheckSpec(

@@ -41,7 +41,6 @@ def load_manifest_or_fail(paths: ProjectPaths) -> Manifest:
     group_name=GROUP,
     owners=OWNERS,
     kinds={"yaml", "duckdb"},
-    code_version="1",
 )
 def raw_manifest__sources(
     context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource
@@ -82,7 +81,6 @@ def raw_asset(table: Table, file_kind: str = "csv") -> dg.AssetsDefinition:
         group_name=GROUP,
         owners=OWNERS,
         kinds={file_kind, "duckdb", "pandera"},
-        code_version="1",
         deps=[MANIFEST_ASSET],
         description=(
             f"{table.title}. {table.description}\n\nRead as published from the file listed in "
