@@ -20,6 +20,7 @@ import pandas as pd
 
 from pipeline import parsing
 from pipeline.validation import Failure
+from schemas.vocabulary import FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR, STREAMS, financial_year
 
 REPORT_FIELDS = (
     "area_as_published",
@@ -29,9 +30,9 @@ REPORT_FIELDS = (
     "notes",
     "source_id",
 )
-ALLOCATION_STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
+ALLOCATION_STREAMS = STREAMS
 KIND_ORDER = {"exact": 0, "rounded": 1, "lower_bound": 2, "upper_bound": 3}
-FIRST_YEAR, LAST_YEAR = 2019, 2025  # 2019-20 to 2025-26, the years the sources cover
+FIRST_YEAR, LAST_YEAR = FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR
 
 
 def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, source_id: str) -> pd.DataFrame:
@@ -153,7 +154,7 @@ def each_year_apart(reports: pd.DataFrame) -> pd.DataFrame:
     for row in reports[spread].to_dict("records"):
         first, last = int(row["financial_year"][:4]), int(row["financial_year_last"][:4])
         for start in range(first, last + 1):
-            year = f"{start}-{(start + 1) % 100:02d}"
+            year = financial_year(start)
             rows.append(
                 row | {"report_id": f"{row['report_id']}:{year}", "financial_year": year, "financial_year_last": year}
             )
@@ -181,7 +182,7 @@ def _spread_over_years(span: parsing.YearSpan, amount: parsing.Amount) -> bool:
 def _last_year(span: parsing.YearSpan, amount: parsing.Amount) -> str | None:
     if span.first and amount.over_years and _spread_over_years(span, amount):
         start = int(span.first[:4]) + amount.over_years - 1
-        return f"{start}-{(start + 1) % 100:02d}"
+        return financial_year(start)
     return span.last
 
 
@@ -253,7 +254,7 @@ def source_order(source_id: str) -> tuple[str, int, str]:
 
 
 def financial_years() -> list[str]:
-    return [f"{y}-{(y + 1) % 100:02d}" for y in range(FIRST_YEAR, LAST_YEAR + 1)]
+    return [financial_year(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)]
 
 
 def expected_cells(vru_first_years: dict[str, str], all_areas: list[str]) -> pd.DataFrame:

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from schemas.vocabulary import financial_year
+
 
 class ParseError(ValueError):
     """A published string that a parser cannot read; the message quotes the string."""
@@ -113,10 +115,6 @@ class YearSpan:
     inferred: bool
 
 
-def _fy(start: int) -> str:
-    return f"{start}-{(start + 1) % 100:02d}"
-
-
 def normalise_financial_year(text: str) -> str:
     """'2023/24', '23/24', '2023-24', '2023-2024' or '2025/6' -> '2023-24'; refuses anything else."""
     match = _FINANCIAL_YEAR.fullmatch(text.strip())
@@ -127,7 +125,7 @@ def normalise_financial_year(text: str) -> str:
     end = match["end"]
     if int(end) != (start + 1) % 10 ** len(end):
         raise ParseError(f"financial year {text!r} does not span one April-to-March year")
-    return _fy(start)
+    return financial_year(start)
 
 
 def parse_year_span(text: str) -> YearSpan:
@@ -159,16 +157,16 @@ def _span(text: str, context: str) -> tuple[str, str | None] | None:
         return normalise_financial_year(m[1]), normalise_financial_year(m[2])
     if (m := re.fullmatch(r"((?:19|20)\d{2})-(\d{2})", t)) and int(m[2]) != (int(m[1]) + 1) % 100:
         start = int(m[1])  # "2022-25": the three years 2022-23 to 2024-25
-        return _fy(start), _fy(start - start % 100 + int(m[2]) - 1)
+        return financial_year(start), financial_year(start - start % 100 + int(m[2]) - 1)
     if m := re.fullmatch(r"year ending march ((?:19|20)\d{2})", t, re.IGNORECASE):
-        return _fy(int(m[1]) - 1), _fy(int(m[1]) - 1)
+        return financial_year(int(m[1]) - 1), financial_year(int(m[1]) - 1)
     # "April 2024 - March 2025" and "2022 to 2023": one financial year written as its calendar years.
     one_year = re.fullmatch(r"(?:april )?((?:19|20)\d{2})\s*(?:-|to)\s*(?:march )?((?:19|20)\d{2})", t, re.IGNORECASE)
     if one_year and int(one_year[2]) == int(one_year[1]) + 1:
-        return _fy(int(one_year[1])), _fy(int(one_year[1]))
+        return financial_year(int(one_year[1])), financial_year(int(one_year[1]))
     if m := re.fullmatch(r"since ((?:19|20)\d{2})", t, re.IGNORECASE):
         to = re.fullmatch(rf"to ({_FY})", context)
-        return _fy(int(m[1])), normalise_financial_year(to[1]) if to else None
+        return financial_year(int(m[1])), normalise_financial_year(to[1]) if to else None
     try:
         year = normalise_financial_year(t)
     except ParseError:

@@ -22,6 +22,7 @@ import openpyxl
 import pandas as pd
 
 from pipeline.validation import RawFileError
+from schemas.vocabulary import financial_year as year_label
 
 COLUMNS = (
     "source_table",
@@ -77,7 +78,7 @@ def financial_year(period: str) -> str | None:
     if not match:
         return None
     end = int(match[1]) + (2000 if len(match[1]) == 2 else 0)
-    return f"{end - 1}-{end % 100:02d}"
+    return year_label(end - 1)
 
 
 def column_period(sheet_period: str | None, group: str | None, heading: str, template: str | None = None) -> str:

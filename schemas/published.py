@@ -9,6 +9,15 @@ from dataclasses import replace
 from schemas.model import Column, ForeignKey, Table
 from schemas.plausibility import RULES, SEVERITIES
 from schemas.raw import PFA_CODE, PFA_HINT
+from schemas.vocabulary import (
+    AMOUNT_KINDS,
+    COMPONENTS,
+    FUNDING_YEARS,
+    OUTCOME_YEARS,
+    REPORT_STREAMS,
+    STREAMS,
+    VERDICTS,
+)
 
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
 SOURCE_KINDS = (
@@ -21,15 +30,11 @@ SOURCE_KINDS = (
     "code_list",
     "compilation",
 )
-STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
-REPORT_STREAMS = (*STREAMS, "combined", "other")
-COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
 STREAM_DESCRIPTION = (
     "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, renamed Grip in 2021: hotspot "
     "policing grant to the force, until 2023-24), hotspot_fund (Grip merged with anti-social behaviour hotspot "
     "money from 2024-25: Hotspot Response, then Hotspot Action), svd (Serious Violence Duty grant)"
 )
-AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound")
 AMOUNT_KIND_DESCRIPTION = (
     "How the printed amount reads: exact (to the pound or penny), rounded ('£3.37m', 'around £1.5m', 'c.£535k'), "
     "lower_bound ('more than £1.1 million', 'over £5M', 'at least £3 million'), upper_bound ('up to £880,000', "
@@ -57,7 +62,7 @@ TO_SOURCES = ForeignKey(("source_id",), "sources", ("source_id",))
 # pattern into a REGEXP check whose Python function fails on NULL. Optional area codes are checked by their
 # foreign key instead, and optional years by an enum, which SQL checks NULL-safely.
 OPTIONAL_AREA_CODE = replace(AREA_CODE, required=False, pattern="", pattern_hint="")
-YEARS = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2019, 2027))
+YEARS = FUNDING_YEARS
 TO_AREAS = ForeignKey(("area_code",), "police_force_areas", ("area_code",))
 
 SOURCES = Table(
@@ -608,7 +613,7 @@ REPORT_CLAIMS = Table(
             "supported, supported_with_caveats, misstated (the primary source says "
             "something narrower or different) or not_supported (no primary source bears it out).",
             required=True,
-            enum=("supported", "supported_with_caveats", "misstated", "not_supported"),
+            enum=VERDICTS,
             derived_from=("raw_project__report_claim_verdicts.verdict",),
         ),
         Column("primary_source_says", "string", "What the primary source actually says.", required=True),
@@ -718,7 +723,6 @@ EDITION_DATE = Column(
     "end of the reference year in the title of an ONS police force area edition.",
     required=True,
 )
-OUTCOME_YEARS = tuple(f"{y}-{(y + 1) % 100:02d}" for y in range(2010, 2027))
 OUTCOME_MEASURES = (
     "homicide_rate_per_million",
     "violence_with_injury_offences",

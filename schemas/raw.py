@@ -8,6 +8,7 @@ missing or extra column fails loudly.
 from dataclasses import replace
 
 from schemas.model import Column, Table
+from schemas.vocabulary import COMPONENTS, REPORT_STREAMS, VERDICTS
 
 PFA_CODE = r"(E23|W15)\d{6}"
 PFA_HINT = "an ONS police force area code, like 'E23000001' or 'W15000003'"
@@ -108,13 +109,13 @@ FUNDING_STREAMS = Table(
             "stream",
             "Stream code.",
             required=True,
-            enum=("vru", "surge_grip", "hotspot_fund", "svd", "combined", "other"),
+            enum=REPORT_STREAMS,
         ),
         _text(
             "component",
             "Which part of the allocation the figure is.",
             required=True,
-            enum=("total", "labour", "non_labour", "first_tranche", "additional"),
+            enum=COMPONENTS,
         ),
         _text("notes", "What the label means.", required=True),
     ),
@@ -225,7 +226,7 @@ REPORT_CLAIM_VERDICTS = Table(
             "verdict",
             "Verdict.",
             required=True,
-            enum=("supported", "supported_with_caveats", "misstated", "not_supported"),
+            enum=VERDICTS,
         ),
         _text("primary_source_says", "What the primary source says.", required=True),
         _text(
