@@ -1,0 +1,113 @@
+"""The report published beside the tables: dataset card, data dictionary, changelog and charts.
+
+Every number in it is read from the out tables here, never written by hand, so it cannot go stale.
+"""
+
+from dagster_duckdb import DuckDBResource
+
+from pipeline import chart, docs, release
+
+CHART_STREAMS = ("vru", "surge_grip")
+
+
+def funding_grid(duckdb: DuckDBResource):
+    """VRU areas, every (stream, year) column they could have, and the chosen figures and their kinds."""
+    with duckdb.get_connection() as con:
+        cells = con.execute(
+            "SELECT a.area_name, c.stream, c.financial_year, c.known, f.amount_gbp, c.has_conflict "
+            "FROM out.funding_coverage c JOIN out.police_force_areas a USING (area_code) "
+            "LEFT JOIN out.funding_allocations f USING (area_code, stream, financial_year) "
+            "WHERE c.stream IN ('vru', 'surge_grip') "
+            "AND c.area_code IN (SELECT area_code FROM out.violence_reduction_units) "
+            "ORDER BY a.area_name, c.financial_year, c.stream DESC"
+        ).fetchall()
+    areas = sorted({c[0] for c in cells})
+    columns = sorted({(c[1], c[2]) for c in cells}, key=lambda c: (c[1], CHART_STREAMS.index(c[0])))
+    amounts = {(a, s, y): amount for a, s, y, _, amount, _ in cells if amount is not None}
+    kinds = {(a, s, y): known + (" !" if conflict else "") for a, s, y, known, _, conflict in cells}
+    return areas, columns, amounts, kinds
+
+
+def homicide_comparison(duckdb: DuckDBResource) -> docs.HomicideComparison:
+    """The newest homicide-rate edition's comparison of area groups, both variants, for the card and chart."""
+    with duckdb.get_connection() as con:
+        edition = con.execute(
+            "SELECT edition FROM out.area_outcomes WHERE measure = 'homicide_rate_per_million' "
+            "ORDER BY edition_date DESC, edition DESC LIMIT 1"
+        ).fetchone()[0]
+        rows = con.execute(
+            "SELECT period_first_year, area_group, variant, mean_value, median_value, "
+            "mean_weighted_by_population_mid2018, n_areas, n_flagged_values_used, areas_left_out "
+            "FROM out.outcome_comparison WHERE measure = 'homicide_rate_per_million' AND edition = ? "
+            "ORDER BY period_first_year, area_group DESC, variant",
+            [edition],
+        ).fetchall()
+    return docs.HomicideComparison(edition, rows)
+
+
+def change_by_group(duckdb: DuckDBResource) -> list[tuple]:
+    """outcome_change_by_group for 2018-19 against the newest after year, for the card and chart."""
+    with duckdb.get_connection() as con:
+        return con.execute(
+            "SELECT measure, area_group, variant, value_before, value_after, percent_change, n_areas, "
+            "n_flagged_values_used FROM out.outcome_change_by_group "
+            "WHERE before_edition = (SELECT max(edition) FROM out.area_outcomes WHERE period_as_published = "
+            "'year ending March 2019' AND measure = 'violence_with_injury_offences') "
+            "AND after_edition = (SELECT max(after_edition) FROM out.outcome_change_by_group) "
+            "ORDER BY measure, area_group, variant"
+        ).fetchall()
+
+
+def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
+    with duckdb.get_connection() as con:
+        return con.execute(
+            "SELECT check_name, severity, table_name, area_code, subject, period, edition, observed, expected, action "
+            "FROM out.quality_flags ORDER BY severity, check_name, flag_id"
+        ).fetchall()
+
+
+def report_files(
+    duckdb: DuckDBResource,
+    descriptor: dict,
+    decided: release.Release,
+    row_counts: dict[str, int],
+    previous_changelog: str | None,
+) -> dict[str, bytes]:
+    """The card, dictionary, changelog and charts of one release, by their path in the package."""
+    title, version = descriptor["title"], decided.version
+    areas, columns, amounts, kinds = funding_grid(duckdb)
+    homicide = homicide_comparison(duckdb)
+    change_rows = change_by_group(duckdb)
+    change = docs.change_section(change_rows)
+    with duckdb.get_connection() as con:
+        totals = con.execute(
+            "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
+            "FROM out.national_totals ORDER BY stream DESC, financial_year"
+        ).fetchall()
+    card = docs.dataset_card(
+        descriptor,
+        row_counts,
+        docs.coverage_matrix(areas, columns, kinds),
+        docs.totals_table(totals),
+        docs.comparison_table(homicide),
+        docs.homicide_alt(homicide),
+        docs.flags_section(quality_flags(duckdb)),
+        change,
+        decided.date,
+    )
+    return {
+        docs.CHART_PATH: chart.funding_grid_png(areas, columns, amounts, kinds),
+        docs.HOMICIDE_CHART_PATH: chart.homicide_png(
+            homicide,
+            "Source: ONS homicide offences per million population by police force area (Explore Local Statistics), "
+            f"edition {homicide.edition}; flagged values: this package's quality_flags. {title}, version {version}.",
+        ),
+        docs.CHANGE_CHART_PATH: chart.change_png(
+            [(r[0], r[1], r[5], r[6]) for r in change_rows if r[2] == "all_values"],
+            "Source: ONS police force area data tables (police recorded crime), years ending March 2019 and June "
+            f"2025. {title}, version {version}.",
+        ),
+        "README.md": card.encode("utf-8"),
+        "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
+        "CHANGELOG.md": release.changelog(previous_changelog, decided).encode("utf-8"),
+    }
