@@ -301,6 +301,8 @@ def dataset_card(
     template = Template((TEMPLATES / "dataset_card.md").read_text(encoding="utf-8"))
     return template.substitute(
         title=descriptor["title"],
+        vru_areas=row_counts["violence_reduction_units"],
+        police_force_areas=row_counts["police_force_areas"],
         version=descriptor["version"],
         date=release_date,
         description=descriptor["description"],
