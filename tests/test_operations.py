@@ -98,6 +98,7 @@ def test_a_publish_killed_at_any_moment_loses_nothing_and_the_next_run_recovers(
         assert snapshot(project.outputs) == before
 
 
+@pytest.mark.slow
 def test_the_next_run_puts_back_a_package_left_aside(project):
     """End to end for the hardest moment: a run killed between its two renames, then a full build."""
     before = snapshot(project.outputs)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.defs.core import add_initiative_ids
+from pipeline.defs.core.reference import add_initiative_ids
 from pipeline.parsing import (
     ParseError,
     leading_year,

@@ -13,20 +13,12 @@ from pipeline import workbooks
 from pipeline.manifest import Manifest, ManifestError, verify_file
 from pipeline.resources import ProjectPaths
 from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
+from pipeline.warehouse import MANIFEST_ASSET, write_table
 from schemas import RAW_TABLES, Table
 from schemas.raw import layout_tables
 
 GROUP = "raw"
 OWNERS = ["team:data"]
-MANIFEST_ASSET = "raw_manifest__sources"
-
-
-def write_table(duckdb: DuckDBResource, schema: str, name: str, frame: pd.DataFrame) -> None:
-    with duckdb.get_connection() as con:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        con.register("incoming", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM incoming")
-        con.unregister("incoming")
 
 
 def load_manifest_or_fail(paths: ProjectPaths) -> Manifest:

@@ -1,0 +1,71 @@
+"""Core layer: raw tables cleaned and joined in the DuckDB warehouse (schema `core`), by subject: reference
+tables, funding, outcomes.
+
+Joins and renames are SQL (pipeline/sql/); the few steps that parse published wording (amounts,
+start years, identifiers) are the pure functions of pipeline/parsing.py.
+"""
+
+import dagster as dg
+
+from pipeline.defs.core.funding import (
+    core_funding_allocations,
+    core_funding_coverage,
+    core_national_totals,
+    funding_reports_asset,
+)
+from pipeline.defs.core.outcomes import (
+    area_outcomes_asset,
+    core_outcome_change_by_area,
+    core_outcome_change_by_group,
+    core_outcome_comparison,
+    core_outcome_revisions,
+    core_quality_flags,
+)
+from pipeline.defs.core.reference import (
+    core_area_names,
+    core_evidence_approaches,
+    core_impact_claims,
+    core_initiative_approaches,
+    core_initiatives,
+    core_local_policing_bodies,
+    core_police_force_areas,
+    core_report_claim_evidence,
+    core_report_claims,
+    core_sources,
+    core_violence_reduction_units,
+)
+from pipeline.manifest import Manifest
+from pipeline.warehouse import SQL_DIR, sql_deps
+
+__all__ = ["SQL_DIR", "core_assets", "sql_deps"]
+
+
+def core_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+    """The core layer; the funding and outcome assets depend on the files the manifest declares."""
+    files = manifest.files.values() if manifest else []
+    funding_files = [f"raw_{f.file_id}" for f in files if f.funding_layout]
+    outcome_layouts = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
+    outcome_tables = [f"raw_{f.file_id}" for f in files if f.table_layout in outcome_layouts]
+    return [
+        core_sources,
+        core_police_force_areas,
+        core_area_names,
+        core_violence_reduction_units,
+        core_local_policing_bodies,
+        core_initiatives,
+        core_impact_claims,
+        core_report_claims,
+        core_report_claim_evidence,
+        core_evidence_approaches,
+        core_initiative_approaches,
+        funding_reports_asset(funding_files),
+        core_funding_allocations,
+        core_funding_coverage,
+        core_national_totals,
+        area_outcomes_asset(outcome_tables),
+        core_outcome_revisions,
+        core_outcome_change_by_area,
+        core_quality_flags,
+        core_outcome_comparison,
+        core_outcome_change_by_group,
+    ]

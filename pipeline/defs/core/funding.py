@@ -1,0 +1,235 @@
+"""Core layer, funding: every printed figure as a report, one figure per cell, coverage and national totals."""
+
+from decimal import Decimal
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from pipeline import funding, parsing, plausibility
+from pipeline.defs.raw import OWNERS, load_manifest_or_fail
+from pipeline.resources import ProjectPaths
+from pipeline.validation import Failure, check_result
+from pipeline.warehouse import read_table, write_table
+from schemas.raw import (
+    FUNDING_STREAMS,
+    NATIONAL_TOTALS,
+)
+
+GROUP = "core"
+KINDS = {"duckdb", "sql"}
+
+
+def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
+    """core_funding_reports, depending on the raw asset of every funding file the manifest declares."""
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS | {"pandas"},
+        deps=[*funding_files, FUNDING_STREAMS.name, "core_area_names", "core_sources"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "figures_read",
+                asset="core_funding_reports",
+                blocking=True,
+                description="Every printed area name, stream label, period and amount is mapped or parsed; "
+                "anything unreadable is named by file, row and column.",
+            ),
+            *plausibility.check_specs("core_funding_reports"),
+        ],
+    )
+    def core_funding_reports(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
+        """Every funding figure as one source reports it, read from all the funding files in raw/.
+
+        Each file's columns are mapped onto one shape by its manifest entry (funding_layout); area
+        names and stream labels are coded through raw/mappings/; periods and amounts are parsed with the
+        printed strings kept beside them. A blank cell is a gap and gets no row. A figure that two files
+        transcribe from the same source is kept once. Each row names the raw file and row it came from.
+        """
+        manifest = load_manifest_or_fail(paths)
+        parts = []
+        read = [entry for entry in manifest.files.values() if entry.funding_layout]
+        for entry in read:
+            raw = read_table(duckdb, f"raw.{entry.file_id}")
+            parts.append(
+                funding.standardise(raw, entry.funding_layout, entry.file_id, f"raw/{entry.path}", entry.source_id)
+            )
+        with duckdb.get_connection() as con:
+            areas = dict(con.execute("SELECT area_as_published, area_code FROM core.area_names").fetchall())
+            streams = {
+                label: (stream, component)
+                for label, stream, component in con.execute(
+                    f"SELECT stream_as_published, stream, component FROM raw.{FUNDING_STREAMS.file_id}"
+                ).fetchall()
+            }
+            ranks = dict(con.execute("SELECT source_id, authority_rank FROM core.sources").fetchall())
+        reports, failures = funding.normalise(pd.concat(parts, ignore_index=True), areas, streams)
+        unknown_sources = sorted(set(reports["source_id"]) - set(ranks)) if len(reports) else []
+        if unknown_sources:
+            failures.append(
+                Failure(
+                    "raw/sources.yaml",
+                    None,
+                    "source_id",
+                    ", ".join(unknown_sources),
+                    "cited by funding files but not in the manifest's sources",
+                )
+            )
+        for failure in failures[:20]:
+            context.log.error(failure.message())
+        reports, repeats = funding.drop_repeats(reports)
+        reports["authority_rank"] = reports["source_id"].map(ranks)
+        write_table(duckdb, "core", "funding_reports", reports)
+        with duckdb.get_connection() as con:
+            con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
+        yield dg.MaterializeResult(
+            metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(read)}
+        )
+        yield check_result("figures_read", failures, "funding files")
+        yield from plausibility.run_checks(duckdb, "core_funding_reports")
+
+    return core_funding_reports
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    deps=["core_funding_reports"],
+    check_specs=plausibility.check_specs("core_funding_allocations"),
+)
+def core_funding_allocations(duckdb: DuckDBResource):
+    """One figure per area, stream and financial year: the report from the most authoritative source.
+
+    Authority: Home Office table > Home Office answer > PCC/VRU/force publication > press
+    (raw/mappings/source_kinds.csv); among equals exact beats rounded beats a bound, then the more
+    precise wording, then the lowest source id (as a number: S14 before S113). Only whole-allocation,
+    single-year, single-area figures of the four streams count.
+    has_conflict marks cells whose reports cannot all be true at once.
+    """
+    reports = read_core(duckdb, "funding_reports")
+    allocations = funding.choose_allocations(reports)
+    write_table(duckdb, "core", "funding_allocations", allocations)
+    with duckdb.get_connection() as con:
+        con.execute("ALTER TABLE core.funding_allocations ALTER amount_gbp TYPE DECIMAL(18, 2)")
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(allocations),
+            "cells_with_conflict": int(allocations["has_conflict"].sum()),
+        }
+    )
+    yield from plausibility.run_checks(duckdb, "core_funding_allocations")
+
+
+def read_core(duckdb: DuckDBResource, name: str) -> pd.DataFrame:
+    """A core table; amounts as text, so that writing them back casts to DECIMAL exactly."""
+    frame = read_table(duckdb, f"core.{name}")
+    if "amount_gbp" in frame:
+        frame["amount_gbp"] = [None if a is None else str(a) for a in frame["amount_gbp"]]
+    return frame
+
+
+def expected(duckdb: DuckDBResource) -> pd.DataFrame:
+    with duckdb.get_connection() as con:
+        firsts = dict(con.execute("SELECT area_code, first_funded_year FROM core.violence_reduction_units").fetchall())
+        areas = [r[0] for r in con.execute("SELECT area_code FROM core.police_force_areas ORDER BY 1").fetchall()]
+    return funding.expected_cells(firsts, areas)
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    deps=["core_funding_allocations", "core_violence_reduction_units", "core_police_force_areas"],
+)
+def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """For every area, stream and year a Home Office figure could exist: what kind of figure is known.
+
+    exact / rounded / lower_bound / upper_bound (the chosen figure's kind), multi_year_only (only a
+    total over several years covers it), or none. Gaps stay gaps: nothing is filled from another
+    year, source or national total.
+    """
+    table = funding.coverage(
+        expected(duckdb), read_core(duckdb, "funding_allocations"), read_core(duckdb, "funding_reports")
+    )
+    write_table(duckdb, "core", "funding_coverage", table)
+    counts = table["known"].value_counts().to_dict()
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": len(table), **{f"known_{k}": int(v) for k, v in counts.items()}}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS | {"pandas"},
+    deps=[NATIONAL_TOTALS.name, "core_funding_allocations", "core_violence_reduction_units", "core_police_force_areas"],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "totals_reconcile",
+            asset="core_national_totals",
+            description="Each published national total against the sum of the known cells of its stream and year. "
+            "Passes unless every cell is known and the sum still differs; missing cells are reported, never "
+            "treated as reconciled.",
+        ),
+        *plausibility.check_specs("core_national_totals"),
+    ],
+)
+def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
+    """Published national totals by stream and year, beside the sum of the known area figures.
+
+    status is 'reconciles' only when no expected cell is missing and the sum agrees with the total;
+    'incomplete' when cells are missing, however close the sum; 'does_not_reconcile' otherwise.
+    """
+    manifest = load_manifest_or_fail(paths)
+    entry = manifest.file(NATIONAL_TOTALS.file_id)
+    raw = read_table(duckdb, f"raw.{NATIONAL_TOTALS.file_id}")
+    with duckdb.get_connection() as con:
+        streams = dict(con.execute(f"SELECT stream_as_published, stream FROM raw.{FUNDING_STREAMS.file_id}").fetchall())
+    totals = pd.DataFrame(
+        {
+            "total_id": [
+                f"{streams[s]}:{parsing.normalise_financial_year(y)}:{src}"
+                for s, y, src in zip(
+                    raw["stream_as_published"], raw["year_as_published"], raw["source_id"], strict=True
+                )
+            ],
+            "stream": raw["stream_as_published"].map(streams),
+            "financial_year": [parsing.normalise_financial_year(y) for y in raw["year_as_published"]],
+            "amount_gbp": [str(parsing.parse_amount(a).gbp) for a in raw["amount_as_published"]],
+            "amount_kind": [parsing.parse_amount(a).kind for a in raw["amount_as_published"]],
+            "amount_as_published": raw["amount_as_published"],
+            "description": raw["description"],
+            "source_id": raw["source_id"],
+            "raw_file": f"raw/{entry.path}",
+            "raw_row": raw["_row"],
+        }
+    )
+    table = funding.reconcile(totals, read_core(duckdb, "funding_allocations"), expected(duckdb))
+    # The range each printed total allows, for the plausibility rules (not published).
+    stated = [parsing.parse_amount(a) for a in table["amount_as_published"]]
+    table["amount_low"] = [float(a.low) for a in stated]
+    table["amount_high"] = pd.array([None if a.high is None else float(a.high) for a in stated], dtype="Float64")
+    write_table(duckdb, "core", "national_totals", table)
+    with duckdb.get_connection() as con:
+        for column in ("amount_gbp", "sum_known_gbp"):
+            con.execute(f"ALTER TABLE core.national_totals ALTER {column} TYPE DECIMAL(18, 2)")
+    summary = (
+        "| total | stated | sum of known cells | known / expected | status |\n|---|---|---|---|---|\n"
+        + "\n".join(
+            f"| {r.total_id} | {r.amount_as_published} | £{Decimal(r.sum_known_gbp):,.0f} | {r.cells_known} / "
+            f"{r.cells_expected} | {r.status} |"
+            for r in table.itertuples(index=False)
+        )
+    )
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": len(table), "reconciliation": dg.MetadataValue.md(summary)}
+    )
+    yield dg.AssetCheckResult(
+        check_name="totals_reconcile",
+        passed=not (table["status"] == "does_not_reconcile").any(),
+        description=", ".join(f"{status}: {n}" for status, n in table["status"].value_counts().sort_index().items()),
+        metadata={"reconciliation": dg.MetadataValue.md(summary)},
+    )
+    yield from plausibility.run_checks(duckdb, "core_national_totals")

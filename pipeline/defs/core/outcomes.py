@@ -1,0 +1,253 @@
+"""Core layer, outcomes: ONS statistics by area and edition, revisions, before/after change, quality flags
+and the comparison of VRU areas with the others."""
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from pipeline import plausibility
+from pipeline.defs.raw import OWNERS, load_manifest_or_fail
+from pipeline.resources import ProjectPaths
+from pipeline.validation import Failure
+from pipeline.warehouse import SQL_DIR, count, run_sql, sql_deps
+from schemas.plausibility import RULES
+from schemas.published import OUTCOME_CHANGE
+
+GROUP = "core"
+KINDS = {"duckdb", "sql"}
+
+
+def edition_columns(f) -> str:
+    """The columns that tag a row with the edition (raw file) it comes from."""
+    return f"'{f.file_id}' AS edition, DATE '{f.edition_date}' AS edition_date, '{f.source_id}' AS source_id"
+
+
+def quoted(heading: str) -> str:
+    return '"' + heading.replace('"', '""') + '"'
+
+
+ELS_FIELDS = ("areacd", "geography", "period", "observation", "status")
+WIDE_KEYS = ("area_code", "area_name", "partnership_code", "partnership_name")
+
+
+def wide_cells(manifest) -> str:
+    """Every wide table (layout ons_wide_table) as one cell per row and offence column, with its edition."""
+    parts = []
+    for f in manifest.editions("ons_wide_table"):
+        keys = {field: quoted(f.layout_columns[field]) for field in WIDE_KEYS}
+        excluded = ", ".join([*(quoted(h) for h in f.layout_columns.values()), "_row"])
+        options = f.table_options
+        parts.append(
+            "SELECT "
+            + ", ".join(f"{heading} AS {field}" for field, heading in keys.items())
+            + f", _row, column_heading, value_as_published, '{options['source_table']}' AS source_table, "
+            f"'{options['period_as_published']}' AS period_as_published, {edition_columns(f)} "
+            f"FROM (UNPIVOT raw.{f.file_id} ON COLUMNS(* EXCLUDE ({excluded})) "
+            "INTO NAME column_heading VALUE value_as_published)"
+        )
+    if not parts:  # no wide table in raw/: an empty table of the same shape
+        return (
+            "SELECT "
+            + ", ".join(f"NULL::VARCHAR AS {field}" for field in WIDE_KEYS)
+            + ", NULL::INTEGER AS _row, NULL::VARCHAR AS column_heading, NULL::VARCHAR AS value_as_published, "
+            "NULL::VARCHAR AS source_table, NULL::VARCHAR AS period_as_published, NULL::VARCHAR AS edition, "
+            "NULL::DATE AS edition_date, NULL::VARCHAR AS source_id WHERE false"
+        )
+    return " UNION ALL ".join(parts)
+
+
+def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
+    """core_area_outcomes, depending on the raw asset of every ONS edition the manifest declares."""
+
+    @dg.asset(
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds=KINDS,
+        deps=[*sql_deps("core_area_outcomes"), *outcome_tables],
+        check_specs=plausibility.check_specs("core_area_outcomes"),
+    )
+    def core_area_outcomes(paths: ProjectPaths, duckdb: DuckDBResource):
+        """ONS outcome statistics by police force area: one row per area, measure, period and edition.
+
+        The homicide rate per million over three-year rolling periods from every edition of the ONS Explore
+        Local Statistics file in raw/ (editions of May 2023 to February 2026: ONS revises earlier periods in
+        each, so every edition is kept and compared in core_outcome_revisions), and from the ONS police
+        force area tables (years ending March 2018 and 2019, December 2019): violence with and without
+        injury and homicide (counts and rates), population, and knife or sharp instrument offences 2010-11
+        to 2018-19. A cell ONS filled with a symbol (-, +, .., NA, N/A, u) keeps the symbol and no value,
+        never a zero. Greater Manchester's knife figures before 2018 are under-counts (ONS footnote).
+
+        Its plausibility checks: each table's areas add up to the England and Wales total and no count or
+        rate is negative (both stop the run), rates far outside their peers, and three-year homicide rates
+        against the areas' own single-year counts (warnings, listed in quality_flags).
+        """
+        manifest = load_manifest_or_fail(paths)
+        # Headings differ between editions ("AREACD", "areacd"): each edition's own names, quoted.
+        els = " UNION ALL ".join(
+            "SELECT "
+            + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
+            + f", {edition_columns(f)} FROM raw.{f.file_id}"
+            for f in manifest.editions("ons_els_indicator")
+        )
+        pfa = " UNION ALL ".join(
+            f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
+            for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
+        )
+        query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
+        with duckdb.get_connection() as con:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
+            con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
+            # A force's total is its row without a partnership, or its only row where it has one partnership.
+            con.execute(
+                "CREATE OR REPLACE TABLE core.ons_wide_cells AS SELECT *, "
+                "partnership_code IS NULL AND partnership_name IS NULL "
+                "OR count(DISTINCT _row) OVER (PARTITION BY edition, area_code) = 1 AS is_area_total "
+                f"FROM ({wide_cells(manifest)})"
+            )
+            unreadable = con.execute(
+                "SELECT edition, _row, column_heading, value_as_published FROM core.ons_wide_cells "
+                "WHERE NOT regexp_full_match(value_as_published, '\\d{1,3}(,\\d{3})* ?|\\[x\\]') "
+                "ORDER BY edition, _row, column_heading"
+            ).fetchall()
+            if unreadable:
+                failures = [
+                    Failure(
+                        f"raw/{manifest.file(edition).path}",
+                        row,
+                        heading,
+                        value,
+                        "expected a count like '13,388 ' or [x]",
+                    )
+                    for edition, row, heading, value in unreadable
+                ]
+                raise dg.Failure(description="; ".join(f.message() for f in failures[:10]))
+            con.execute(query)
+            measures = dict(
+                con.execute("SELECT measure, count(*) FROM core.area_outcomes GROUP BY 1 ORDER BY 1").fetchall()
+            )
+            editions = con.execute("SELECT count(DISTINCT edition) FROM core.area_outcomes").fetchone()[0]
+        yield dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(measures.values()),
+                "editions_read": editions,
+                "rows_by_measure": dg.MetadataValue.json(measures),
+            }
+        )
+        yield from plausibility.run_checks(duckdb, "core_area_outcomes")
+
+    return core_area_outcomes
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    deps=sql_deps("core_outcome_revisions"),
+    check_specs=plausibility.check_specs("core_outcome_revisions"),
+)
+def core_outcome_revisions(duckdb: DuckDBResource):
+    """How each outcome value moved from the most recent earlier edition of the same statistic.
+
+    One row per area, measure, period and edition that an earlier edition also gives: the earlier and
+    the later value, the change and the percentage change. A period is settled when it was not the newest
+    period of the earlier edition; a settled value that moves by more than the declared tolerance is
+    flagged (check revision_within_tolerance, listed in quality_flags).
+    """
+    run_sql(duckdb, "core_outcome_revisions")
+    with duckdb.get_connection() as con:
+        pairs = con.execute("SELECT count(*), count(*) FILTER (is_settled) FROM core.outcome_revisions").fetchone()
+    yield dg.MaterializeResult(metadata={"dagster/row_count": pairs[0], "settled_pairs": pairs[1]})
+    yield from plausibility.run_checks(duckdb, "core_outcome_revisions")
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    deps=sql_deps("core_outcome_change_by_area"),
+    check_specs=plausibility.check_specs("core_outcome_change_by_area"),
+)
+def core_outcome_change_by_area(duckdb: DuckDBResource):
+    """Each area's recorded offences in a year before VRU funding against a year after it.
+
+    Violence with and without injury, homicide and possession of weapons offences: the before years from
+    Table P1 of every ONS police force area workbook in raw/ (years ending March 2018 to December 2019), the
+    after year (July 2024 to June 2025, a rolling year) from Table C2 of the June 2025 edition. Counts
+    only: no population after mid-2018 is in hand. Recorded crime, not the true level of violence;
+    recording practice changed between the periods. An area whose change is far out of line with the
+    others is flagged.
+    """
+    run_sql(
+        duckdb,
+        "core_outcome_change_by_area",
+        measures=list(OUTCOME_CHANGE["measures"]),
+        before_ends_by=OUTCOME_CHANGE["before_ends_by"],
+        after_starts_from=OUTCOME_CHANGE["after_starts_from"],
+    )
+    yield dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_area")})
+    yield from plausibility.run_checks(duckdb, "core_outcome_change_by_area")
+
+
+RULE_ASSETS = sorted({rule.asset for rule in RULES})
+
+
+@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, deps=RULE_ASSETS)
+def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Every value a plausibility rule flagged (schemas/plausibility.py), one row per rule and value.
+
+    Each rule runs as an asset check on the asset that makes the data: WARN where a person must decide
+    (an outlier, an implausible revision, a single-source figure that breaks the area's pattern), ERROR
+    where a value is impossible (those stop the run, so a published package has none). Each flag says
+    what was observed, what was expected, why, and what the package did with the value.
+    """
+    rules = pd.DataFrame(
+        [(r.name, r.severity, r.table, r.explanation, r.action) for r in RULES],
+        columns=["rule", "severity", "table_name", "explanation", "action"],
+    )
+    flags = " UNION ALL ".join(f"SELECT '{r.name}' AS rule, * FROM core.flags__{r.name}" for r in RULES)
+    query = (SQL_DIR / "core_quality_flags.sql").read_text(encoding="utf-8")
+    with duckdb.get_connection() as con:
+        con.register("rules", rules)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW flags AS {flags}")
+        con.execute(query)
+        con.unregister("rules")
+        by_check = dict(
+            con.execute("SELECT check_name, count(*) FROM core.quality_flags GROUP BY 1 ORDER BY 1").fetchall()
+        )
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": sum(by_check.values()), "flags_by_check": dg.MetadataValue.json(by_check)}
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    deps=sql_deps("core_outcome_comparison"),
+)
+def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Areas with a VRU (grouped by first funded year) against the other areas, per measure, period and
+    edition, in two variants: every value, and without the values a plausibility rule flagged.
+
+    The number of areas with a value, how many of the values used are flagged, the unweighted mean and
+    median, the mean weighted by mid-2018 population (rates), and the areas left out. Descriptive, not
+    causal: the VRU areas were chosen because they had the most serious violence.
+    """
+    run_sql(duckdb, "core_outcome_comparison")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
+
+
+@dg.asset(
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds=KINDS,
+    deps=sql_deps("core_outcome_change_by_group"),
+)
+def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """VRU areas and the others: summed recorded offences before and after VRU funding, with the change.
+
+    Over the areas with a value in both periods, in two variants: every value, and without the areas whose
+    values or change a plausibility rule flagged. Descriptive, not causal.
+    """
+    run_sql(duckdb, "core_outcome_change_by_group")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_group")})
