@@ -265,31 +265,8 @@ def dataset_card(
     change: tuple[str, str],
     release_date: str,
 ) -> str:
-    units = {
-        "sources": "public document cited",
-        "police_force_areas": "territorial police force area",
-        "area_names": "accepted spelling of an area name",
-        "violence_reduction_units": "Violence Reduction Unit",
-        "initiatives": "APCC case-study initiative",
-        "local_policing_bodies": "police force area's local policing body",
-        "evidence_approaches": "Youth Endowment Fund Toolkit approach",
-        "initiative_approaches": "initiative and an approach it uses",
-        "impact_claims": "published national impact figure",
-        "report_claims": "APCC headline claim, with a verdict",
-        "report_claim_evidence": "verdict and an impact claim it rests on",
-        "funding_reports": "funding figure as one source reports it",
-        "funding_allocations": "area, stream and year with a figure (one chosen)",
-        "funding_coverage": "area, stream and year a figure could exist for",
-        "national_totals": "published national total, with its reconciliation",
-        "area_outcomes": "area, measure, period and edition of an official statistic",
-        "outcome_revisions": "area, measure and period an earlier edition also gives: old and new value",
-        "quality_flags": "value a plausibility rule flagged, with what the package did",
-        "outcome_comparison": "measure, period, edition, group of areas (VRU or not) and variant",
-        "outcome_change_by_area": "measure, area and pair of editions: a year before VRU funding and one after",
-        "outcome_change_by_group": "measure, pair of editions, group of areas and variant",
-    }
     tables = "\n".join(
-        f"| `{name}` | {row_counts[name]} | {units.get(name, PUBLISHED_TABLES[name].title)} "
+        f"| `{name}` | {row_counts[name]} | {PUBLISHED_TABLES[name].one_row_per} "
         f"| [data/{name}.csv](data/{name}.csv) | [parquet/{name}.parquet](parquet/{name}.parquet) |"
         for name in PUBLISHED_TABLES
     )

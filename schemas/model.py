@@ -142,6 +142,8 @@ class Table:
     foreign_keys: tuple[ForeignKey, ...] = ()
     # Raw tables: the manifest file they are read from.
     file_id: str = ""
+    # Published tables: what one row is, in a few words, for the dataset card ("Violence Reduction Unit").
+    one_row_per: str = ""
     notes: tuple[str, ...] = field(default=())
     # False where a publisher's file carries more columns than the pipeline reads (declared ones are
     # still required, in any order); True refuses any extra, missing or reordered column.

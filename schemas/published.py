@@ -67,6 +67,7 @@ TO_AREAS = ForeignKey(("area_code",), "police_force_areas", ("area_code",))
 
 SOURCES = Table(
     name="sources",
+    one_row_per="public document cited",
     title="Sources",
     description=(
         "Every public document a published row cites, from the manifest raw/sources.yaml, with the "
@@ -130,6 +131,7 @@ SOURCES = Table(
 
 POLICE_FORCE_AREAS = Table(
     name="police_force_areas",
+    one_row_per="territorial police force area",
     title="Police force areas",
     description=(
         "The 43 territorial police force areas of England and Wales with their ONS codes "
@@ -168,6 +170,7 @@ POLICE_FORCE_AREAS = Table(
 
 AREA_NAMES = Table(
     name="area_names",
+    one_row_per="accepted spelling of an area name",
     title="Area names",
     description=(
         "Every spelling of an area name that the pipeline accepts, mapped to its ONS code: the ONS "
@@ -193,6 +196,7 @@ AREA_NAMES = Table(
 
 VIOLENCE_REDUCTION_UNITS = Table(
     name="violence_reduction_units",
+    one_row_per="Violence Reduction Unit",
     title="Violence Reduction Units",
     description=(
         "The 20 Violence Reduction Units funded by the Home Office: 18 from 2019-20, Cleveland and "
@@ -236,6 +240,7 @@ VIOLENCE_REDUCTION_UNITS = Table(
 
 INITIATIVES = Table(
     name="initiatives",
+    one_row_per="APCC case-study initiative",
     title="Initiatives (APCC case studies)",
     description=(
         "The eight initiatives of the APCC's 2023 serious violence case studies. Published figures are "
@@ -307,6 +312,7 @@ CELL = (
 
 FUNDING_REPORTS = Table(
     name="funding_reports",
+    one_row_per="funding figure as one source reports it",
     title="Funding reports",
     description=(
         "Each funding figure as one source reports it: one row per area, stream, period and source, with the "
@@ -412,6 +418,7 @@ FUNDING_REPORTS = Table(
 
 FUNDING_ALLOCATIONS = Table(
     name="funding_allocations",
+    one_row_per="area, stream and year with a figure (one chosen)",
     title="Funding allocations (one figure per cell)",
     description=(
         "One figure per area, stream and financial year, chosen from funding_reports by source authority: "
@@ -458,6 +465,7 @@ FUNDING_ALLOCATIONS = Table(
 
 FUNDING_COVERAGE = Table(
     name="funding_coverage",
+    one_row_per="area, stream and year a figure could exist for",
     title="Funding coverage",
     description=(
         "Every area, stream and year for which a Home Office figure could exist, and what is known: VRU and "
@@ -484,6 +492,7 @@ FUNDING_COVERAGE = Table(
 
 NATIONAL_TOTALS = Table(
     name="national_totals",
+    one_row_per="published national total, with its reconciliation",
     title="National totals and reconciliation",
     description=(
         "National totals published for a stream and year, beside the sum of the known area figures "
@@ -538,6 +547,7 @@ NATIONAL_TOTALS = Table(
 
 LOCAL_POLICING_BODIES = Table(
     name="local_policing_bodies",
+    one_row_per="police force area's local policing body",
     title="Local policing bodies",
     description=(
         "The body that holds each territorial force to account: a Police and Crime Commissioner (PCC), a Police, "
@@ -572,6 +582,7 @@ LOCAL_POLICING_BODIES = Table(
 
 IMPACT_CLAIMS = Table(
     name="impact_claims",
+    one_row_per="published national impact figure",
     title="Impact claims",
     description=(
         "Published national figures about what VRUs, Grip and serious violence funding achieved or cost, as "
@@ -598,6 +609,7 @@ IMPACT_CLAIMS = Table(
 
 REPORT_CLAIMS = Table(
     name="report_claims",
+    one_row_per="APCC headline claim, with a verdict",
     title="APCC report claims and verdicts",
     description=(
         "The headline claims of the APCC's 2023 'In Focus' summary on tackling serious violence, each with a "
@@ -625,6 +637,7 @@ REPORT_CLAIMS = Table(
 
 REPORT_CLAIM_EVIDENCE = Table(
     name="report_claim_evidence",
+    one_row_per="verdict and an impact claim it rests on",
     title="Evidence for each verdict",
     description="Which impact claims each report-claim verdict rests on: one row per pair.",
     columns=(
@@ -642,6 +655,7 @@ REPORT_CLAIM_EVIDENCE = Table(
 
 EVIDENCE_APPROACHES = Table(
     name="evidence_approaches",
+    one_row_per="Youth Endowment Fund Toolkit approach",
     title="Evidence on approaches (Youth Endowment Fund Toolkit)",
     description=(
         "Approaches to preventing youth violence with the Youth Endowment Fund's estimated impact: high (30% or "
@@ -680,6 +694,7 @@ EVIDENCE_APPROACHES = Table(
 
 INITIATIVE_APPROACHES = Table(
     name="initiative_approaches",
+    one_row_per="initiative and an approach it uses",
     title="Initiatives and the approaches they use",
     description=(
         "Links each APCC case-study initiative to the Toolkit approaches it uses, so a researcher can ask which "
@@ -739,6 +754,7 @@ OUTCOME_MEASURES = (
 
 AREA_OUTCOMES = Table(
     name="area_outcomes",
+    one_row_per="area, measure, period and edition of an official statistic",
     title="Outcome statistics by area",
     description=(
         "Official statistics on violence by police force area, one row per area, measure, period and edition "
@@ -800,6 +816,7 @@ AREA_OUTCOMES = Table(
 
 OUTCOME_COMPARISON = Table(
     name="outcome_comparison",
+    one_row_per="measure, period, edition, group of areas (VRU or not) and variant",
     title="VRU areas and the others: outcome comparison (descriptive)",
     description=(
         "The areas with a Violence Reduction Unit (grouped by first funded year) against the other areas: per "
@@ -890,6 +907,7 @@ OUTCOME_COMPARISON = Table(
 
 OUTCOME_REVISIONS = Table(
     name="outcome_revisions",
+    one_row_per="area, measure and period an earlier edition also gives: old and new value",
     title="Revisions of outcome values between editions",
     description=(
         "Each outcome value beside the same area's value for the same measure and period in the most recent "
@@ -929,6 +947,7 @@ OUTCOME_REVISIONS = Table(
 
 QUALITY_FLAGS = Table(
     name="quality_flags",
+    one_row_per="value a plausibility rule flagged, with what the package did",
     title="Quality flags: values that are well-formed but implausible",
     description=(
         "Every value a plausibility rule flagged: a revision between editions beyond tolerance, a rate far "
@@ -1033,6 +1052,7 @@ def _change_columns(*, area: bool) -> tuple[Column, ...]:
 
 OUTCOME_CHANGE_BY_AREA = Table(
     name="outcome_change_by_area",
+    one_row_per="measure, area and pair of editions: a year before VRU funding and one after",
     title="Recorded offences before and after VRU funding, by area (descriptive)",
     description=(
         "Each police force area's recorded offences in a year before VRU funding (every ONS edition from the year "
@@ -1061,6 +1081,7 @@ OUTCOME_CHANGE_BY_AREA = Table(
 
 OUTCOME_CHANGE_BY_GROUP = Table(
     name="outcome_change_by_group",
+    one_row_per="measure, pair of editions, group of areas and variant",
     title="Recorded offences before and after VRU funding: VRU areas and the others (descriptive)",
     description=(
         "The areas with a Violence Reduction Unit (by first funded year) against the other areas: summed recorded "

@@ -40,3 +40,8 @@ def test_constraints_agree_between_pandera_and_frictionless():
     column = table.pandera_schema().columns["amount_gbp"]
     assert not column.nullable
     assert [str(c) for c in column.checks] == ["<Check greater_than_or_equal_to: greater_than_or_equal_to(0)>"]
+
+
+def test_every_published_table_says_what_one_row_is():
+    """The dataset card's table list comes from the declarations: a new table cannot be published without it."""
+    assert all(table.one_row_per for table in PUBLISHED_TABLES.values())
