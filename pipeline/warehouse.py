@@ -7,6 +7,8 @@ from pathlib import Path
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from schemas.model import Table
+
 MANIFEST_ASSET = "raw_manifest__sources"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 # What the SQL reads that an asset other than its namesake makes: helper tables and macros.
@@ -57,9 +59,20 @@ def count(duckdb: DuckDBResource, table: str) -> int:
         return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def write_table(duckdb: DuckDBResource, schema: str, name: str, frame: pd.DataFrame) -> None:
+def write_table(
+    duckdb: DuckDBResource, schema: str, name: str, frame: pd.DataFrame, declared: Table | None = None
+) -> None:
+    """Store a frame as a table. With the table's declaration, its number columns (money among them) take their
+    declared type as they are written: amounts travel as exact text ('29409.93') and become DECIMAL(18, 2) here,
+    never a float."""
+    numbers = [c for c in (declared.columns if declared else ()) if c.type == "number" and c.name in frame]
+    select = "*" + (
+        " REPLACE (" + ", ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in numbers) + ")"
+        if numbers
+        else ""
+    )
     with duckdb.get_connection() as con:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         con.register("incoming", frame)
-        con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT * FROM incoming")
+        con.execute(f"CREATE OR REPLACE TABLE {schema}.{name} AS SELECT {select} FROM incoming")
         con.unregister("incoming")

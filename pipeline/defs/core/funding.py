@@ -11,6 +11,7 @@ from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
 from pipeline.warehouse import read_table, write_table
+from schemas import PUBLISHED_TABLES
 from schemas.raw import (
     FUNDING_STREAMS,
     NATIONAL_TOTALS,
@@ -80,9 +81,7 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
             context.log.error(failure.message())
         reports, repeats = funding.drop_repeats(reports)
         reports["authority_rank"] = reports["source_id"].map(ranks)
-        write_table(duckdb, "core", "funding_reports", reports)
-        with duckdb.get_connection() as con:
-            con.execute("ALTER TABLE core.funding_reports ALTER amount_gbp TYPE DECIMAL(18, 2)")
+        write_table(duckdb, "core", "funding_reports", reports, PUBLISHED_TABLES["funding_reports"])
         yield dg.MaterializeResult(
             metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(read)}
         )
@@ -110,9 +109,7 @@ def core_funding_allocations(duckdb: DuckDBResource):
     """
     reports = read_core(duckdb, "funding_reports")
     allocations = funding.choose_allocations(reports)
-    write_table(duckdb, "core", "funding_allocations", allocations)
-    with duckdb.get_connection() as con:
-        con.execute("ALTER TABLE core.funding_allocations ALTER amount_gbp TYPE DECIMAL(18, 2)")
+    write_table(duckdb, "core", "funding_allocations", allocations, PUBLISHED_TABLES["funding_allocations"])
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(allocations),
@@ -211,10 +208,7 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
     stated = [parsing.parse_amount(a) for a in table["amount_as_published"]]
     table["amount_low"] = [float(a.low) for a in stated]
     table["amount_high"] = pd.array([None if a.high is None else float(a.high) for a in stated], dtype="Float64")
-    write_table(duckdb, "core", "national_totals", table)
-    with duckdb.get_connection() as con:
-        for column in ("amount_gbp", "sum_known_gbp"):
-            con.execute(f"ALTER TABLE core.national_totals ALTER {column} TYPE DECIMAL(18, 2)")
+    write_table(duckdb, "core", "national_totals", table, PUBLISHED_TABLES["national_totals"])
     summary = (
         "| total | stated | sum of known cells | known / expected | status |\n|---|---|---|---|---|\n"
         + "\n".join(
