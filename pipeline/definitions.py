@@ -9,7 +9,6 @@ the manifest's own message (the file and the entry), never a traceback.
 
 import hashlib
 import inspect
-from functools import partial
 
 import dagster as dg
 
@@ -33,11 +32,11 @@ def readable_manifest(paths: ProjectPaths) -> Manifest | None:
         return None
 
 
-def code_version(asset: dg.AssetsDefinition, tables: dict[str, Table]) -> str:
-    """A digest of what computes the asset: its function, the SQL named after it, the SQL of the plausibility
-    rules checked on it, and the table it declares. It changes when one of those does, so the UI can say which
-    assets a code change made stale. (Helpers the function calls in other modules are not followed.)"""
-    name = asset.key.to_user_string()
+def code_version(asset: dg.AssetsDefinition, name: str, tables: dict[str, Table]) -> str:
+    """A digest of what computes one asset: its step's function, the SQL named after it, the SQL of the
+    plausibility rules checked on it, and the table it declares. It changes when one of those does, so the UI
+    can say which assets a code change made stale. (Helpers the function calls in other modules are not
+    followed.)"""
     parts = [inspect.getsource(asset.op.compute_fn.decorated_fn)]  # type: ignore[union-attr]
     sql = [SQL_DIR / f"{name}.sql", *(CHECKS_DIR / f"{r.sql_name}.sql" for r in RULES if r.asset == name)]
     parts += [path.read_text(encoding="utf-8") for path in sql if path.is_file()]
@@ -56,8 +55,11 @@ def assets_for(paths: ProjectPaths) -> list[dg.AssetsDefinition]:
     }
     versioned = []
     for asset in assets:
-        version = code_version(asset, tables)
-        versioned.append(asset.map_asset_specs(partial(dg.AssetSpec.replace_attributes, code_version=version)))
+
+        def with_version(spec: dg.AssetSpec, asset: dg.AssetsDefinition = asset) -> dg.AssetSpec:
+            return spec.replace_attributes(code_version=code_version(asset, spec.key.to_user_string(), tables))
+
+        versioned.append(asset.map_asset_specs(with_version))
     return versioned
 
 

@@ -115,11 +115,18 @@ def _failure(case, file_label: str, hints: dict[str, str], header_row: int = 1) 
     return Failure(file_label, row, column, value, f"fails check {check}")
 
 
-def check_result(check_name: str, failures: list[Failure], what: str) -> dg.AssetCheckResult:
-    """A blocking check's result: the first failures in the description, all of them as metadata."""
+def check_result(
+    check_name: str, failures: list[Failure], what: str, asset_key: str | None = None
+) -> dg.AssetCheckResult:
+    """A blocking check's result: the first failures in the description, all of them as metadata. `asset_key`
+    names the asset where one step makes several."""
     if not failures:
         return dg.AssetCheckResult(
-            check_name=check_name, passed=True, description=f"{what}: no failures", metadata={"num_failures": 0}
+            asset_key=asset_key,
+            check_name=check_name,
+            passed=True,
+            description=f"{what}: no failures",
+            metadata={"num_failures": 0},
         )
     listed = failures[:MAX_LISTED]
     table = "| file | row | column | value | problem |\n|---|---|---|---|---|\n" + "\n".join(
@@ -128,6 +135,7 @@ def check_result(check_name: str, failures: list[Failure], what: str) -> dg.Asse
     if len(failures) > MAX_LISTED:
         table += f"\n\n… and {len(failures) - MAX_LISTED} more"
     return dg.AssetCheckResult(
+        asset_key=asset_key,
         check_name=check_name,
         passed=False,
         description=f"{what}: {len(failures)} failure(s): "

@@ -96,18 +96,15 @@ def column_period(sheet_period: str | None, group: str | None, heading: str, tem
     return f"{group} {heading}" if _SPAN.fullmatch(heading) else str(group)
 
 
-def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
+def sheet_rows(path: Path, book, sheet: dict) -> list[tuple]:
+    """The rows of one sheet of an open workbook, as stored."""
+    if sheet["name"] not in book.sheetnames:
+        raise RawFileError(f"{path}: no sheet {sheet['name']!r} (sheets: {', '.join(book.sheetnames)})")
+    return list(book[sheet["name"]].iter_rows(values_only=True))
+
+
+def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -> pd.DataFrame:
     """One table of a workbook as long cells. `sheet` gives its name and rows (see the module docstring)."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
-    try:
-        if sheet["name"] not in book.sheetnames:
-            raise RawFileError(f"{path}: no sheet {sheet['name']!r} (sheets: {', '.join(book.sheetnames)})")
-        rows = list(book[sheet["name"]].iter_rows(values_only=True))
-    finally:
-        book.close()
     width = max(len(r) for r in rows)
     rows = [tuple(r) + (None,) * (width - len(r)) for r in rows]
 
@@ -166,12 +163,21 @@ def read_sheet(path: Path, sheet: dict, period: str | None) -> pd.DataFrame:
 
 
 def read_workbook(path: Path, options: dict) -> pd.DataFrame:
-    """Every table the manifest names in a workbook, as long cells."""
+    """Every table the manifest names in a workbook, as long cells. The workbook is opened once (opening it
+    is most of the cost of reading it)."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    try:
+        tables = [(sheet, sheet_rows(path, book, sheet)) for sheet in options["sheets"]]
+    finally:
+        book.close()
     # A sheet may word its period differently from the others ("year ending March 18" in P1, "... 2018" in P4),
     # or print one period per column group (period_from: group, the knife series of Table P5).
     frames = []
-    for sheet in options["sheets"]:
+    for sheet, rows in tables:
         by_group = sheet.get("period_from") == "group"
         period = None if by_group else sheet.get("period_as_published", options["period_as_published"])
-        frames.append(read_sheet(path, sheet, period))
+        frames.append(read_sheet(path, rows, sheet, period))
     return pd.concat(frames)

@@ -71,8 +71,7 @@ def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
     return failures
 
 
-def out_asset(table: Table) -> dg.AssetsDefinition:
-    referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
+def out_checks(table: Table) -> list[dg.AssetCheckSpec]:
     specs = [
         dg.AssetCheckSpec(
             "matches_schema",
@@ -94,42 +93,65 @@ def out_asset(table: Table) -> dg.AssetsDefinition:
                 + ".",
             )
         )
+    return specs
 
-    @dg.asset(
-        name=f"out_{table.name}",
+
+def out_spec(table: Table) -> dg.AssetSpec:
+    referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
+    return dg.AssetSpec(
+        f"out_{table.name}",
         group_name=GROUP,
         owners=OWNERS,
         kinds={"duckdb", "pandera"},
         deps=[f"core_{table.name}", *(f"out_{name}" for name in referenced)],
         description=f"{table.title}: published as outputs/data/{table.name}.csv.\n\n{table.description}",
         metadata={"dagster/column_schema": table.dagster_table_schema()},
-        check_specs=specs,
+        skippable=True,
     )
-    def _out(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
-        with duckdb.get_connection() as con:
-            con.execute("CREATE SCHEMA IF NOT EXISTS out")
-            con.execute(out_sql(table))
-            frame = con.execute(f"SELECT * FROM out.{table.name}").df()
-        label = f"outputs/data/{table.name}.csv"
-        failures = validate(frame, table, label)
-        for failure in failures[:20]:
-            context.log.error(failure.message())
-        lineage = column_lineage(table)
-        yield dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": len(frame),
-                "dagster/column_schema": table.dagster_table_schema(),
-                "dagster/column_lineage": lineage,
-                "column_lineage": dg.MetadataValue.md(lineage_markdown(lineage)),
-                "primary_key": ", ".join(table.primary_key),
-                "published_as": f"outputs/data/{table.name}.csv",
-            }
-        )
-        yield check_result("matches_schema", failures, label)
-        if table.foreign_keys:
-            yield check_result("foreign_keys_resolve", dangling_keys(duckdb, table), label)
-
-    return _out
 
 
-OUT_ASSETS = [out_asset(t) for t in PUBLISHED_TABLES.values()]
+def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckDBResource):
+    """One published table in its declared shape, with its schema and foreign-key checks."""
+    with duckdb.get_connection() as con:
+        con.execute("CREATE SCHEMA IF NOT EXISTS out")
+        con.execute(out_sql(table))
+        frame = con.execute(f"SELECT * FROM out.{table.name}").df()
+    label = f"outputs/data/{table.name}.csv"
+    failures = validate(frame, table, label)
+    for failure in failures[:20]:
+        context.log.error(failure.message())
+    lineage = column_lineage(table)
+    key = f"out_{table.name}"
+    checks = [check_result("matches_schema", failures, label, asset_key=key)]
+    if table.foreign_keys:
+        checks.append(check_result("foreign_keys_resolve", dangling_keys(duckdb, table), label, asset_key=key))
+    return dg.MaterializeResult(
+        asset_key=key,
+        metadata={
+            "dagster/row_count": len(frame),
+            "dagster/column_schema": table.dagster_table_schema(),
+            "dagster/column_lineage": lineage,
+            "column_lineage": dg.MetadataValue.md(lineage_markdown(lineage)),
+            "primary_key": ", ".join(table.primary_key),
+            "published_as": label,
+        },
+        check_results=checks,
+    )
+
+
+@dg.multi_asset(
+    name="out_tables",
+    specs=[out_spec(t) for t in PUBLISHED_TABLES.values()],
+    check_specs=[spec for t in PUBLISHED_TABLES.values() for spec in out_checks(t)],
+    can_subset=True,
+)
+def out_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+    """Every published table in one step, each still its own asset with its own checks; in declaration order,
+    so that a table is in place before the tables whose foreign keys reference it are checked."""
+    selected = {key.to_user_string() for key in context.selected_asset_keys}
+    for table in PUBLISHED_TABLES.values():
+        if f"out_{table.name}" in selected:
+            yield publish_shape(context, table, duckdb)
+
+
+OUT_ASSETS = [out_tables]
