@@ -76,6 +76,30 @@ def csv_bytes(header: list[str], rows: list[tuple]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def csv_select(con, query: str) -> str:
+    """A SELECT over `query` whose cells DuckDB's CSV writer prints exactly as `format_value` does: missing and
+    empty text both blank, whole numbers whole, money with its two places, other decimals without the trailing
+    zeros of their storage type. `COPY (csv_select(...)) TO ... (HEADER, NULLSTR '')` then writes the same bytes
+    as `csv_bytes`, without a Python object per cell (tests/test_publish.py compares them on every table)."""
+    columns = con.execute(f"DESCRIBE {query}").fetchall()
+    cells = []
+    for name, kind, *_ in columns:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if kind == "VARCHAR":
+            cells.append(f"NULLIF({quoted}, '') AS {quoted}")
+        elif kind.startswith("DECIMAL"):
+            scale = int(kind.rstrip(")").split(",")[1])
+            text = f"CAST({quoted} AS VARCHAR)"
+            fraction = text if scale == 2 else f"rtrim({text}, '0')"
+            whole = f"CAST(CAST({quoted} AS HUGEINT) AS VARCHAR)"
+            cells.append(f"CASE WHEN {quoted} = trunc({quoted}) THEN {whole} ELSE {fraction} END AS {quoted}")
+        elif kind in ("DOUBLE", "FLOAT", "REAL"):
+            raise TypeError(f"column {name!r} is {kind}: declare it as an exact number before it is published")
+        else:
+            cells.append(quoted)
+    return f"SELECT {', '.join(cells)} FROM ({query})"
+
+
 def resource_descriptor(table: Table, data: bytes, sources: list[dict]) -> dict:
     return {
         "name": table.name,
