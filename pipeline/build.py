@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.manifest import ManifestError
-from pipeline.resources import PROJECT_DIR, ProjectPaths, default_warehouse
+from pipeline.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir
+from pipeline.manifest import ManifestError, load_manifest
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
 # The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds
@@ -42,26 +42,26 @@ def stamp_path() -> Path:
     return Path(default_warehouse()).with_name("last_publish.sha256")
 
 
-def current_stamp(paths: ProjectPaths) -> str:
-    inputs = tree_digest([paths.raw, *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
-    outputs = tree_digest([paths.outputs], paths.outputs) if paths.outputs.exists() else "none"
-    return f"{inputs} {outputs}"
+def current_stamp(raw: Path, outputs: Path) -> str:
+    inputs = tree_digest([raw, *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
+    published = tree_digest([outputs], outputs) if outputs.exists() else "none"
+    return f"{inputs} {published}"
 
 
 def main() -> int:
-    paths = ProjectPaths()
+    raw, outputs = raw_dir(), outputs_dir()
     try:
-        paths.manifest()  # a malformed manifest is named here, before Dagster logs it with its stack trace
+        load_manifest(raw)  # a malformed manifest is named here, before Dagster logs it with its stack trace
     except ManifestError as exc:
         print(f"make data: {exc}", file=sys.stderr)
         return 1
     stamp = stamp_path()
-    if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(paths):
+    if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(raw, outputs):
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
     result = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR, env=cli_env())
     if result.returncode == 0:
-        stamp.write_text(current_stamp(paths) + "\n")
+        stamp.write_text(current_stamp(raw, outputs) + "\n")
     else:
         stamp.unlink(missing_ok=True)
     return result.returncode

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,17 +12,17 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from pipeline import locations
+from pipeline.locations import PROJECT_DIR, default_warehouse  # noqa: F401 (imported from here too)
 from pipeline.manifest import Manifest, load_manifest
-
-PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
 class ProjectPaths(dg.ConfigurableResource):
     """Folders of one build. Tests point these at temporary copies; the real build uses the project's."""
 
     # SV_RAW_DIR / SV_OUTPUTS_DIR let a test (or a deployment) run the CLI or UI on other folders.
-    raw_dir: str = os.environ.get("SV_RAW_DIR", str(PROJECT_DIR / "raw"))
-    outputs_dir: str = os.environ.get("SV_OUTPUTS_DIR", str(PROJECT_DIR / "outputs"))
+    raw_dir: str = str(locations.raw_dir())
+    outputs_dir: str = str(locations.outputs_dir())
 
     @property
     def raw(self) -> Path:
@@ -44,13 +43,6 @@ class ReleaseSettings(dg.ConfigurableResource):
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.date) if self.date else dt.datetime.now(dt.UTC).date()
-
-
-def default_warehouse() -> str:
-    """The warehouse file: local state, rebuilt by every run, never published or committed."""
-    path = Path(os.environ.get("SV_WAREHOUSE", PROJECT_DIR / ".state" / "warehouse.duckdb"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return str(path)
 
 
 @contextmanager

@@ -1,0 +1,23 @@
+"""Where a build reads and writes, without importing Dagster (so that a `make data` with nothing to do
+answers in a fraction of a second). SV_RAW_DIR, SV_OUTPUTS_DIR and SV_WAREHOUSE let a test or a deployment
+point a build at other folders."""
+
+import os
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+def raw_dir() -> Path:
+    return Path(os.environ.get("SV_RAW_DIR", PROJECT_DIR / "raw"))
+
+
+def outputs_dir() -> Path:
+    return Path(os.environ.get("SV_OUTPUTS_DIR", PROJECT_DIR / "outputs"))
+
+
+def default_warehouse() -> str:
+    """The warehouse file: local state, rebuilt by every run, never published or committed."""
+    path = Path(os.environ.get("SV_WAREHOUSE", PROJECT_DIR / ".state" / "warehouse.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
