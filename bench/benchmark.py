@@ -126,6 +126,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the synthetic funding file")
     parser.add_argument("--repeat", type=int, default=3, help="paired runs of the full publish and the floor")
+    parser.add_argument(
+        "--growth",
+        type=int,
+        nargs="*",
+        default=[100_000, 300_000],
+        help="further synthetic sizes for the growth curve (with --rows, at least three points)",
+    )
+    parser.add_argument("--project-to", type=int, default=10_000_000, help="rows the growth curve is projected to")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
@@ -150,13 +158,15 @@ def main() -> None:
         results.append(("no-op re-run (make data)", wall, rss, "inputs and outputs unchanged: run skipped"))
         noop_wall = wall
 
-        big_wall = big_rss = 0.0
-        if args.rows:
-            env = workspace(root / "synthetic")
-            synthesise(root / "synthetic" / "raw", args.rows)
+        curve, big_wall, big_rss = [], 0.0, 0.0
+        for size in sorted({*args.growth, args.rows} - {0}):
+            env = workspace(root / f"synthetic{size}")
+            synthesise(root / f"synthetic{size}" / "raw", size)
             wall, rss, out = measure(JOB, cli_env(env))
-            results.append((f"synthetic {args.rows:,} rows", wall, rss, slowest_steps(out)))
-            big_wall, big_rss = wall, rss
+            results.append((f"synthetic {size:,} rows", wall, rss, slowest_steps(out)))
+            curve.append((size, wall, rss))
+            if size == args.rows:
+                big_wall, big_rss = wall, rss
 
     print(f"\n{'scenario':32} {'wall s':>8} {'peak RSS MB':>12}  slowest steps / notes")
     for name, wall, rss, notes in results:
@@ -173,6 +183,29 @@ def main() -> None:
             f"  {args.rows:,} rows <= 30 s and <= 1.5 GB: {big_wall:.1f} s, {big_rss:.0f} MB -> "
             f"{'met' if big_wall <= 30 and big_rss <= 1536 else 'MISSED'}"
         )
+    if len(curve) >= 2:
+        print(growth(curve, args.project_to))
+
+
+def growth(curve: list[tuple[int, float, float]], target: int) -> str:
+    """Seconds and MB per million rows from a least-squares line through the measured sizes, the projection
+    to `target` rows, and the size at which peak memory would pass this machine's RAM."""
+    lines = ["\ngrowth (synthetic funding rows -> wall s, peak RSS MB):"]
+    lines += [f"  {rows:>12,} rows: {wall:8.1f} s {rss:10.0f} MB" for rows, wall, rss in curve]
+    rows = [p[0] for p in curve]
+    fits = [statistics.linear_regression(rows, [p[column] for p in curve]) for column in (1, 2)]
+    (time_slope, time_base), (mem_slope, mem_base) = fits
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    lines.append(f"  per million rows: {time_slope * 1e6:.1f} s and {mem_slope * 1e6:.0f} MB (linear fit)")
+    lines.append(
+        f"  projected to {target:,} rows: {time_base + time_slope * target:.0f} s, "
+        f"{mem_base + mem_slope * target:.0f} MB (not run)"
+    )
+    if mem_slope > 0:
+        lines.append(
+            f"  peak memory passes this machine's {ram_mb:.0f} MB at about {(ram_mb - mem_base) / mem_slope:,.0f} rows"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
