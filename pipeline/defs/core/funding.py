@@ -7,6 +7,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import funding, parsing, plausibility
+from pipeline.defs.core.common import GROUP, KINDS
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
@@ -16,9 +17,6 @@ from schemas.raw import (
     FUNDING_STREAMS,
     NATIONAL_TOTALS,
 )
-
-GROUP = "core"
-KINDS = {"duckdb", "sql"}
 
 
 def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:

@@ -6,15 +6,13 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import plausibility
+from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure
 from pipeline.warehouse import SQL_DIR, count, run_sql, sql_deps
 from schemas.plausibility import RULES
 from schemas.published import OUTCOME_CHANGE
-
-GROUP = "core"
-KINDS = {"duckdb", "sql"}
 
 
 def edition_columns(f) -> str:
@@ -138,13 +136,7 @@ def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
     return core_area_outcomes
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_outcome_revisions"),
-    check_specs=plausibility.check_specs("core_outcome_revisions"),
-)
+@sql_core_asset("core_outcome_revisions")
 def core_outcome_revisions(duckdb: DuckDBResource):
     """How each outcome value moved from the most recent earlier edition of the same statistic.
 
@@ -160,13 +152,7 @@ def core_outcome_revisions(duckdb: DuckDBResource):
     yield from plausibility.run_checks(duckdb, "core_outcome_revisions")
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_outcome_change_by_area"),
-    check_specs=plausibility.check_specs("core_outcome_change_by_area"),
-)
+@sql_core_asset("core_outcome_change_by_area")
 def core_outcome_change_by_area(duckdb: DuckDBResource):
     """Each area's recorded offences in a year before VRU funding against a year after it.
 
@@ -219,12 +205,7 @@ def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_outcome_comparison"),
-)
+@sql_core_asset("core_outcome_comparison")
 def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Areas with a VRU (grouped by first funded year) against the other areas, per measure, period and
     edition, in two variants: every value, and without the values a plausibility rule flagged.
@@ -237,12 +218,7 @@ def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_outcome_change_by_group"),
-)
+@sql_core_asset("core_outcome_change_by_group")
 def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """VRU areas and the others: summed recorded offences before and after VRU funding, with the change.
 

@@ -5,6 +5,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import parsing, plausibility
+from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure
@@ -21,21 +22,12 @@ from schemas.raw import (
     VIOLENCE_REDUCTION_UNITS,
 )
 
-GROUP = "core"
-KINDS = {"duckdb", "sql"}
-
 
 def source_id_of(paths: ProjectPaths, file_id: str) -> str:
     return load_manifest_or_fail(paths).file(file_id).source_id
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_sources"),
-    check_specs=plausibility.check_specs("core_sources"),
-)
+@sql_core_asset("core_sources")
 def core_sources(duckdb: DuckDBResource):
     """Every public document of the manifest, one row each, with dates as dates, the authority rank of
     its kind (raw/mappings/source_kinds.csv), which decides between conflicting figures, where it was
@@ -45,7 +37,7 @@ def core_sources(duckdb: DuckDBResource):
     yield from plausibility.run_checks(duckdb, "core_sources")
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, deps=sql_deps("core_police_force_areas"))
+@sql_core_asset("core_police_force_areas")
 def core_police_force_areas(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The 43 territorial police force areas with ONS code and name, force name and country.
 
@@ -57,12 +49,7 @@ def core_police_force_areas(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.M
     return dg.MaterializeResult(metadata={"dagster/row_count": kept, "rows_left_out_without_code": read - kept})
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS,
-    deps=sql_deps("core_area_names"),
-)
+@sql_core_asset("core_area_names")
 def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every accepted spelling of an area name with its ONS code.
 
