@@ -44,3 +44,9 @@ def test_second_release_on_the_same_day_gets_a_suffix():
 def test_changelog_without_a_release_is_left_as_it_was():
     text = release.CHANGELOG_HEADER + "\n## 2026.11.25 (2026-11-25)\n\nentry\n"
     assert release.changelog(text, release.Release("2026.11.25", "2026-11-25", [])) == text
+
+
+def test_rows_are_counted_as_a_csv_reader_counts_them():
+    assert release.count_rows(b"a,b\n1,2\n3,4\n") == 2
+    assert release.count_rows(b'a,b\n"x\ny",1\n') == 1  # a line break inside a quoted cell is not a row
+    assert release.count_rows(b"a,b\n") == 0
