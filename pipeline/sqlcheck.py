@@ -109,7 +109,24 @@ def validate_resource(con: duckdb.DuckDBPyConnection, folder: Path, resource: di
         "sha256:" + hashlib.sha256(data).hexdigest(),
     ):
         errors.append(Error(table.name, None, None, "hash-count"))
-    view = _view(con, table.name, path)
+    return errors + _row_errors(con, table, _view(con, table.name, path))
+
+
+def validate_table(con: duckdb.DuckDBPyConnection, source: str, table: Table) -> list[Error]:
+    """The same checks over a warehouse table (`source`, e.g. out.funding_reports) as it will be written: rows
+    in primary-key order, numbered as in the CSV, every cell as text. Foreign keys are not checked here."""
+    order = ", ".join(_quoted(k) for k in table.primary_key) or "ALL"
+    cells = ", ".join(f"CAST({_quoted(c.name)} AS VARCHAR) AS {_quoted(c.name)}" for c in table.columns)
+    view = f"cells_{table.name}"
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
+        f"FROM (SELECT {cells} FROM {source})"
+    )
+    return _row_errors(con, table, view)
+
+
+def _row_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str) -> list[Error]:
+    errors = []
     for column in table.columns:
         errors += _cell_errors(con, table, view, column)
     if table.primary_key:

@@ -107,3 +107,26 @@ def test_large_tables_are_checked_in_duckdb_when_the_package_is_validated(tmp_pa
     result = publish.validate_package(tmp_path / "broken" / "package", PUBLISHED_TABLES)
     assert not result.valid
     assert result.errors == ["area_outcomes, row 8, field 'period_start': type-error"]
+
+
+def test_sql_checks_on_a_warehouse_table_find_what_pandera_finds(fresh_build, tmp_path):
+    """For a table too large for pandas, the out step checks the warehouse table with the same SQL: on broken
+    cells (a minimum, an enum, a pattern, a duplicate primary key) it names the rows and columns pandera names."""
+    import duckdb
+
+    from pipeline.validation import validate
+
+    shutil.copy(fresh_build.root / "warehouse.duckdb", tmp_path / "w.duckdb")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    first, last = con.execute("SELECT min(report_id), max(report_id) FROM out.funding_allocations").fetchone()
+    update = "UPDATE out.funding_allocations SET {} WHERE report_id = ?"
+    con.execute(update.format("n_sources = 0"), [first])  # below its minimum of 1
+    con.execute(update.format("amount_kind = 'roughly'"), [last])  # not in its enum
+    second = con.execute("SELECT max(report_id) FROM out.funding_allocations WHERE report_id < ?", [last]).fetchone()
+    con.execute(update.format("area_code = 'E2300000X'"), second)  # not an area code
+    table = PUBLISHED_TABLES["funding_allocations"]
+    order = ", ".join(table.primary_key)
+    frame = con.execute(f"SELECT * FROM out.funding_allocations ORDER BY {order}").df()
+    by_pandera = {(f.row, f.column) for f in validate(frame, table, "x")}
+    by_sql = {(e.row, e.field) for e in sqlcheck.validate_table(con, "out.funding_allocations", table)}
+    assert len(by_pandera) >= 3 and by_sql == by_pandera
