@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+import yaml
+
 from pipeline.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
@@ -297,3 +299,26 @@ def dataset_card(
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
         licences=licences,
     )
+
+
+# The project is the author: no person is named who did not sign the work.
+AUTHOR = "Tackling serious violence in England and Wales open-data project"
+
+
+def citation_cff(descriptor: dict, date: str) -> str:
+    """CITATION.cff (Citation File Format 1.2.0, type dataset) for one release, from the package descriptor: what
+    reference managers and repository hosts read to cite this version."""
+    document = {
+        "cff-version": "1.2.0",
+        "message": "If you use this data package, cite this version of it.",
+        "type": "dataset",
+        "title": descriptor["title"],
+        "version": descriptor["version"],
+        "date-released": date,
+        "authors": [{"name": AUTHOR}],
+        "abstract": descriptor["description"],
+        "keywords": descriptor["keywords"],
+        # SPDX identifiers of the open licences of the material reproduced (per table: datapackage.json).
+        "license": [lic["name"] for lic in descriptor["licenses"] if lic["name"] in ("CC-BY-4.0", "OGL-UK-3.0")],
+    }
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)

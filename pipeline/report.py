@@ -110,4 +110,5 @@ def report_files(
         "README.md": card.encode("utf-8"),
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
         "CHANGELOG.md": release.changelog(previous_changelog, decided).encode("utf-8"),
+        "CITATION.cff": docs.citation_cff(descriptor, decided.date).encode("utf-8"),
     }

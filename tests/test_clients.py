@@ -141,3 +141,18 @@ def test_homicide_chart_alt_text_states_the_figures_it_shows(fresh_build):
         before, after = means[first], means[last]
         assert f"{words} {before} and {after}" in alt, (group, alt)
     assert "Descriptive" in alt and "chart" not in alt.lower()
+
+
+def test_the_package_is_citable_as_this_version(fresh_build):
+    """CITATION.cff (Citation File Format 1.2.0) beside the card cites the version in datapackage.json, as a
+    dataset whose author is the project (no invented people), under the package's own open licences."""
+    import json
+
+    import yaml
+
+    cff = yaml.safe_load((fresh_build.outputs / "CITATION.cff").read_text(encoding="utf-8"))
+    descriptor = json.loads((fresh_build.outputs / "datapackage.json").read_text())
+    assert (cff["cff-version"], cff["type"], cff["title"]) == ("1.2.0", "dataset", descriptor["title"])
+    assert cff["version"] == descriptor["version"] and cff["date-released"] == descriptor["created"][:10]
+    assert [set(author) for author in cff["authors"]] == [{"name"}]
+    assert set(cff["license"]) <= {lic["name"] for lic in descriptor["licenses"]}
