@@ -107,3 +107,18 @@ def test_the_next_run_puts_back_a_package_left_aside(project):
     assert build.result.success, build.step_failures()
     assert not list(project.root.glob(".outputs.*"))
     assert snapshot(project.outputs) == before
+
+
+def test_the_postgres_instance_config_names_a_driver_that_is_installed():
+    """deploy/dagster.postgres.yaml resolves to SQLAlchemy's psycopg2 dialect, which is pinned; a plain postgresql://
+    address would load psycopg 3, which is not (ModuleNotFoundError when the first run starts). No server is
+    needed: the engine is created, not connected."""
+    import sqlalchemy
+    import yaml
+    from dagster_postgres.utils import pg_url_from_config
+
+    config = yaml.safe_load((PROJECT_DIR / "deploy" / "dagster.postgres.yaml").read_text(encoding="utf-8"))
+    database = config["storage"]["postgres"]["postgres_db"]
+    resolved = {k: ("localhost" if isinstance(v, dict) and "env" in v else v) for k, v in database.items()}
+    engine = sqlalchemy.create_engine(pg_url_from_config({"postgres_db": resolved}))
+    assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg2")
