@@ -43,6 +43,10 @@ def _entry_block(entry: dict) -> str:
     return "".join(f"  {line}\n" for line in text.splitlines())
 
 
+def _without_empty(value):
+    return {k: v for k, v in value.items() if v not in ({}, [], None, "")} if isinstance(value, dict) else value
+
+
 def _relative(raw_dir: Path, path: Path) -> str:
     try:
         return path.resolve().relative_to(raw_dir.resolve()).as_posix()
@@ -67,7 +71,8 @@ def add_file(raw_dir: Path, path: Path, like: str, file_id: str, **fields: str |
         "date_retrieved": dt.datetime.now(dt.UTC).date().isoformat(),
         "transcribed_from": fields.get("transcribed_from") or f"added with the manifest tool, read like {like}",
         "verified": "not re-checked",
-        **{name: getattr(model, name) for name in LAYOUT_FIELDS if getattr(model, name)},
+        # The model's layout as its entry writes it (without the empty parts the manifest's models fill in).
+        **{name: _without_empty(getattr(model, name)) for name in LAYOUT_FIELDS if getattr(model, name)},
         "edition_date": fields.get("edition_date") or None,
         "sha256": sha256_of(path),
         "bytes": path.stat().st_size,
