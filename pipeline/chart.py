@@ -18,10 +18,21 @@ matplotlib.use("Agg")  # no screen on build machines; also keeps the PNG identic
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from schemas.vocabulary import AREA_GROUPS  # noqa: E402
+
 STREAM_LABELS = {"vru": "VRU", "surge_grip": "Surge/Grip", "hotspot_fund": "Hotspot fund", "svd": "SVD"}
 
 
 PREFIX = {"lower_bound": "≥", "upper_bound": "≤", "rounded": "~"}
+
+
+def png(fig) -> bytes:
+    """The figure as PNG bytes, then closed. No software or date metadata, so identical inputs give identical
+    bytes."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def funding_grid_png(
@@ -71,14 +82,10 @@ def funding_grid_png(
         pad=30,
     )
     fig.tight_layout()
-    buffer = io.BytesIO()
-    # No software/date metadata, so identical inputs give identical bytes.
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)
 
 
-GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
+GROUPS = AREA_GROUPS
 GROUP_NAMES = {"vru_from_2019-20": "VRU from 2019-20", "vru_from_2022-23": "VRU from 2022-23", "no_vru": "no VRU"}
 
 
@@ -183,10 +190,7 @@ def homicide_png(comparison: HomicideComparison, caption: str) -> bytes:
     ax.set_title("Homicide rate: areas with a VRU and the others (descriptive, not causal)", fontsize=10)
     fig.text(0.01, 0.01, textwrap.fill(caption, 160), fontsize=7, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)
 
 
 CHANGE_MEASURES = {
@@ -232,7 +236,4 @@ def change_png(rows: list[tuple], caption: str) -> bytes:
     ax.set_title("Recorded offences before and after VRU funding, by group of areas (descriptive)", fontsize=10)
     fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
-    return buffer.getvalue()
+    return png(fig)

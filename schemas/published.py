@@ -11,11 +11,13 @@ from schemas.plausibility import RULES, SEVERITIES
 from schemas.raw import PFA_CODE, PFA_HINT
 from schemas.vocabulary import (
     AMOUNT_KINDS,
+    AREA_GROUPS,
     COMPONENTS,
     FUNDING_YEARS,
     OUTCOME_YEARS,
     REPORT_STREAMS,
     STREAMS,
+    VARIANTS,
     VERDICTS,
 )
 
@@ -845,7 +847,7 @@ OUTCOME_COMPARISON = Table(
             "vru_from_2019-20 (the first 18 VRU areas), vru_from_2022-23 (Cleveland "
             "and Humberside) or no_vru (the other 23 areas).",
             required=True,
-            enum=("vru_from_2019-20", "vru_from_2022-23", "no_vru"),
+            enum=AREA_GROUPS,
         ),
         Column(
             "variant",
@@ -853,7 +855,7 @@ OUTCOME_COMPARISON = Table(
             "all_values: every value the edition gives; excluding_flagged: the values a plausibility rule flagged "
             "(quality_flags) left out. Where the two differ, the flagged values move the result.",
             required=True,
-            enum=("all_values", "excluding_flagged"),
+            enum=VARIANTS,
         ),
         Column("n_areas", "integer", "Areas in the group whose value is used.", required=True, minimum=0),
         Column("n_areas_left_out", "integer", "Areas in the group whose value is not used.", required=True, minimum=0),
@@ -1096,14 +1098,14 @@ OUTCOME_CHANGE_BY_GROUP = Table(
             "string",
             "vru_from_2019-20, vru_from_2022-23 or no_vru.",
             required=True,
-            enum=("vru_from_2019-20", "vru_from_2022-23", "no_vru"),
+            enum=AREA_GROUPS,
         ),
         Column(
             "variant",
             "string",
             "all_values, or excluding_flagged (areas whose values or change a plausibility rule flagged left out).",
             required=True,
-            enum=("all_values", "excluding_flagged"),
+            enum=VARIANTS,
         ),
         Column("n_areas", "integer", "Areas summed.", required=True, minimum=0),
         Column("n_areas_left_out", "integer", "Areas of the group not summed.", required=True, minimum=0),

@@ -21,3 +21,7 @@ REPORT_STREAMS = (*STREAMS, "combined", "other")
 COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
 AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound")
 VERDICTS = ("supported", "supported_with_caveats", "misstated", "not_supported")
+# Outcome comparisons: areas grouped by the year their VRU was first funded, and each figure computed with every
+# value and without the values a plausibility rule flagged.
+AREA_GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
+VARIANTS = ("all_values", "excluding_flagged")
