@@ -86,19 +86,19 @@ def csv_select(con, query: str) -> str:
     columns = con.execute(f"DESCRIBE {query}").fetchall()
     cells = []
     for name, kind, *_ in columns:
-        quoted = '"' + name.replace('"', '""') + '"'
+        column = sqlcheck.quoted(name)
         if kind == "VARCHAR":
-            cells.append(f"NULLIF({quoted}, '') AS {quoted}")
+            cells.append(f"NULLIF({column}, '') AS {column}")
         elif kind.startswith("DECIMAL"):
             scale = int(kind.rstrip(")").split(",")[1])
-            text = f"CAST({quoted} AS VARCHAR)"
+            text = f"CAST({column} AS VARCHAR)"
             fraction = text if scale == 2 else f"rtrim({text}, '0')"
-            whole = f"CAST(CAST({quoted} AS HUGEINT) AS VARCHAR)"
-            cells.append(f"CASE WHEN {quoted} = trunc({quoted}) THEN {whole} ELSE {fraction} END AS {quoted}")
+            whole = f"CAST(CAST({column} AS HUGEINT) AS VARCHAR)"
+            cells.append(f"CASE WHEN {column} = trunc({column}) THEN {whole} ELSE {fraction} END AS {column}")
         elif kind in ("DOUBLE", "FLOAT", "REAL"):
             raise TypeError(f"column {name!r} is {kind}: declare it as an exact number before it is published")
         else:
-            cells.append(quoted)
+            cells.append(column)
     return f"SELECT {', '.join(cells)} FROM ({query})"
 
 

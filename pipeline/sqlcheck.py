@@ -42,7 +42,8 @@ class Error:
     type: str  # type-error, constraint-error, unique-error, primary-key, foreign-key, hash-count
 
 
-def _quoted(name: str) -> str:
+def quoted(name: str) -> str:
+    """A SQL identifier, quoted: a heading as a publisher prints it ('Violence with injury') is a column name."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -70,7 +71,7 @@ def _header(path: Path) -> list[str]:
 
 
 def _cell_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str, column: Column) -> list[Error]:
-    c = _quoted(column.name)
+    c = quoted(column.name)
     typed = _TYPED[column.type].format(c=c)
     # Constraint failures in frictionless's order of checking, for cells of the right type.
     failing = []
@@ -115,8 +116,8 @@ def validate_resource(con: duckdb.DuckDBPyConnection, folder: Path, resource: di
 def validate_table(con: duckdb.DuckDBPyConnection, source: str, table: Table) -> list[Error]:
     """The same checks over a warehouse table (`source`, e.g. out.funding_reports) as it will be written: rows
     in primary-key order, numbered as in the CSV, every cell as text. Foreign keys are not checked here."""
-    order = ", ".join(_quoted(k) for k in table.primary_key) or "ALL"
-    cells = ", ".join(f"CAST({_quoted(c.name)} AS VARCHAR) AS {_quoted(c.name)}" for c in table.columns)
+    order = ", ".join(quoted(k) for k in table.primary_key) or "ALL"
+    cells = ", ".join(f"CAST({quoted(c.name)} AS VARCHAR) AS {quoted(c.name)}" for c in table.columns)
     view = f"cells_{table.name}"
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
@@ -130,7 +131,7 @@ def _row_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str) -> list
     for column in table.columns:
         errors += _cell_errors(con, table, view, column)
     if table.primary_key:
-        key = ", ".join(_quoted(k) for k in table.primary_key)
+        key = ", ".join(quoted(k) for k in table.primary_key)
         repeated = con.execute(
             f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS n FROM {view}) "
             "WHERE n > 1 ORDER BY _row"
@@ -145,9 +146,9 @@ def validate_foreign_keys(con: duckdb.DuckDBPyConnection, tables: dict[str, Tabl
     errors = []
     for name in names:
         for fk in tables[name].foreign_keys:
-            present = " AND ".join(f"t.{_quoted(a)} IS NOT NULL" for a in fk.columns)
+            present = " AND ".join(f"t.{quoted(a)} IS NOT NULL" for a in fk.columns)
             match = " AND ".join(
-                f"t.{_quoted(a)} = r.{_quoted(b)}" for a, b in zip(fk.columns, fk.reference, strict=True)
+                f"t.{quoted(a)} = r.{quoted(b)}" for a, b in zip(fk.columns, fk.reference, strict=True)
             )
             rows = con.execute(
                 f"SELECT t._row FROM cells_{name} AS t WHERE {present} "

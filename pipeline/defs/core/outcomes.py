@@ -9,6 +9,7 @@ from pipeline import plausibility
 from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
+from pipeline.sqlcheck import quoted
 from pipeline.validation import Failure
 from pipeline.warehouse import SQL_DIR, count, run_sql, sql_deps
 from schemas.plausibility import RULES
@@ -18,10 +19,6 @@ from schemas.published import OUTCOME_CHANGE
 def edition_columns(f) -> str:
     """The columns that tag a row with the edition (raw file) it comes from."""
     return f"'{f.file_id}' AS edition, DATE '{f.edition_date}' AS edition_date, '{f.source_id}' AS source_id"
-
-
-def quoted(heading: str) -> str:
-    return '"' + heading.replace('"', '""') + '"'
 
 
 ELS_FIELDS = ("areacd", "geography", "period", "observation", "status")
