@@ -19,7 +19,7 @@ from pipeline.defs.raw import raw_assets
 from pipeline.manifest import Manifest, ManifestError
 from pipeline.plausibility import CHECKS_DIR
 from pipeline.resources import ProjectPaths, build_resources
-from pipeline.schedules import publish_job, raw_files_changed, weekly_publish
+from pipeline.schedules import failed_run_webhook, publish_job, raw_files_changed, weekly_publish
 from schemas import PUBLISHED_TABLES, RAW_TABLES, Table
 from schemas.plausibility import RULES
 from schemas.raw import layout_tables
@@ -69,7 +69,7 @@ def build_defs(paths: ProjectPaths | None = None, **resource_options) -> dg.Defi
         assets=assets_for(paths),
         jobs=[publish_job],
         schedules=[weekly_publish],
-        sensors=[raw_files_changed],
+        sensors=[raw_files_changed, failed_run_webhook],
         resources=build_resources(paths, **resource_options),
         # In-process: steps share one process, so only one ever holds the DuckDB file, and a run is
         # ~3.5x faster on a 2-core machine than with the multiprocess executor, which re-imports per step.

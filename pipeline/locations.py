@@ -1,6 +1,6 @@
 """Where a build reads and writes, without importing Dagster (so that a `make data` with nothing to do
 answers in a fraction of a second). SV_RAW_DIR, SV_OUTPUTS_DIR and SV_WAREHOUSE let a test or a deployment
-point a build at other folders."""
+point a build at other folders; SV_PUBLISH_URL names where the package is mirrored after each publish."""
 
 import os
 from pathlib import Path
@@ -21,3 +21,8 @@ def default_warehouse() -> str:
     path = Path(os.environ.get("SV_WAREHOUSE", PROJECT_DIR / ".state" / "warehouse.duckdb"))
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)
+
+
+def publish_url() -> str:
+    """An fsspec URL the published package is mirrored to (pipeline/mirror.py); blank: outputs/ only."""
+    return os.environ.get("SV_PUBLISH_URL", "")

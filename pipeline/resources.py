@@ -36,6 +36,12 @@ class ProjectPaths(dg.ConfigurableResource):
         return load_manifest(self.raw)
 
 
+class PackageMirror(dg.ConfigurableResource):
+    """Object storage the published package is copied to after outputs/ (pipeline/mirror.py); blank: none."""
+
+    url: str = locations.publish_url()
+
+
 class ReleaseSettings(dg.ConfigurableResource):
     """The date a new version is released under; blank means the day of the run (UTC)."""
 
@@ -99,6 +105,7 @@ def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = N
     return {
         "paths": paths or ProjectPaths(),
         "release_settings": ReleaseSettings(date=release_date),
+        "package_mirror": PackageMirror(),
         # DuckDBResource rather than the DuckDB pandas IO manager: the IO manager deletes then inserts
         # by column position without a transaction, which empties or silently reorders a table when
         # its columns change (measured with dagster-duckdb-pandas 0.29.27). Every table here is written with

@@ -1,10 +1,17 @@
-"""When the package is rebuilt: a weekly schedule, and a sensor that reacts to changes in raw/.
+"""When the package is rebuilt, and who hears when a run fails.
 
-Both are off until switched on: in `make ui` (Automation, toggle) or with
-`dagster schedule start weekly_publish` / `dagster sensor start raw_files_changed` while the daemon runs.
+A weekly schedule and a sensor that reacts to changes in raw/ are off until switched on: in the UI (Automation,
+toggle) or with `dagster schedule start weekly_publish` / `dagster sensor start raw_files_changed` while the
+daemon runs. A deployment may change their pace: SV_PUBLISH_CRON (default Mondays 06:00 UK time) and
+SV_SENSOR_INTERVAL_SECONDS (default 60). The failure sensor is on wherever a daemon runs and posts to
+SV_FAILURE_WEBHOOK_URL when that is set.
 """
 
 import hashlib
+import json
+import os
+import urllib.error
+import urllib.request
 
 import dagster as dg
 
@@ -19,9 +26,9 @@ publish_job = dg.define_asset_job(
 weekly_publish = dg.ScheduleDefinition(
     name="weekly_publish",
     job=publish_job,
-    cron_schedule="0 6 * * 1",  # Mondays 06:00 UK time
+    cron_schedule=os.environ.get("SV_PUBLISH_CRON", "0 6 * * 1"),  # Mondays 06:00 UK time
     execution_timezone="Europe/London",
-    description="Rebuild and republish the data package every Monday morning.",
+    description="Rebuild and republish the data package every Monday morning (SV_PUBLISH_CRON changes when).",
 )
 
 
@@ -36,7 +43,7 @@ def raw_digest(paths: ProjectPaths) -> str:
 
 @dg.sensor(
     job=publish_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=int(os.environ.get("SV_SENSOR_INTERVAL_SECONDS", "60")),
     description="Starts the publish job when the content of any file in raw/ or the manifest changes "
     "(the first evaluation after switching on publishes once, to match outputs/ to raw/).",
 )
@@ -46,3 +53,55 @@ def raw_files_changed(context: dg.SensorEvaluationContext, paths: ProjectPaths):
         return dg.SkipReason("raw/ unchanged since the last run this sensor started")
     context.update_cursor(digest)
     return dg.RunRequest(run_key=f"raw-{digest[:16]}", tags={"raw_digest": digest})
+
+
+WEBHOOK_ENV = "SV_FAILURE_WEBHOOK_URL"
+
+
+def without_class(error) -> str:
+    """The error's own words, without the qualified class name Dagster puts before them."""
+    cls, _, text = error.message.partition(": ")
+    return (text if cls.endswith(error.cls_name or "\0") else error.message).strip()
+
+
+def failure_message(context: dg.RunFailureSensorContext) -> dict:
+    """What a team's chat or pager receives: which run, which step failed with what, and where to look."""
+    steps = [
+        f"{event.step_key}: {without_class(event.step_failure_data.error)}"
+        for event in context.get_step_failure_events()
+        if event.step_failure_data.error is not None
+    ]
+    run = context.dagster_run
+    return {
+        "text": f"Run {run.run_id} of {run.job_name} failed; the published package was not changed.",
+        "run_id": run.run_id,
+        "job": run.job_name,
+        "status": run.status.value,
+        "failure": context.failure_event.message,
+        "steps": steps,
+        "tags": dict(run.tags),
+    }
+
+
+@dg.run_failure_sensor(
+    name="failed_run_webhook",
+    monitored_jobs=[publish_job],
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"Posts a JSON message to the URL in {WEBHOOK_ENV} (a chat or pager webhook) when a publish run "
+    "fails; does nothing when it is unset.",
+)
+def failed_run_webhook(context: dg.RunFailureSensorContext):
+    url = os.environ.get(WEBHOOK_ENV)
+    if not url:
+        context.log.info(f"{WEBHOOK_ENV} is not set: no one to tell about run {context.dagster_run.run_id}")
+        return
+    body = json.dumps(failure_message(context), sort_keys=True).encode()
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        # The sensor's tick shows this error in the UI (Automation, failed_run_webhook); it is not retried.
+        raise RuntimeError(
+            f"posting run {context.dagster_run.run_id}'s failure to {WEBHOOK_ENV} failed: {error}"
+        ) from error

@@ -1,10 +1,13 @@
 """Running unattended: the change sensor, two runs at once, and a run killed while publishing."""
 
+import http.server
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from pipeline import publish
 from pipeline.build import JOB_COMMAND
 from pipeline.definitions import build_defs
 from pipeline.resources import PROJECT_DIR, ProjectPaths
-from pipeline.schedules import raw_files_changed
+from pipeline.schedules import WEBHOOK_ENV, failed_run_webhook, raw_files_changed
 from tests.conftest import snapshot
 
 BIN = Path(sys.executable).parent
@@ -122,3 +125,79 @@ def test_the_postgres_instance_config_names_a_driver_that_is_installed():
     resolved = {k: ("localhost" if isinstance(v, dict) and "env" in v else v) for k, v in database.items()}
     engine = sqlalchemy.create_engine(pg_url_from_config({"postgres_db": resolved}))
     assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg2")
+
+
+class Receiver:
+    """A webhook receiver on loopback that keeps what it is sent."""
+
+    def __init__(self):
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+def failed_run_context():
+    @dg.op
+    def read_manifest():
+        raise dg.Failure(description="raw/sources.yaml: files entry 4: sha256 does not match the file")
+
+    @dg.job(name="publish_package")
+    def job():
+        read_manifest()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return dg.build_run_status_sensor_context(
+        sensor_name="failed_run_webhook",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+
+
+def test_a_failed_run_is_posted_to_the_webhook_with_the_failing_step_and_its_message(receiver, monkeypatch):
+    context = failed_run_context()
+    monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
+    failed_run_webhook(context)
+    [message] = receiver.received
+    assert message["run_id"] == context.dagster_run.run_id and message["job"] == "publish_package"
+    assert message["status"] == "FAILURE" and "published package was not changed" in message["text"]
+    assert message["steps"] == ["read_manifest: raw/sources.yaml: files entry 4: sha256 does not match the file"]
+
+
+def test_without_a_webhook_nothing_is_posted_and_an_unreachable_one_names_the_setting(receiver, monkeypatch):
+    context = failed_run_context()
+    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+    failed_run_webhook(context)
+    assert receiver.received == []
+    receiver.close()
+    monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
+    with pytest.raises(Exception, match=f"posting run {context.dagster_run.run_id}'s failure to {WEBHOOK_ENV} failed"):
+        failed_run_webhook(context)
+
+
+def test_the_published_package_carries_a_weekly_freshness_policy():
+    policy = build_defs().resolve_assets_def("datapackage").specs_by_key[dg.AssetKey("datapackage")].freshness_policy
+    assert isinstance(policy, dg.FreshnessPolicy)
+    assert policy.deadline_cron == "0 9 * * 1" and policy.lower_bound_delta.days == 7

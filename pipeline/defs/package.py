@@ -1,14 +1,15 @@
 """The published data package: outputs/ with datapackage.json, CSVs, Parquet, card, dictionary, changelog."""
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline import publish, release, report
+from pipeline import mirror, publish, release, report
 from pipeline.defs.raw import OWNERS
-from pipeline.resources import ProjectPaths, ReleaseSettings
+from pipeline.resources import PackageMirror, ProjectPaths, ReleaseSettings
 from schemas import PUBLISHED_TABLES
 
 GROUP = "package"
@@ -53,10 +54,18 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
     return csv_data, parquet_bytes, cited
 
 
+# Weekly, like the schedule: a package not republished in the seven days before Monday 09:00 (three hours after
+# the scheduled run) shows as failing its freshness policy in the UI and in GraphQL.
+WEEKLY = dg.FreshnessPolicy.cron(
+    deadline_cron="0 9 * * 1", lower_bound_delta=timedelta(days=7), timezone="Europe/London"
+)
+
+
 @dg.asset(
     group_name=GROUP,
     owners=OWNERS,
     kinds={"frictionless", "csv", "parquet"},
+    freshness_policy=WEEKLY,
     deps=[f"out_{name}" for name in PUBLISHED_TABLES],
     check_specs=[
         dg.AssetCheckSpec(
@@ -68,7 +77,11 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
     ],
 )
 def datapackage(
-    context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource, release_settings: ReleaseSettings
+    context: dg.AssetExecutionContext,
+    paths: ProjectPaths,
+    duckdb: DuckDBResource,
+    release_settings: ReleaseSettings,
+    package_mirror: PackageMirror,
 ):
     """The published data package in outputs/: what researchers download.
 
@@ -78,6 +91,8 @@ def datapackage(
     previous package set aside first, deleted last): if anything fails, the previous outputs/ stays exactly
     as it was, and a run killed mid-publish leaves a whole package that the next run puts back. The version
     changes only when a table's data or schema changed; identical inputs give byte-identical files.
+    With SV_PUBLISH_URL set, the published package is then copied to object storage under v/<version>/ and
+    latest.json is pointed at it last (pipeline/mirror.py).
     """
     outputs = paths.outputs
     for stale in publish.remove_stale_staging(outputs):
@@ -120,8 +135,19 @@ def datapackage(
         yield dg.AssetCheckResult(check_name="frictionless_valid", passed=False, description=str(exc)[:2000])
         raise dg.Failure(description=str(exc)) from exc
 
+    # outputs/ is published by now: a failed upload fails the run after the materialisation is recorded.
+    mirrored, mirror_failure = {}, None
+    if package_mirror.url:
+        try:
+            pointer = mirror.mirror(outputs, package_mirror.url, decided.version)
+            mirrored = {"mirrored_to": f"{package_mirror.url.rstrip('/')}/{pointer['prefix']}"}
+            context.log.info(f"mirrored version {decided.version} to {mirrored['mirrored_to']}; latest.json names it")
+        except mirror.MirrorError as exc:
+            mirror_failure = exc
+
     yield dg.MaterializeResult(
         metadata={
+            **mirrored,
             "outputs": str(outputs),
             "version": decided.version,
             "released": decided.date,
@@ -147,3 +173,5 @@ def datapackage(
             "checked_in_duckdb": ", ".join(validated.sql_checked) or "none (frictionless checked every table)",
         },
     )
+    if mirror_failure:
+        raise dg.Failure(description=f"outputs/ was published and validated; the mirror was not: {mirror_failure}")

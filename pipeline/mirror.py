@@ -1,0 +1,74 @@
+"""A copy of the published package in object storage, for deployments where readers do not share our disk.
+
+outputs/ is swapped atomically on one file system; object stores have no directory rename. So each version is
+uploaded under its own prefix, `<url>/v/<version>/`, and only when every file is there is one small pointer,
+`<url>/latest.json`, rewritten to name it. A run that fails or is killed while uploading never changes what
+`latest.json` points to; readers who follow the pointer see one whole version.
+
+The address is an fsspec URL in SV_PUBLISH_URL: `file:///srv/packages` (tested), `s3://bucket/serious-violence`
+or `gcs://bucket/serious-violence` with `s3fs` or `gcsfs` installed and the cloud's usual credentials.
+"""
+
+import hashlib
+import json
+import posixpath
+from pathlib import Path
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+POINTER = "latest.json"
+
+
+class MirrorError(RuntimeError):
+    pass
+
+
+def package_files(outputs: Path) -> dict[str, bytes]:
+    return {p.relative_to(outputs).as_posix(): p.read_bytes() for p in sorted(outputs.rglob("*")) if p.is_file()}
+
+
+def read_pointer(url: str) -> dict | None:
+    fs, root = fsspec.core.url_to_fs(url)
+    path = posixpath.join(root, POINTER)
+    return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+
+
+def mirror(outputs: Path, url: str, version: str) -> dict:
+    """Upload the package in `outputs` under v/<version>/ and then point latest.json at it. Nothing is uploaded
+    when latest.json already names this version with these files. Returns the pointer written (or found)."""
+    files = package_files(outputs)
+    pointer = {
+        "version": version,
+        "prefix": f"v/{version}/",
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
+    }
+    if read_pointer(url) == pointer:
+        return pointer
+    fs, root = fsspec.core.url_to_fs(url)
+    prefix = posixpath.join(root, "v", version)
+    for name, data in files.items():
+        target = posixpath.join(prefix, name)
+        try:
+            fs.makedirs(posixpath.dirname(target), exist_ok=True)
+            fs.pipe_file(target, data)
+        except OSError as error:
+            raise MirrorError(
+                f"uploading {name} to {url}/v/{version}/ failed ({error}); latest.json unchanged"
+            ) from error
+    uploaded = {posixpath.relpath(path, prefix): info["size"] for path, info in fs.find(prefix, detail=True).items()}
+    missing = [name for name, data in files.items() if uploaded.get(name) != len(data)]
+    if missing:
+        raise MirrorError(f"{url}/v/{version}/ does not hold {', '.join(missing)} as uploaded; latest.json unchanged")
+    write_pointer(fs, posixpath.join(root, POINTER), json.dumps(pointer, indent=2, sort_keys=True).encode() + b"\n")
+    return pointer
+
+
+def write_pointer(fs, path: str, data: bytes) -> None:
+    """An object store replaces an object whole; a local file system needs a write aside and a rename."""
+    if isinstance(fs, LocalFileSystem):
+        aside = path + ".part"
+        fs.pipe_file(aside, data)
+        fs.mv(aside, path)
+    else:
+        fs.pipe_file(path, data)

@@ -1,0 +1,64 @@
+"""The package mirrored to object storage (here the local file system, as `file://` URLs): a version under its
+own prefix, the pointer written last, and a failed upload that leaves the pointer where it was."""
+
+import json
+import shutil
+
+import fsspec
+import pytest
+
+from pipeline import mirror
+from pipeline.resources import PROJECT_DIR
+from tests.conftest import snapshot
+
+PUBLISHED = PROJECT_DIR / "outputs"
+
+
+def version_of(outputs) -> str:
+    return json.loads((outputs / "datapackage.json").read_text(encoding="utf-8"))["version"]
+
+
+def test_a_version_is_uploaded_whole_before_latest_json_names_it(tmp_path):
+    url = f"file://{tmp_path / 'bucket'}"
+    version = version_of(PUBLISHED)
+    pointer = mirror.mirror(PUBLISHED, url, version)
+    assert pointer == mirror.read_pointer(url)
+    assert pointer["prefix"] == f"v/{version}/"
+    assert snapshot(tmp_path / "bucket" / "v" / version) == snapshot(PUBLISHED)
+    assert set(pointer["files"]) == set(snapshot(PUBLISHED)) and "datapackage.json" in pointer["files"]
+    # The same package again uploads nothing (the pointer already names it) and leaves every byte as it was.
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "bucket").rglob("*")}
+    assert mirror.mirror(PUBLISHED, url, version) == pointer
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "bucket").rglob("*")} == before
+
+
+def test_an_upload_that_fails_leaves_latest_json_naming_the_previous_version(tmp_path, monkeypatch):
+    url = f"file://{tmp_path / 'bucket'}"
+    old = mirror.mirror(PUBLISHED, url, version_of(PUBLISHED))
+    pointer_bytes = (tmp_path / "bucket" / "latest.json").read_bytes()
+
+    newer = tmp_path / "outputs"
+    shutil.copytree(PUBLISHED, newer)
+    (newer / "README.md").write_text("a newer card\n", encoding="utf-8")
+    local = fsspec.filesystem("file")
+    real_pipe = type(local).pipe_file
+    written = []
+
+    def pipe_then_fail(self, path, value, **kwargs):
+        if len(written) == 3:
+            raise OSError("connection reset by peer")
+        written.append(path)
+        return real_pipe(self, path, value, **kwargs)
+
+    monkeypatch.setattr(type(local), "pipe_file", pipe_then_fail)
+    with pytest.raises(
+        mirror.MirrorError, match=r"uploading \S+ to file://.*/v/9999\.1\.1/ failed .*latest\.json unchanged"
+    ):
+        mirror.mirror(newer, url, "9999.1.1")
+    assert (tmp_path / "bucket" / "latest.json").read_bytes() == pointer_bytes
+    assert mirror.read_pointer(url) == old
+    monkeypatch.undo()
+    # The next publish uploads the version whole and only then moves the pointer.
+    assert mirror.mirror(newer, url, "9999.1.1")["prefix"] == "v/9999.1.1/"
+    assert snapshot(tmp_path / "bucket" / "v" / "9999.1.1") == snapshot(newer)
+    assert snapshot(tmp_path / "bucket" / "v" / old["version"]) == snapshot(PUBLISHED)
