@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data test test-slow ui audit duckdb bench lint format clean-state
+.PHONY: data test test-slow ui audit serve serve-stop serve-status duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,9 @@ data: $(INSTANCE)
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
 
+# loadgroup: the tests of the served stack (one PostgreSQL, one daemon) run in order on one worker.
 test-slow: $(STAMP)
-	$(BIN)/pytest -n 2 -m slow
+	$(BIN)/pytest -n 2 --dist loadgroup -m slow
 
 # The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
 duckdb: $(STAMP)
@@ -47,10 +48,22 @@ duckdb: $(STAMP)
 ui: $(INSTANCE)
 	VIRTUAL_ENV=$(CURDIR)/$(VENV) $(BIN)/dg dev -h 127.0.0.1 -p $(UI_PORT)
 
-# Auditors: the UI read-only over the runs `make data` recorded. Lineage, metadata, checks and history can be
-# browsed; nothing can be launched, wiped or edited.
+# Auditors: the UI read-only over the recorded runs: those of `make serve` (PostgreSQL) while it runs, else those
+# `make data` recorded. Lineage, metadata, checks and history can be browsed; nothing can be launched or edited.
 audit: $(INSTANCE)
-	$(BIN)/dagster-webserver --read-only -h 127.0.0.1 -p $(AUDIT_PORT) -w workspace.yaml
+	$(BIN)/python -m pipeline.serve audit --port $(AUDIT_PORT)
+
+# The production topology on loopback (pipeline/serve.py): PostgreSQL from Debian's `postgresql` package, the
+# code location as a gRPC server, dagster-daemon (schedule, sensors, run queue) and the webserver on UI_PORT.
+# State (cluster, run history, logs) in .state/serve/. `make serve-stop` stops exactly what it started.
+serve: $(STAMP)
+	$(BIN)/python -m pipeline.serve start
+
+serve-stop: $(STAMP)
+	$(BIN)/python -m pipeline.serve stop
+
+serve-status: $(STAMP)
+	$(BIN)/python -m pipeline.serve status
 
 # Wall clock and peak memory against a floor and the targets (a script, not a timed test). ROWS=... to change.
 ROWS ?= 1000000

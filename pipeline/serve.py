@@ -311,6 +311,19 @@ def start(stack: Stack) -> None:
         raise
 
 
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies do not count: a process whose parent exited waits
+    for init to reap it, and a signal to its group still succeeds meanwhile."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
 def stop_group(pid: int, grace: float = 20) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -318,9 +331,7 @@ def stop_group(pid: int, grace: float = 20) -> None:
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
+        if not group_alive(pid):
             return
         time.sleep(0.2)
     with contextlib.suppress(ProcessLookupError):
