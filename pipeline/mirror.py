@@ -3,7 +3,8 @@
 outputs/ is swapped atomically on one file system; object stores have no directory rename. So each version is
 uploaded under its own prefix, `<url>/v/<version>/`, and only when every file is there is one small pointer,
 `<url>/latest.json`, rewritten to name it. A run that fails or is killed while uploading never changes what
-`latest.json` points to; readers who follow the pointer see one whole version.
+`latest.json` points to; readers who follow the pointer see one whole version. A run that starts without a
+package (a fresh pod) first restores the version latest.json names, so versions and the changelog carry on.
 
 The address is an fsspec URL in SV_PUBLISH_URL: `file:///srv/packages` (tested), `s3://bucket/serious-violence`
 or `gcs://bucket/serious-violence` with `s3fs` or `gcsfs` installed and the cloud's usual credentials.
@@ -12,6 +13,7 @@ or `gcs://bucket/serious-violence` with `s3fs` or `gcsfs` installed and the clou
 import hashlib
 import json
 import posixpath
+import shutil
 from pathlib import Path
 
 import fsspec
@@ -72,3 +74,33 @@ def write_pointer(fs, path: str, data: bytes) -> None:
         fs.mv(aside, path)
     else:
         fs.pipe_file(path, data)
+
+
+def restore(outputs: Path, url: str) -> str | None:
+    """On a machine that starts empty (a run pod), the version latest.json names, put in `outputs` so that the
+    next version is decided and its changelog written against it. Each file's sha256 is checked against the
+    pointer. Does nothing when `outputs` holds a package or nothing is mirrored yet; returns the version."""
+    if (outputs / "datapackage.json").is_file():
+        return None
+    pointer = read_pointer(url)
+    if pointer is None:
+        return None
+    fs, root = fsspec.core.url_to_fs(url)
+    # Named like a staging folder, so that one left by a killed run is removed by the next (publish.py).
+    arriving = outputs.with_name(f".{outputs.name}.staging-restore")
+    shutil.rmtree(arriving, ignore_errors=True)
+    try:
+        for name, digest in pointer["files"].items():
+            data = fs.cat_file(posixpath.join(root, pointer["prefix"], name))
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise MirrorError(f"{url}/{pointer['prefix']}{name} does not match its sha256 in latest.json")
+            target = arriving / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    except BaseException:
+        shutil.rmtree(arriving, ignore_errors=True)
+        raise
+    if outputs.exists():
+        outputs.rmdir()  # empty: a package would have been kept above
+    arriving.rename(outputs)
+    return pointer["version"]

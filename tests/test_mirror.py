@@ -62,3 +62,19 @@ def test_an_upload_that_fails_leaves_latest_json_naming_the_previous_version(tmp
     assert mirror.mirror(newer, url, "9999.1.1")["prefix"] == "v/9999.1.1/"
     assert snapshot(tmp_path / "bucket" / "v" / "9999.1.1") == snapshot(newer)
     assert snapshot(tmp_path / "bucket" / "v" / old["version"]) == snapshot(PUBLISHED)
+
+
+def test_a_run_that_starts_without_a_package_restores_the_mirrored_version_first(tmp_path):
+    url = f"file://{tmp_path / 'bucket'}"
+    pointer = mirror.mirror(PUBLISHED, url, version_of(PUBLISHED))
+    empty = tmp_path / "pod" / "outputs"
+    assert mirror.restore(empty, url) == pointer["version"]
+    assert snapshot(empty) == snapshot(PUBLISHED)
+    assert mirror.restore(empty, url) is None  # a package is there: left as it is
+    # A mirrored file that does not match the pointer is refused and nothing is put in place.
+    damaged = tmp_path / "bucket" / pointer["prefix"] / "data" / "sources.csv"
+    damaged.write_bytes(damaged.read_bytes() + b"x")
+    elsewhere = tmp_path / "pod2" / "outputs"
+    with pytest.raises(mirror.MirrorError, match=r"v/.*/data/sources\.csv does not match its sha256 in latest\.json"):
+        mirror.restore(elsewhere, url)
+    assert not elsewhere.exists() and not list(elsewhere.parent.iterdir())

@@ -97,6 +97,8 @@ def datapackage(
     outputs = paths.outputs
     for stale in publish.remove_stale_staging(outputs):
         context.log.warning(f"removed {stale}, left by a run that did not finish")
+    if package_mirror.url and (restored := mirror.restore(outputs, package_mirror.url)):
+        context.log.info(f"no package in {outputs}: restored version {restored} from {package_mirror.url}")
     sources = package_sources(duckdb)
 
     files, resources, licences, row_counts = {}, [], [], {}
