@@ -122,7 +122,8 @@ def test_the_postgres_instance_config_names_a_driver_that_is_installed():
 
     config = yaml.safe_load((PROJECT_DIR / "deploy" / "dagster.postgres.yaml").read_text(encoding="utf-8"))
     database = config["storage"]["postgres"]["postgres_db"]
-    resolved = {k: ("localhost" if isinstance(v, dict) and "env" in v else v) for k, v in database.items()}
+    from_env = {"DAGSTER_PG_HOST": "localhost", "DAGSTER_PG_PORT": 5433, "DAGSTER_PG_PASSWORD": "secret"}
+    resolved = {k: (from_env[v["env"]] if isinstance(v, dict) else v) for k, v in database.items()}
     engine = sqlalchemy.create_engine(pg_url_from_config({"postgres_db": resolved}))
     assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg2")
 
