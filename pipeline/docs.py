@@ -277,6 +277,15 @@ def dataset_card(
         + ", ".join(s["title"].split(":")[0] for s in descriptor["sources"] if s["licence"] == lic["name"])
         for lic in descriptor["licenses"]
     )
+    licences += (
+        "\n\nEach table's own licence is the `licenses` of its resource in `datapackage.json` (the first is the one "
+        "catalogues such as datasette, CKAN and Zenodo show): a table whose every row comes from sources under one "
+        "open licence carries that licence; the others are this project's compilations, under CC BY 4.0, listed "
+        "with the open licences of what they reproduce.\n\n| table | licences |\n|---|---|\n"
+        + "\n".join(
+            f"| `{r['name']}` | {', '.join(lic['name'] for lic in r['licenses'])} |" for r in descriptor["resources"]
+        )
+    )
     template = Template((TEMPLATES / "dataset_card.md").read_text(encoding="utf-8"))
     return template.substitute(
         title=descriptor["title"],

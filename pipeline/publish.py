@@ -102,6 +102,23 @@ def csv_select(con, query: str) -> str:
     return f"SELECT {', '.join(cells)} FROM ({query})"
 
 
+# This project's licence for its own compilations: a table built from several sources, or from facts on pages
+# under their publishers' copyright (cited, never quoted at length), is the project's compilation.
+COMPILATION_LICENCE = "CC-BY-4.0"
+
+
+def resource_licences(sources: list[dict]) -> list[dict]:
+    """The licences of one table, from the sources its rows cite. A table whose every source is under one open
+    licence carries that licence alone (ONS tables: OGL); any other table is the project's compilation, under
+    CC BY 4.0, listed first (datasette, CKAN and Zenodo show the first), then the open licences of what it
+    reproduces."""
+    named = {source["licence"] for source in sources}
+    if len(named) == 1 and (only := next(iter(named))) in LICENCES:
+        return [LICENCES[only]]
+    rest = sorted(named & set(LICENCES) - {COMPILATION_LICENCE})
+    return [LICENCES[name] for name in [COMPILATION_LICENCE, *rest]]
+
+
 def resource_descriptor(table: Table, data: bytes, sources: list[dict]) -> dict:
     return {
         "name": table.name,
@@ -113,6 +130,7 @@ def resource_descriptor(table: Table, data: bytes, sources: list[dict]) -> dict:
         "encoding": "utf-8",
         "bytes": len(data),
         "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "licenses": resource_licences(sources),
         "sources": sources,
         "schema": table.frictionless_schema(),
     }

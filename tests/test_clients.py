@@ -1,5 +1,7 @@
 """The package as researchers use it: with clients nobody here wrote, and with its own documentation."""
 
+import csv
+import json
 import sqlite3
 import subprocess
 import sys
@@ -75,6 +77,21 @@ def test_datapackage_to_datasette_imports_into_sqlite(fresh_build, tmp_path):
     references = {row[2] for row in con.execute("PRAGMA foreign_key_list(funding_reports)")}
     assert references == {"police_force_areas", "sources"}
     assert metadata.read_text().count('"title"') > len(PUBLISHED_TABLES)
+    # Each table shows its own licence: ONS tables the OGL they are published under, compilations CC BY 4.0.
+    tables = next(iter(json.loads(metadata.read_text())["databases"].values()))["tables"]
+
+    def rows(name: str) -> list[dict]:
+        with open(fresh_build.outputs / "data" / f"{name}.csv", encoding="utf-8", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    sources = {row["source_id"]: row for row in rows("sources")}
+    for name in PUBLISHED_TABLES:
+        cited = {row["source_id"] for row in rows(name)} - {""}
+        licences = {sources[s]["licence"] for s in cited}
+        expected = licences.pop() if len(licences) == 1 and "publisher-copyright" not in licences else "CC-BY-4.0"
+        assert tables[name]["license"] == expected, name
+    assert tables["area_outcomes"]["license"] == "OGL-UK-3.0"
+    assert tables["funding_reports"]["license"] == "CC-BY-4.0"
 
 
 def test_duckdb_export_has_every_table_with_keys(fresh_build, tmp_path):
