@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data test test-slow ui audit serve serve-stop serve-status duckdb bench lint format clean-state
+.PHONY: data test test-slow release ui audit serve serve-stop serve-status duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: $(STAMP)
 # loadgroup: the tests of the served stack (one PostgreSQL, one daemon) run in order on one worker.
 test-slow: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -m slow
+
+# The version's archive (pipeline/archive.py): dist/<name>-<version>.zip with the package, the card, the raw files
+# and their manifest, and dist/SHA256SUMS. The same package gives the same bytes; `cd dist && sha256sum -c SHA256SUMS`.
+release: data
+	$(BIN)/python -m pipeline.archive
 
 # The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
 duckdb: $(STAMP)

@@ -307,6 +307,8 @@ def dataset_card(
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
         licences=licences,
+        archive=f"{descriptor['name']}-{descriptor['version']}.zip",
+        archive_folder=f"{descriptor['name']}-{descriptor['version']}",
     )
 
 

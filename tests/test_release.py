@@ -1,9 +1,13 @@
 """Versions change only when data changes, and the changelog says which tables changed."""
 
+import csv
 import datetime as dt
 import json
+import subprocess
+import zipfile
 
 from pipeline import release
+from pipeline.resources import PROJECT_DIR
 from tests.conftest import snapshot
 
 HO_FILE = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
@@ -50,3 +54,33 @@ def test_rows_are_counted_as_a_csv_reader_counts_them():
     assert release.count_rows(b"a,b\n1,2\n3,4\n") == 2
     assert release.count_rows(b'a,b\n"x\ny",1\n') == 1  # a line break inside a quoted cell is not a row
     assert release.count_rows(b"a,b\n") == 0
+
+
+def test_make_release_twice_gives_the_same_archive_whose_sums_verify_and_whose_raw_files_resolve(tmp_path):
+    from pipeline import archive
+
+    outputs, raw = PROJECT_DIR / "outputs", PROJECT_DIR / "raw"
+    first = archive.build_archive(outputs, raw, tmp_path / "one")
+    second = archive.build_archive(outputs, raw, tmp_path / "two")
+    assert first.read_bytes() == second.read_bytes()
+    assert (tmp_path / "one" / "SHA256SUMS").read_bytes() == (tmp_path / "two" / "SHA256SUMS").read_bytes()
+    checked = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path / "one", capture_output=True, text=True)
+    assert checked.returncode == 0 and checked.stdout == f"{first.name}: OK\n", checked.stdout + checked.stderr
+
+    with zipfile.ZipFile(first) as zf:
+        zf.extractall(tmp_path / "unpacked")
+    [folder] = (tmp_path / "unpacked").iterdir()
+    assert folder.name == first.name.removesuffix(".zip")
+    inner = subprocess.run(["sha256sum", "--quiet", "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
+    assert inner.returncode == 0, inner.stdout + inner.stderr
+    # The package as published, and the raw files every row names.
+    for path in outputs.rglob("*"):
+        if path.is_file():
+            assert (folder / path.relative_to(outputs)).read_bytes() == path.read_bytes(), path
+    named = set()
+    for csv_path in (folder / "data").glob("*.csv"):
+        with csv_path.open(encoding="utf-8", newline="") as handle:
+            named |= {row["raw_file"] for row in csv.DictReader(handle) if row.get("raw_file")}
+    assert len(named) >= 10  # the funding files, the reference transcriptions, the ONS editions
+    assert all((folder / name).is_file() for name in named), sorted(n for n in named if not (folder / n).is_file())
+    assert (folder / "raw" / "sources.yaml").read_bytes() == (raw / "sources.yaml").read_bytes()
