@@ -26,3 +26,8 @@ def default_warehouse() -> str:
 def publish_url() -> str:
     """An fsspec URL the published package is mirrored to (pipeline/mirror.py); blank: outputs/ only."""
     return os.environ.get("SV_PUBLISH_URL", "")
+
+
+def release_dir() -> Path:
+    """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/gate.py)."""
+    return Path(os.environ.get("SV_RELEASE_DIR", PROJECT_DIR / "release"))

@@ -23,6 +23,8 @@ class ProjectPaths(dg.ConfigurableResource):
     # SV_RAW_DIR / SV_OUTPUTS_DIR let a test (or a deployment) run the CLI or UI on other folders.
     raw_dir: str = str(locations.raw_dir())
     outputs_dir: str = str(locations.outputs_dir())
+    # What a release must keep, and what it is allowed to lose (pipeline/gate.py).
+    release_dir: str = str(locations.release_dir())
 
     @property
     def raw(self) -> Path:
@@ -31,6 +33,10 @@ class ProjectPaths(dg.ConfigurableResource):
     @property
     def outputs(self) -> Path:
         return Path(self.outputs_dir)
+
+    @property
+    def release(self) -> Path:
+        return Path(self.release_dir)
 
     def manifest(self) -> Manifest:
         return load_manifest(self.raw)

@@ -42,6 +42,7 @@ class Project:
         self.root = root
         shutil.copytree(PROJECT_DIR / "raw", root / "raw")
         shutil.copytree(PROJECT_DIR / "outputs", root / "outputs")
+        shutil.copytree(PROJECT_DIR / "release", root / "release")
 
     @property
     def raw(self) -> Path:
@@ -51,10 +52,14 @@ class Project:
     def outputs(self) -> Path:
         return self.root / "outputs"
 
+    @property
+    def release(self) -> Path:
+        return self.root / "release"
+
     def build(self, release_date: str = "", *, only: str | None = None) -> Build:
         """A build of this copy: every asset, or (`only`) one asset and everything it reads, which meets the
         same failure in that asset in a fraction of the time."""
-        paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs))
+        paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs), release_dir=str(self.release))
         resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
         selection = dg.AssetSelection.assets(only).upstream() if only else None
         result = dg.materialize(assets_for(paths), selection=selection, resources=resources, raise_on_error=False)
@@ -69,6 +74,7 @@ class Project:
             "DAGSTER_HOME": str(home),
             "SV_RAW_DIR": str(self.raw),
             "SV_OUTPUTS_DIR": str(self.outputs),
+            "SV_RELEASE_DIR": str(self.release),
             "SV_WAREHOUSE": str(self.root / "warehouse.duckdb"),
         }
 

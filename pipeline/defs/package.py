@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline import mirror, publish, release, report
+from pipeline import gate, mirror, publish, release, report
 from pipeline.defs.raw import OWNERS
 from pipeline.resources import PackageMirror, ProjectPaths, ReleaseSettings
 from schemas import PUBLISHED_TABLES
@@ -54,6 +54,30 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
     return csv_data, parquet_bytes, cited
 
 
+def release_diff(
+    outputs: Path,
+    previous_version: str | None,
+    previous_files: dict[str, bytes],
+    files: dict[str, bytes],
+    decided: release.Release,
+    paths: ProjectPaths,
+) -> tuple[dict[str, bytes], dict[str, str]]:
+    """RELEASE_DIFF.md and release_diff.csv for a new version, after the gate let it through; for the same version
+    rebuilt, the ones already published (the diff describes a version against the one before it)."""
+    if not decided.is_new:
+        kept = {
+            name: (outputs / name).read_bytes() for name in (gate.DIFF_MD, gate.DIFF_CSV) if (outputs / name).is_file()
+        }
+        return kept, {}
+    keys = {name: list(table.primary_key) for name, table in PUBLISHED_TABLES.items()}
+    diffs = gate.diff_packages(previous_files, files, keys)
+    notes = gate.check(diffs, paths.release, previous_version, decided.version)
+    return {
+        gate.DIFF_MD: gate.diff_markdown(diffs, decided.version, previous_version),
+        gate.DIFF_CSV: gate.diff_csv(diffs),
+    }, notes
+
+
 # Weekly, like the schedule: a package not republished in the seven days before Monday 09:00 (three hours after
 # the scheduled run) shows as failing its freshness policy in the UI and in GraphQL.
 WEEKLY = dg.FreshnessPolicy.cron(
@@ -69,11 +93,18 @@ WEEKLY = dg.FreshnessPolicy.cron(
     deps=[f"out_{name}" for name in PUBLISHED_TABLES],
     check_specs=[
         dg.AssetCheckSpec(
+            "no_published_data_lost",
+            asset="datapackage",
+            description="Release gate: no published key vanishes and no table shrinks against the package being "
+            "replaced, or falls below release/expected_rows.csv, unless release/acknowledged.yaml names the table "
+            "and the version replaced (pipeline/gate.py). Checked before anything is written.",
+        ),
+        dg.AssetCheckSpec(
             "frictionless_valid",
             asset="datapackage",
             description="frictionless validate passes on the built package: types, constraints, primary and "
             "foreign keys, bytes and sha256 of every resource.",
-        )
+        ),
     ],
 )
 def datapackage(
@@ -116,6 +147,17 @@ def datapackage(
     descriptor = publish.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
     if decided.is_new:
         context.log.info(f"data changed: releasing version {decided.version}")
+
+    # The row-level diff against the package being replaced, and the gate on it, before anything is written.
+    previous_version = (previous or {}).get("version")
+    try:
+        diff_files, gate_notes = release_diff(outputs, previous_version, previous_files, files, decided, paths)
+    except gate.ReleaseBlocked as exc:
+        for line in exc.problems:
+            context.log.error(line)
+        yield dg.AssetCheckResult(check_name="no_published_data_lost", passed=False, description=str(exc)[:2000])
+        raise dg.Failure(description=str(exc)) from exc
+    files |= diff_files
 
     previous_changelog = outputs / "CHANGELOG.md"
     files |= report.report_files(
@@ -165,6 +207,12 @@ def datapackage(
                 "| file | bytes |\n|---|---|\n" + "\n".join(f"| {p} | {len(d)} |" for p, d in sorted(files.items()))
             ),
         }
+    )
+    yield dg.AssetCheckResult(
+        check_name="no_published_data_lost",
+        passed=True,
+        description="; ".join(f"{t}: {note}" for t, note in gate_notes.items()) or "no key lost, no table shrank",
+        metadata={"version": decided.version, "replaces": previous_version or "nothing"},
     )
     yield dg.AssetCheckResult(
         check_name="frictionless_valid",
