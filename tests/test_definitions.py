@@ -55,8 +55,11 @@ def test_schema_and_foreign_key_checks_are_blocking():
         (k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys if graph.get_check_spec(k).blocking
     }
     warnings = {(rule.asset, rule.name) for rule in RULES if rule.severity == "warn"}
+    # The package's own checks stop the publish from inside its step (nothing is downstream to block).
+    assert ("datapackage", "no_published_data_lost") in checks
     assert blocking == checks - warnings - {
         ("datapackage", "frictionless_valid"),
+        ("datapackage", "no_published_data_lost"),
         ("core_national_totals", "totals_reconcile"),
     }
 
