@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from string import Template
 
 import yaml
 
 from pipeline.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
+from pipeline.publish import AUTHOR, PACKAGE_ID
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
 
@@ -307,13 +309,14 @@ def dataset_card(
         chart=CHART_PATH,
         chart_alt="Known VRU and Grip funding by area and year; hatched cells have no published figure",
         licences=licences,
+        author=AUTHOR,
+        package_id=descriptor["id"],
         archive=f"{descriptor['name']}-{descriptor['version']}.zip",
         archive_folder=f"{descriptor['name']}-{descriptor['version']}",
     )
 
 
 # The project is the author: no person is named who did not sign the work.
-AUTHOR = "Tackling serious violence in England and Wales open-data project"
 
 
 def citation_cff(descriptor: dict, date: str) -> str:
@@ -327,9 +330,46 @@ def citation_cff(descriptor: dict, date: str) -> str:
         "version": descriptor["version"],
         "date-released": date,
         "authors": [{"name": AUTHOR}],
+        "identifiers": [{"type": "other", "value": PACKAGE_ID, "description": "datapackage.json id (all versions)"}],
         "abstract": descriptor["description"],
         "keywords": descriptor["keywords"],
         # SPDX identifiers of the open licences of the material reproduced (per table: datapackage.json).
         "license": [lic["name"] for lic in descriptor["licenses"] if lic["name"] in ("CC-BY-4.0", "OGL-UK-3.0")],
     }
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=110)
+
+
+def json_ld(descriptor: dict) -> str:
+    """schema.org Dataset (JSON-LD) from the package descriptor, for search engines and catalogues: one
+    DataDownload per CSV, each with the licence of its table."""
+    document = {
+        "@context": "https://schema.org/",
+        "@type": "Dataset",
+        "@id": descriptor["id"],
+        "identifier": descriptor["id"],
+        "name": descriptor["title"],
+        "alternateName": descriptor["name"],
+        "description": descriptor["description"],
+        "version": descriptor["version"],
+        "datePublished": descriptor["created"][:10],
+        "keywords": descriptor["keywords"],
+        "creator": {"@type": "Organization", "name": AUTHOR},
+        "publisher": {"@type": "Organization", "name": AUTHOR},
+        "license": [lic["path"] for lic in descriptor["licenses"]],
+        "isAccessibleForFree": True,
+        "spatialCoverage": {"@type": "Place", "name": "England and Wales"},
+        "distribution": [
+            {
+                "@type": "DataDownload",
+                "name": r["name"],
+                "description": r["title"],
+                "encodingFormat": r["mediatype"],
+                "contentUrl": r["path"],
+                "contentSize": f"{r['bytes']} bytes",
+                "sha256": r["hash"].removeprefix("sha256:"),
+                "license": r["licenses"][0]["path"],
+            }
+            for r in descriptor["resources"]
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +41,14 @@ LICENCES = {
         "path": "https://creativecommons.org/licenses/by/4.0/",
     },
 }
+
+
+PACKAGE_NAME = "serious-violence-interventions-england-wales"
+PACKAGE_ID = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'frictionless-data-package:' + PACKAGE_NAME)}"
+# Data Package v2 (https://datapackage.org/standard/data-package/), which the frictionless library reads.
+PACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+# The project is the author; no person is named.
+AUTHOR = "Tackling serious violence in England and Wales open-data project"
 
 
 class PackageInvalid(RuntimeError):
@@ -141,10 +150,15 @@ def package_descriptor(
 ) -> dict:
     """The package descriptor; `version` and `created` (a date) are set once a release is decided."""
     return {
-        "name": "serious-violence-interventions-england-wales",
+        "$schema": PACKAGE_PROFILE,
+        "name": PACKAGE_NAME,
+        # Stable across versions (the version says which): a UUID derived from the package's name. The project has
+        # no DOI or fixed public address yet, so no homepage is given rather than one that would not resolve.
+        "id": PACKAGE_ID,
         "title": "Tackling serious violence in England and Wales: interventions, funding and sources",
         "version": version,
         "created": f"{created}T00:00:00Z" if created else "",
+        "contributors": [{"title": AUTHOR, "roles": ["creator", "publisher"]}],
         "description": (
             "Which serious violence interventions run where in England and Wales (Violence Reduction "
             "Units, hotspot policing, case-study initiatives), who funds them with how much, each "

@@ -111,4 +111,5 @@ def report_files(
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
         "CHANGELOG.md": release.changelog(previous_changelog, decided).encode("utf-8"),
         "CITATION.cff": docs.citation_cff(descriptor, decided.date).encode("utf-8"),
+        "dataset.jsonld": docs.json_ld(descriptor).encode("utf-8"),
     }

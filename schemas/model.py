@@ -105,6 +105,9 @@ class Column:
         spec["description"] = self.description
         if self.unit:
             spec["unit"] = self.unit
+        if self.enum:
+            # Data Package v2: the values a categorical field takes, which tools may read as a factor/category.
+            spec["categories"] = list(self.enum)
         if constraints:
             spec["constraints"] = constraints
         return spec

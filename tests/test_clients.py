@@ -173,3 +173,35 @@ def test_the_package_is_citable_as_this_version(fresh_build):
     assert cff["version"] == descriptor["version"] and cff["date-released"] == descriptor["created"][:10]
     assert [set(author) for author in cff["authors"]] == [{"name"}]
     assert set(cff["license"]) <= {lic["name"] for lic in descriptor["licenses"]}
+    # The schema cffconvert validates with (Citation File Format 1.2.0, copied from cffconvert 2.0.0, whose own
+    # jsonschema<4 pin conflicts with frictionless): the same check as `cffconvert --validate`.
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parent / "schemas" / "citation-file-format-1.2.0.schema.json").read_text())
+    jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(cff)
+    assert cff["identifiers"][0]["value"] == descriptor["id"]
+
+
+def test_the_descriptor_and_json_ld_carry_the_same_citation_metadata(fresh_build):
+    import json
+
+    descriptor = json.loads((fresh_build.outputs / "datapackage.json").read_text())
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert descriptor["id"].startswith("urn:uuid:") and descriptor["contributors"][0]["roles"] == [
+        "creator",
+        "publisher",
+    ]
+    assert "homepage" not in descriptor  # no address that would not resolve
+    ld = json.loads((fresh_build.outputs / "dataset.jsonld").read_text(encoding="utf-8"))
+    assert (ld["@context"], ld["@type"], ld["@id"]) == ("https://schema.org/", "Dataset", descriptor["id"])
+    assert (ld["name"], ld["version"]) == (descriptor["title"], descriptor["version"])
+    assert ld["datePublished"] == descriptor["created"][:10]
+    downloads = {d["contentUrl"]: d for d in ld["distribution"]}
+    for resource in descriptor["resources"]:
+        download = downloads[resource["path"]]
+        assert download["sha256"] == resource["hash"].removeprefix("sha256:")
+        assert download["license"] == resource["licenses"][0]["path"]
+        assert (fresh_build.outputs / resource["path"]).stat().st_size == resource["bytes"]
+    for field in (f for r in descriptor["resources"] for f in r["schema"]["fields"]):
+        if "enum" in field.get("constraints", {}):
+            assert field["categories"] == field["constraints"]["enum"], field["name"]
