@@ -1,23 +1,30 @@
 """One archive per version: `make release` writes dist/<name>-<version>.zip and dist/SHA256SUMS.
 
 The archive holds one folder, <name>-<version>/, with the published package as it is in outputs/ (CSVs,
-Parquet, datapackage.json, the card, dictionary, changelog, charts, CITATION.cff), the raw files with their
-manifest under raw/ (so every `raw_file` in a table opens, relative to that folder), and a SHA256SUMS of its
-own files. The same outputs/ and raw/ give the same bytes: entries in sorted order, each dated with the
-release date, the same permissions, the same compression.
+Parquet, datapackage.json, the card, dictionary, changelog, charts, CITATION.cff), an Excel workbook of every
+table (serious_violence.xlsx, made here: it is not in outputs/), the raw files with their manifest under raw/
+(so every `raw_file` in a table opens, relative to that folder), and a SHA256SUMS of its own files. The same
+outputs/ and raw/ give the same bytes: entries in sorted order, each dated with the release date, the same
+permissions, the same compression.
 
     python -m pipeline.archive [outputs] [raw] [dist]
 """
 
+import csv
+import datetime as dt
 import hashlib
+import io
 import json
+import re
 import sys
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 from pipeline.locations import PROJECT_DIR, outputs_dir, raw_dir
 
 SUMS = "SHA256SUMS"
+WORKBOOK = "serious_violence.xlsx"
 
 
 def files_under(folder: Path, prefix: str = "") -> dict[str, bytes]:
@@ -40,10 +47,96 @@ def release_name(outputs: Path) -> tuple[str, str, tuple[int, int, int, int, int
     return f"{descriptor['name']}-{version}", version, (year, month, day, 0, 0, 0)
 
 
+def typed(cell: str, kind: str) -> object:
+    """A CSV cell as the spreadsheet value of its declared type (blank stays empty)."""
+    if cell == "":
+        return None
+    if kind == "integer":
+        return int(cell)
+    if kind == "number":
+        number = Decimal(cell)
+        return int(number) if number == number.to_integral_value() and "." not in cell else float(number)
+    if kind == "boolean":
+        return cell == "true"
+    if kind == "date":
+        return dt.date.fromisoformat(cell)
+    return cell
+
+
+def excel_workbook(outputs: Path, stamp: tuple[int, int, int, int, int, int]) -> bytes:
+    """serious_violence.xlsx: a README sheet, then every table on its own sheet with typed cells (numbers as
+    numbers, dates as dates), text never read as a formula. Made for Excel users: a double-clicked CSV without a
+    byte-order mark shows `£` as `Â£`. Byte-reproducible: the workbook's dates and its zip entries' dates are the
+    release date."""
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
+
+    from schemas import PUBLISHED_TABLES
+
+    descriptor = json.loads((outputs / "datapackage.json").read_text(encoding="utf-8"))
+    book = openpyxl.Workbook(write_only=True)
+    released = dt.datetime(*stamp)
+    book.properties.creator = descriptor["contributors"][0]["title"]
+    book.properties.title = descriptor["title"]
+    book.properties.created = book.properties.modified = released
+    readme = book.create_sheet("README")
+    for line in (
+        [descriptor["title"]],
+        [f"Version {descriptor['version']}, released {descriptor['created'][:10]}. Identifier {descriptor['id']}."],
+        ["The same tables as the CSVs of the data package (data/*.csv), one sheet each, cells typed by the schema."],
+        ["The CSVs and datapackage.json are the reference; README.md and DATA_DICTIONARY.md describe every column."],
+        [],
+        ["sheet", "rows", "one row per", "licence", "description"],
+    ):
+        readme.append(line)
+    resources = {r["name"]: r for r in descriptor["resources"]}
+    sheets = {}
+    for name, table in PUBLISHED_TABLES.items():
+        with (outputs / "data" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        sheets[name] = rows
+        licence = resources[name]["licenses"][0]["name"]
+        readme.append([name, len(rows) - 1, table.one_row_per, licence, table.description])
+    for name, rows in sheets.items():
+        kinds = [c.type for c in PUBLISHED_TABLES[name].columns]
+        sheet = book.create_sheet(name)
+        sheet.append(rows[0])
+        for row in rows[1:]:
+            cells = []
+            for value, kind in zip(row, kinds, strict=True):
+                cell = WriteOnlyCell(sheet, typed(value, kind))
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"  # "=..." stays text, never a formula
+                cells.append(cell)
+            sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return zip_with_date(buffer.getvalue(), stamp)
+
+
+def zip_with_date(data: bytes, stamp: tuple[int, int, int, int, int, int]) -> bytes:
+    """The same zip with every entry dated `stamp` and the modified date in its core properties set to it too."""
+    source = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    iso = dt.datetime(*stamp).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>" + iso.encode(), content)
+                content = re.sub(rb"(<dcterms:created[^>]*>)[^<]*", rb"\g<1>" + iso.encode(), content)
+            entry = zipfile.ZipInfo(info.filename, date_time=stamp)
+            entry.external_attr = 0o644 << 16
+            entry.create_system = 3
+            target.writestr(entry, content, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
 def build_archive(outputs: Path, raw: Path, dist: Path) -> Path:
     """Write the version's archive and dist/SHA256SUMS (which lists every archive in dist/); return the archive."""
     name, _, stamp = release_name(outputs)
     contents = files_under(outputs) | files_under(raw, "raw/")
+    contents[WORKBOOK] = excel_workbook(outputs, stamp)
     contents[SUMS] = sha256sums(contents)
     dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"{name}.zip"

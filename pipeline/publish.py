@@ -66,11 +66,14 @@ def format_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, Decimal):
-        # Whole numbers print whole; money keeps its two places of pence; a rate stored with more places
-        # prints the digits the source published (trailing zeros of the storage type removed).
+        # A column declared with two places (money, percentages) always prints both, so that every reader
+        # (polars guesses a column's type from its first rows) sees a decimal column; other whole numbers print
+        # whole, and a rate stored with more places prints the digits the source published.
+        if value.as_tuple().exponent == -2:
+            return f"{value:.2f}"
         if value == value.to_integral_value():
             return str(value.quantize(Decimal(1)))
-        return f"{value:.2f}" if value.as_tuple().exponent == -2 else format(value.normalize(), "f")
+        return format(value.normalize(), "f")
     if isinstance(value, float):
         raise TypeError(f"float {value!r} reached the CSV writer; declare the column as an exact number")
     if isinstance(value, dt.date):
@@ -89,9 +92,10 @@ def csv_bytes(header: list[str], rows: list[tuple]) -> bytes:
 
 def csv_select(con, query: str) -> str:
     """A SELECT over `query` whose cells DuckDB's CSV writer prints exactly as `format_value` does: missing and
-    empty text both blank, whole numbers whole, money with its two places, other decimals without the trailing
-    zeros of their storage type. `COPY (csv_select(...)) TO ... (HEADER, NULLSTR '')` then writes the same bytes
-    as `csv_bytes`, without a Python object per cell (tests/test_publish.py compares them on every table)."""
+    empty text both blank, two-place columns (money) with both places, whole numbers whole, other decimals without
+    the trailing zeros of their storage type. `COPY (csv_select(...)) TO ... (HEADER, NULLSTR '')` then writes the
+    same bytes as `csv_bytes`, without a Python object per cell (tests/test_publish.py compares them on every
+    table)."""
     columns = con.execute(f"DESCRIBE {query}").fetchall()
     cells = []
     for name, kind, *_ in columns:
@@ -101,9 +105,12 @@ def csv_select(con, query: str) -> str:
         elif kind.startswith("DECIMAL"):
             scale = int(kind.rstrip(")").split(",")[1])
             text = f"CAST({column} AS VARCHAR)"
-            fraction = text if scale == 2 else f"rtrim({text}, '0')"
             whole = f"CAST(CAST({column} AS HUGEINT) AS VARCHAR)"
-            cells.append(f"CASE WHEN {column} = trunc({column}) THEN {whole} ELSE {fraction} END AS {column}")
+            if scale == 2:
+                cells.append(f"{text} AS {column}")
+            else:
+                fraction = f"rtrim({text}, '0')"
+                cells.append(f"CASE WHEN {column} = trunc({column}) THEN {whole} ELSE {fraction} END AS {column}")
         elif kind in ("DOUBLE", "FLOAT", "REAL"):
             raise TypeError(f"column {name!r} is {kind}: declare it as an exact number before it is published")
         else:

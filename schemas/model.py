@@ -58,6 +58,9 @@ class Column:
     decimals: int = 2
     # Upstream columns this one is computed from, as "table.column" (column lineage for auditors).
     derived_from: tuple[str, ...] = ()
+    # How the out layer computes the published cell from the core table's, when not as it is: a SQL expression
+    # over core columns (e.g. a printed symbol as a code no reader takes for a missing value).
+    published_as: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in _TYPES:

@@ -726,6 +726,18 @@ INITIATIVE_APPROACHES = Table(
 
 # Symbols a source prints instead of a value (see area_outcomes for their meanings).
 SYMBOLS = ("-", "+", "..", "NA", "N/A", "u", "c", "[x]")
+# Published as `printed_<symbol>`: pandas and R's readr read a bare NA (pandas also N/A) as a missing value, so a
+# printed symbol would vanish in a default read. With the prefix every reader keeps it; strip it for the string
+# exactly as printed. What a symbol means is the source's to say (its notes differ by edition), not ours.
+SYMBOL_PREFIX = "printed_"
+SYMBOL_CODES = tuple(SYMBOL_PREFIX + symbol for symbol in SYMBOLS)
+SYMBOL_CODE_SQL = f"'{SYMBOL_PREFIX}' || symbol"
+SYMBOL_HELP = (
+    f"The code is `{SYMBOL_PREFIX}` and the symbol exactly as printed (`{SYMBOL_PREFIX}NA` is the two letters NA): "
+    "a bare NA would be read as a missing value by pandas and R. What a symbol means is in the source's notes, which "
+    "differ by edition (in the ONS police force area tables, '..' is data not available and '+' a rate suppressed "
+    "for the City of London's small population)."
+)
 EDITION = Column(
     "edition",
     "string",
@@ -802,13 +814,19 @@ AREA_OUTCOMES = Table(
         EDITION,
         EDITION_DATE,
         Column("value", "number", "The value as published; blank where the source printed a symbol.", decimals=24),
-        Column("value_as_published", "string", "The cell exactly as the source stores it (digits or symbol)."),
+        Column(
+            "value_as_published",
+            "string",
+            "The number exactly as the source stores it (its digits); blank where the source printed a symbol instead.",
+            published_as="CASE WHEN symbol IS NULL THEN value_as_published END",
+        ),
         Column("unit", "string", "Unit of the measure.", required=True),
         Column(
             "symbol",
             "string",
-            "The symbol printed instead of a value.",
-            enum=SYMBOLS,
+            "The symbol printed instead of a value. " + SYMBOL_HELP,
+            enum=SYMBOL_CODES,
+            published_as=SYMBOL_CODE_SQL,
         ),
         SOURCE_ID,
     ),
@@ -1072,8 +1090,9 @@ OUTCOME_CHANGE_BY_AREA = Table(
         Column(
             "symbol",
             "string",
-            "The symbol either edition printed instead of a value; the change is then blank.",
-            enum=SYMBOLS,
+            "The symbol either edition printed instead of a value; the change is then blank. " + SYMBOL_HELP,
+            enum=SYMBOL_CODES,
+            published_as=SYMBOL_CODE_SQL,
         ),
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
     ),

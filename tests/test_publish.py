@@ -32,7 +32,8 @@ def tiny_package(rows: list[tuple]) -> tuple[dict, dict[str, bytes]]:
     ("value", "cell"),
     [
         (None, ""),
-        (Decimal("8907532.00"), "8907532"),
+        (Decimal("8907532.00"), "8907532.00"),  # two places declared, two printed
+        (Decimal("8907532"), "8907532"),
         (Decimal("29409.93"), "29409.93"),
         (Decimal("0.50"), "0.50"),
         (True, "true"),

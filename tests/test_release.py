@@ -6,8 +6,11 @@ import json
 import subprocess
 import zipfile
 
+import pytest
+
 from pipeline import release
 from pipeline.resources import PROJECT_DIR
+from schemas import PUBLISHED_TABLES
 from tests.conftest import snapshot
 
 HO_FILE = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
@@ -33,7 +36,9 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     assert "| funding_reports | data changed |" in newest
     assert f"## {old_version}" in changelog  # earlier entries are kept
     assert "861446" in after["data/funding_reports.csv"].decode()
-    unchanged = [p for p in before if p.startswith(("data/", "parquet/")) and not any(t in p for t in changed)]
+    tables = [p for p in before if p.endswith((".csv", ".parquet")) and p.startswith(("data/", "parquet/"))]
+    unchanged = [p for p in tables if not any(t in p for t in changed)]
+    assert len(unchanged) == 2 * (len(PUBLISHED_TABLES) - len(changed))
     assert all(before[p] == after[p] for p in unchanged)
 
 
@@ -84,3 +89,32 @@ def test_make_release_twice_gives_the_same_archive_whose_sums_verify_and_whose_r
     assert len(named) >= 10  # the funding files, the reference transcriptions, the ONS editions
     assert all((folder / name).is_file() for name in named), sorted(n for n in named if not (folder / n).is_file())
     assert (folder / "raw" / "sources.yaml").read_bytes() == (raw / "sources.yaml").read_bytes()
+
+
+def test_the_release_workbook_has_a_readme_and_every_table_typed(tmp_path):
+    import io
+
+    import openpyxl
+
+    from pipeline import archive
+    from schemas import PUBLISHED_TABLES
+
+    outputs = PROJECT_DIR / "outputs"
+    stamp = archive.release_name(outputs)[2]
+    data = archive.excel_workbook(outputs, stamp)
+    assert data == archive.excel_workbook(outputs, stamp)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["README", *PUBLISHED_TABLES]
+    readme = {row[0]: row for row in book["README"].iter_rows(min_row=7, values_only=True)}
+    for name, table in PUBLISHED_TABLES.items():
+        with (outputs / "data" / f"{name}.csv").open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle))
+        sheet = list(book[name].iter_rows(values_only=True))
+        assert list(sheet[0]) == rows[0] and len(sheet) == len(rows), name
+        assert readme[name][1] == len(rows) - 1
+        for column in (c for c in table.columns if c.type == "number"):
+            i = rows[0].index(column.name)
+            for text, value in zip((r[i] for r in rows[1:]), (r[i] for r in sheet[1:]), strict=True):
+                assert (value is None) if text == "" else value == pytest.approx(float(text), rel=1e-15), (name, text)
+    # Text that looks like a formula stays text.
+    assert archive.typed("=SUM(A1)", "string") == "=SUM(A1)"

@@ -38,7 +38,8 @@ def test_an_amount_stated_for_each_year_becomes_one_report_per_year(fresh_build)
     yearly = [
         reports[f"local_reports__serious_violence_funding_2022_25:8:{y}"] for y in ("2022-23", "2023-24", "2024-25")
     ]
-    assert {(r["amount_gbp"], r["amount_basis"], r["source_id"]) for r in yearly} == {("7988282", "each_year", "S67")}
+    stated = {(r["amount_gbp"], r["amount_basis"], r["source_id"]) for r in yearly}
+    assert stated == {("7988282.00", "each_year", "S67")}
     assert [(r["financial_year"], r["financial_year_last"]) for r in yearly] == [
         ("2022-23", "2022-23"),
         ("2023-24", "2023-24"),
@@ -139,7 +140,7 @@ def test_south_yorkshire_surge_2019_20_takes_the_precise_figure(fresh_build):
         for r in read_table(fresh_build, "funding_allocations")
         if (r["area_code"], r["stream"], r["financial_year"]) == ("E23000011", "surge_grip", "2019-20")
     )
-    assert (cell["amount_gbp"], cell["source_id"]) == ("2580000", "S14")
+    assert (cell["amount_gbp"], cell["source_id"]) == ("2580000.00", "S14")
 
 
 # Finding 5: a probable misprint is flagged.

@@ -18,7 +18,7 @@ GROUP = "out"
 
 
 def out_sql(table: Table) -> str:
-    columns = ",\n    ".join(f"CAST({c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+    columns = ",\n    ".join(f"CAST({c.published_as or c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
     order = ", ".join(table.primary_key)
     return (
         f"CREATE OR REPLACE TABLE out.{table.name} AS\nSELECT\n    {columns}\nFROM core.{table.name}\nORDER BY {order}"
