@@ -405,7 +405,13 @@ FUNDING_REPORTS = Table(
         ),
         Column("notes", "string", "The compiler's notes on the figure."),
         SOURCE_ID,
-        Column("raw_file", "string", "File in raw/ the figure was read from.", required=True),
+        Column(
+            "raw_file",
+            "string",
+            "File the figure was read from, as a path inside the release archive (raw/...; raw/sources.yaml there "
+            "says where and when it was obtained).",
+            required=True,
+        ),
         Column(
             "raw_row",
             "integer",
@@ -540,7 +546,12 @@ NATIONAL_TOTALS = Table(
             required=True,
             enum=("reconciles", "consistent", "incomplete", "does_not_reconcile"),
         ),
-        Column("raw_file", "string", "File in raw/ the total was read from.", required=True),
+        Column(
+            "raw_file",
+            "string",
+            "File the total was read from, as a path inside the release archive (raw/...).",
+            required=True,
+        ),
         Column("raw_row", "integer", "Row of that file (header = row 1).", required=True, minimum=2),
     ),
     primary_key=("total_id",),

@@ -211,3 +211,11 @@ def test_the_descriptor_and_json_ld_carry_the_same_citation_metadata(fresh_build
     for field in (f for r in descriptor["resources"] for f in r["schema"]["fields"]):
         if "enum" in field.get("constraints", {}):
             assert field["categories"] == field["constraints"]["enum"], field["name"]
+
+
+def test_the_card_speaks_to_someone_holding_only_the_download(fresh_build):
+    card = (fresh_build.outputs / "README.md").read_text(encoding="utf-8")
+    for repository_only in ("make ", "do not edit", "Committed", "pipeline/", "schemas/", ".venv"):
+        assert repository_only not in card, repository_only
+    for download in ("SHA256SUMS", "raw/sources.yaml", "serious_violence.xlsx", "dataset.jsonld"):
+        assert download in card, download
