@@ -1155,6 +1155,103 @@ OUTCOME_CHANGE_BY_GROUP = Table(
 )
 
 # In dependency order: a table's foreign keys point only to tables before it.
+# The panel's outcome columns: recorded counts ONS prints per financial year (the rolling year ending March).
+PANEL_MEASURES = (
+    "violence_with_injury_offences",
+    "violence_without_injury_offences",
+    "possession_of_weapons_offences",
+    "homicide_offences",
+    "knife_selected_offences",
+)
+PANEL_YEARS = OUTCOME_YEARS
+
+
+def _panel_columns() -> tuple[Column, ...]:
+    columns: list[Column] = []
+    for stream in STREAMS:
+        columns += [
+            Column(
+                f"{stream}_gbp",
+                "number",
+                f"The {stream} figure chosen for the area and year (funding_allocations.amount_gbp); blank where "
+                "no source gives one.",
+                unit="GBP",
+                derived_from=("funding_allocations.amount_gbp",),
+            ),
+            Column(
+                f"{stream}_known",
+                "string",
+                f"What is known of the {stream} figure (funding_coverage.known): exact, rounded, a bound, "
+                "multi_year_only (only a total over several years), none (the stream ran, no figure found); blank "
+                "where funding_coverage has no cell for the area and year.",
+                enum=(*AMOUNT_KINDS, "multi_year_only", "none"),
+                derived_from=("funding_coverage.known",),
+            ),
+            Column(
+                f"{stream}_source_id",
+                "string",
+                f"Source of {stream}_gbp; resolves to a row of sources.",
+                derived_from=("funding_allocations.source_id",),
+            ),
+        ]
+    for measure in PANEL_MEASURES:
+        columns += [
+            Column(
+                measure,
+                "integer",
+                f"Recorded {measure.replace('_', ' ')} in the financial year (area_outcomes.value for the year "
+                "April to March), from the newest ONS edition that prints the year; blank where that edition "
+                "printed a symbol (see area_outcomes) or no edition covers the year.",
+                derived_from=("area_outcomes.value",),
+            ),
+            Column(
+                f"{measure}_edition",
+                "string",
+                f"The edition (area_outcomes.edition) {measure} comes from.",
+                derived_from=("area_outcomes.edition",),
+            ),
+            Column(
+                f"{measure}_source_id",
+                "string",
+                f"Source of {measure}; resolves to a row of sources.",
+                derived_from=("area_outcomes.source_id",),
+            ),
+        ]
+    return tuple(columns)
+
+
+AREA_YEAR = Table(
+    name="area_year",
+    one_row_per="police force area and financial year (a panel of funding and outcomes)",
+    title="Area by financial year: funding beside recorded outcomes",
+    description=(
+        "A panel for analysis: every police force area and financial year from 2010-11 to 2025-26, with the "
+        "funding figure chosen for each stream (and what is known of it) beside the recorded offences ONS prints "
+        "for that financial year, each value with its source. Built from funding_allocations, funding_coverage "
+        "and area_outcomes, which hold the detail (conflicts, every edition, symbols). Outcomes by financial year "
+        "exist only up to 2018-19 in the editions in hand (later ONS figures here are rolling years that do not "
+        "match a financial year), so the funded years have no outcome in this panel: see outcome_change_by_area "
+        "for the before-and-after comparison. Descriptive; blank is a gap, never a zero."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column(
+            "financial_year",
+            "string",
+            "Financial year, April to March.",
+            required=True,
+            enum=PANEL_YEARS,
+        ),
+        *_panel_columns(),
+    ),
+    primary_key=("area_code", "financial_year"),
+    foreign_keys=(
+        TO_AREAS,
+        *(ForeignKey((f"{s}_source_id",), "sources", ("source_id",)) for s in STREAMS),
+        *(ForeignKey((f"{m}_source_id",), "sources", ("source_id",)) for m in PANEL_MEASURES),
+    ),
+)
+
 PUBLISHED_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -1179,5 +1276,6 @@ PUBLISHED_TABLES: dict[str, Table] = {
         QUALITY_FLAGS,
         OUTCOME_COMPARISON,
         OUTCOME_CHANGE_BY_GROUP,
+        AREA_YEAR,
     )
 }

@@ -4,6 +4,8 @@ import csv
 import io
 from collections import defaultdict
 
+import duckdb
+
 from pipeline.manifest import load_manifest
 from pipeline.resources import PROJECT_DIR
 
@@ -265,3 +267,46 @@ def test_every_transcribed_cell_equals_the_cell_read_from_the_workbook(fresh_bui
             ], cell
             compared += 1
     assert compared == 2 * 1288 + 3 * 1430 + 784 + 1160 + 1392 + 825
+
+
+def test_the_area_year_panel_repeats_the_detail_tables_exactly(fresh_build):
+    """Each funding value of the panel is the figure funding_allocations chose, with its source; each outcome is
+    the newest edition's value for exactly that financial year, with its source; a gap stays blank."""
+    con = duckdb.connect()
+    data = fresh_build.outputs / "data"
+    for name in ("area_year", "funding_allocations", "funding_coverage", "area_outcomes"):
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{data / name}.csv', all_varchar=true)")
+    rows, areas, years = con.execute(
+        "SELECT count(*), count(DISTINCT area_code), count(DISTINCT financial_year) FROM area_year"
+    ).fetchall()[0]
+    assert (rows, areas) == (areas * years, 43) and years >= 16
+    for stream in ("vru", "surge_grip", "hotspot_fund", "svd"):
+        mismatched = con.execute(
+            f"""SELECT count(*) FROM area_year p
+            FULL JOIN (SELECT * FROM funding_allocations WHERE stream = '{stream}') a USING (area_code, financial_year)
+            WHERE p.{stream}_gbp IS DISTINCT FROM a.amount_gbp OR p.{stream}_source_id IS DISTINCT FROM a.source_id"""
+        ).fetchall()[0][0]
+        assert mismatched == 0, stream
+        known = con.execute(
+            f"""SELECT count(*) FROM area_year p LEFT JOIN (SELECT * FROM funding_coverage WHERE stream = '{stream}') c
+            USING (area_code, financial_year) WHERE p.{stream}_known IS DISTINCT FROM c.known"""
+        ).fetchall()[0][0]
+        assert known == 0, stream
+    for measure in ("violence_with_injury_offences", "homicide_offences", "knife_selected_offences"):
+        newest = con.execute(
+            f"""SELECT area_code, substr(period_start, 1, 4) || '-' || substr(CAST(CAST(substr(period_start, 1, 4)
+                AS INT) + 1 AS VARCHAR), 3, 2) AS financial_year, value, edition, source_id
+            FROM area_outcomes WHERE measure = '{measure}' AND period_start LIKE '%-04-01'
+              AND period_end = CAST(CAST(substr(period_start, 1, 4) AS INT) + 1 AS VARCHAR) || '-03-31'
+            QUALIFY row_number() OVER (
+                PARTITION BY area_code, period_start ORDER BY edition_date DESC, edition DESC) = 1"""
+        ).fetchall()
+        assert newest
+        panel = {
+            (r[0], r[1]): r[2:]
+            for r in con.execute(
+                f"SELECT area_code, financial_year, {measure}, {measure}_edition, {measure}_source_id FROM area_year "
+                f"WHERE {measure}_edition IS NOT NULL"
+            ).fetchall()
+        }
+        assert panel == {(a, y): (v, e, s) for a, y, v, e, s in newest}, measure

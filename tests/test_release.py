@@ -32,7 +32,7 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     assert newest.startswith("2031.01.02 (2031-01-02)")
     changed = {line.split(" | ")[0].strip("| ") for line in newest.splitlines() if "| data changed" in line}
     # The figure itself, the cell it is chosen for, and the national total's sum of known cells.
-    assert changed == {"funding_reports", "funding_allocations", "national_totals"}
+    assert changed == {"funding_reports", "funding_allocations", "national_totals", "area_year"}
     assert "| funding_reports | data changed |" in newest
     assert f"## {old_version}" in changelog  # earlier entries are kept
     assert "861446" in after["data/funding_reports.csv"].decode()

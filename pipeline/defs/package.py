@@ -104,12 +104,20 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
     table = PUBLISHED_TABLES[name]
     query = f"SELECT * FROM out.{name} ORDER BY {', '.join(table.primary_key)}"
     with duckdb.get_connection() as con, tempfile.TemporaryDirectory() as tmp:
-        cited = [
-            r[0]
-            for r in con.execute(
-                f"SELECT DISTINCT source_id FROM out.{name} WHERE source_id IS NOT NULL ORDER BY 1"
-            ).fetchall()
-        ]
+        # Every column that names a source: source_id, or one per value in a panel (area_year).
+        named = {"source_id"} & set(table.column_names)
+        named |= {c for fk in table.foreign_keys if fk.table == "sources" for c in fk.columns}
+        selects = [f"SELECT {sqlcheck.quoted(c)} AS s FROM out.{name}" for c in sorted(named)]
+        cited = (
+            [
+                r[0]
+                for r in con.execute(
+                    f"SELECT DISTINCT s FROM ({' UNION ALL '.join(selects)}) WHERE s IS NOT NULL ORDER BY 1"
+                ).fetchall()
+            ]
+            if selects
+            else []
+        )
         # Both files written by DuckDB, columnar: no Python object per cell.
         csv, parquet = Path(tmp) / f"{name}.csv", Path(tmp) / f"{name}.parquet"
         con.execute(f"COPY ({publish.csv_select(con, query)}) TO '{csv}' (HEADER, NULLSTR '')")

@@ -15,6 +15,7 @@ from pipeline.defs.core.funding import (
 )
 from pipeline.defs.core.outcomes import (
     area_outcomes_asset,
+    core_area_year,
     core_outcome_change_by_area,
     core_outcome_change_by_group,
     core_outcome_comparison,
@@ -68,4 +69,5 @@ def core_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
         core_quality_flags,
         core_outcome_comparison,
         core_outcome_change_by_group,
+        core_area_year,
     ]

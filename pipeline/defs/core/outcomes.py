@@ -224,3 +224,13 @@ def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult
     """
     run_sql(duckdb, "core_outcome_change_by_group")
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_change_by_group")})
+
+
+@sql_core_asset("core_area_year")
+def core_area_year(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """A panel for analysis: every police force area and financial year, the funding figure chosen per stream
+    (with what is known of it and its source) beside the recorded offences ONS prints for that financial year
+    (the newest edition that prints it, and its source). Outcomes by financial year exist up to 2018-19 in the
+    editions in hand; the funded years' outcomes are rolling years, compared in outcome_change_by_area."""
+    run_sql(duckdb, "core_area_year")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_year")})

@@ -1,0 +1,78 @@
+-- A panel: every police force area and financial year, the funding figure chosen per stream (with what is known of
+-- it and its source) beside the recorded offences ONS prints for that financial year (newest edition, its source).
+-- Outcomes count only when their period is exactly a financial year (1 April to 31 March); a symbol in the newest
+-- edition stays a blank, never an older edition's figure.
+CREATE OR REPLACE TABLE core.area_year AS
+WITH outcome_years AS (
+    SELECT area_code, measure, value, edition, source_id,
+           CAST(year(period_start) AS VARCHAR) || '-' || right(CAST(year(period_start) + 1 AS VARCHAR), 2)
+               AS financial_year
+    FROM core.area_outcomes
+    WHERE measure IN ('violence_with_injury_offences', 'violence_without_injury_offences',
+                      'possession_of_weapons_offences', 'homicide_offences', 'knife_selected_offences')
+      AND month(period_start) = 4 AND day(period_start) = 1
+      AND period_end = CAST(period_start + INTERVAL 1 YEAR - INTERVAL 1 DAY AS DATE)
+    QUALIFY row_number() OVER (
+        PARTITION BY area_code, measure, period_start ORDER BY edition_date DESC, edition DESC) = 1
+),
+funding AS (
+    SELECT k.area_code, k.financial_year,
+           max(a.amount_gbp) FILTER (WHERE k.stream = 'vru') AS vru_gbp,
+           max(c.known) FILTER (WHERE k.stream = 'vru') AS vru_known,
+           max(a.source_id) FILTER (WHERE k.stream = 'vru') AS vru_source_id,
+           max(a.amount_gbp) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_gbp,
+           max(c.known) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_known,
+           max(a.source_id) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_source_id,
+           max(a.amount_gbp) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_gbp,
+           max(c.known) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_known,
+           max(a.source_id) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_source_id,
+           max(a.amount_gbp) FILTER (WHERE k.stream = 'svd') AS svd_gbp,
+           max(c.known) FILTER (WHERE k.stream = 'svd') AS svd_known,
+           max(a.source_id) FILTER (WHERE k.stream = 'svd') AS svd_source_id
+    -- Every cell either table has: two allocated cells lie outside the coverage grid (their known is blank).
+    FROM (SELECT area_code, stream, financial_year FROM core.funding_coverage
+          UNION SELECT area_code, stream, financial_year FROM core.funding_allocations) AS k
+    LEFT JOIN core.funding_coverage AS c USING (area_code, stream, financial_year)
+    LEFT JOIN core.funding_allocations AS a USING (area_code, stream, financial_year)
+    GROUP BY k.area_code, k.financial_year
+),
+outcomes AS (
+    SELECT area_code, financial_year,
+           max(value) FILTER (WHERE measure = 'violence_with_injury_offences') AS violence_with_injury_offences,
+           max(edition) FILTER (WHERE measure = 'violence_with_injury_offences')
+               AS violence_with_injury_offences_edition,
+           max(source_id) FILTER (WHERE measure = 'violence_with_injury_offences')
+               AS violence_with_injury_offences_source_id,
+           max(value) FILTER (WHERE measure = 'violence_without_injury_offences') AS violence_without_injury_offences,
+           max(edition) FILTER (WHERE measure = 'violence_without_injury_offences')
+               AS violence_without_injury_offences_edition,
+           max(source_id) FILTER (WHERE measure = 'violence_without_injury_offences')
+               AS violence_without_injury_offences_source_id,
+           max(value) FILTER (WHERE measure = 'possession_of_weapons_offences') AS possession_of_weapons_offences,
+           max(edition) FILTER (WHERE measure = 'possession_of_weapons_offences')
+               AS possession_of_weapons_offences_edition,
+           max(source_id) FILTER (WHERE measure = 'possession_of_weapons_offences')
+               AS possession_of_weapons_offences_source_id,
+           max(value) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences,
+           max(edition) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences_edition,
+           max(source_id) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences_source_id,
+           max(value) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences,
+           max(edition) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences_edition,
+           max(source_id) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences_source_id
+    FROM outcome_years
+    GROUP BY area_code, financial_year
+),
+years AS (
+    SELECT financial_year FROM core.funding_coverage
+    UNION
+    SELECT financial_year FROM core.funding_allocations
+    UNION
+    SELECT financial_year FROM outcome_years
+)
+SELECT p.area_code, y.financial_year,
+       f.* EXCLUDE (area_code, financial_year),
+       o.* EXCLUDE (area_code, financial_year)
+FROM core.police_force_areas AS p
+CROSS JOIN years AS y
+LEFT JOIN funding AS f ON f.area_code = p.area_code AND f.financial_year = y.financial_year
+LEFT JOIN outcomes AS o ON o.area_code = p.area_code AND o.financial_year = y.financial_year
