@@ -239,10 +239,13 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
         n_sources=("source_id", "nunique"),
         highest_low=("amount_low", "max"),
         lowest_high=("amount_high", "min"),
+        min_reported_gbp=("amount_gbp", "min"),
+        max_reported_gbp=("amount_gbp", "max"),
     )
     # Ranges meet unless the largest lower end lies above the smallest upper end (bounds have no upper end).
     stats["has_conflict"] = stats["highest_low"] > stats["lowest_high"]
-    out = chosen.join(stats[["n_reports", "n_sources", "has_conflict"]]).reset_index()
+    out = chosen.join(stats[["n_reports", "n_sources", "has_conflict", "min_reported_gbp", "max_reported_gbp"]])
+    out = out.reset_index()
     out["is_year_inferred"] = out["is_year_inferred"].astype(bool)
     return out
 

@@ -466,6 +466,23 @@ FUNDING_ALLOCATIONS = Table(
             required=True,
             derived_from=("core_funding_reports.amount_as_published",),
         ),
+        Column(
+            "min_reported_gbp",
+            "number",
+            "The smallest amount_gbp any report of this cell gives (for a bound, the bound): with max_reported_gbp, "
+            "the range the sources span (the two are equal where every report gives the same amount).",
+            unit="GBP",
+            required=True,
+            derived_from=("core_funding_reports.amount_gbp",),
+        ),
+        Column(
+            "max_reported_gbp",
+            "number",
+            "The largest amount_gbp any report of this cell gives.",
+            unit="GBP",
+            required=True,
+            derived_from=("core_funding_reports.amount_gbp",),
+        ),
     ),
     primary_key=("area_code", "stream", "financial_year"),
     foreign_keys=(TO_AREAS, TO_SOURCES, ForeignKey(("report_id",), "funding_reports", ("report_id",))),
@@ -606,7 +623,12 @@ IMPACT_CLAIMS = Table(
         Column("claim_id", "string", "Identifier (C01...).", required=True, unique=True, pattern=r"C\d{2}"),
         Column("claim", "string", "The claim, paraphrased.", required=True),
         Column("metric", "string", "What is measured.", required=True),
-        Column("value_as_published", "string", "Value(s) as published; several separated by '; '."),
+        Column(
+            "value_transcribed",
+            "string",
+            "The value(s) of the claim as transcribed: digits without thousands separators (136000 where the source "
+            "printed 136,000), several separated by '; '. The claim column gives the figure as printed.",
+        ),
         Column("unit", "string", "Unit of the value."),
         Column("period", "string", "Period the value covers."),
         Column("geography", "string", "Where it applies.", required=True),

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 
+import duckdb
 import frictionless
 import pytest
 
@@ -227,7 +228,7 @@ def test_report_claim_verdicts_against_primary_sources(fresh_build):
     evidence = {(r["claim_id"], r["impact_claim_id"]) for r in read_table(fresh_build, "report_claim_evidence")}
     impact = {r["claim_id"]: r for r in read_table(fresh_build, "impact_claims")}
     assert {("R04", "C09"), ("R04", "C10")} <= evidence
-    assert impact["C09"]["value_as_published"] == "136000"
+    assert impact["C09"]["value_transcribed"] == "136000"
     assert all(claim in claims for claim, _ in evidence) and all(i in impact for _, i in evidence)
 
 
@@ -346,3 +347,22 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
     }
     # Left out for the under-count before 2018, or missing (NA, ..) while its new IT system supplied no data in 2019.
     assert gmp == {"Greater Manchester (under-count before 2018)", "Greater Manchester (NA)", "Greater Manchester (..)"}
+
+
+def test_a_cells_reported_range_is_in_columns_not_only_in_prose(fresh_build):
+    con = duckdb.connect()
+    data = fresh_build.outputs / "data"
+    wrong = con.execute(
+        f"""SELECT a.area_code, a.stream, a.financial_year FROM '{data}/funding_allocations.csv' a
+        JOIN (SELECT area_code, stream, financial_year, min(amount_gbp) AS low, max(amount_gbp) AS high
+              FROM '{data}/funding_reports.csv' WHERE component = 'total' AND financial_year = financial_year_last
+              GROUP BY ALL) r USING (area_code, stream, financial_year)
+        WHERE a.min_reported_gbp <> r.low OR a.max_reported_gbp <> r.high
+           OR NOT (a.min_reported_gbp <= a.amount_gbp AND a.amount_gbp <= a.max_reported_gbp)"""
+    ).fetchall()
+    assert wrong == []
+    conflicts = con.execute(
+        f"SELECT count(*), count(*) FILTER (min_reported_gbp < max_reported_gbp) FROM '{data}/funding_allocations.csv' "
+        "WHERE has_conflict"
+    ).fetchall()[0]
+    assert conflicts[0] > 0 and conflicts[0] == conflicts[1]
