@@ -67,7 +67,11 @@ def key_text(columns: list[str], alias: str = "") -> str:
     return " || '; ' || ".join(parts)
 
 
-def diff_table(name: str, key: list[str], before: bytes | None, after: bytes) -> TableDiff:
+def diff_table(
+    name: str, key: list[str], before: bytes | None, after: bytes, numbers: frozenset[str] = frozenset()
+) -> TableDiff:
+    """`numbers`: columns compared as numbers, so that a change of how a value prints (1200000 → 1200000.00) is
+    not a change of the value; every other cell is compared as printed."""
     con = duckdb.connect()
     read_text_csv(con, "new", after)
     rows_after = con.execute("SELECT count(*) FROM new").fetchall()[0][0]
@@ -88,11 +92,16 @@ def diff_table(name: str, key: list[str], before: bytes | None, after: bytes) ->
         return [r[0] for r in con.execute(query).fetchall()]
 
     common = [c for c in new_columns if c in old_columns and c not in key]
+
+    def compared(alias: str, column: str) -> str:
+        cell = f"{alias}.{quoted(column)}"
+        return f"TRY_CAST({cell} AS DECIMAL(38, 10))" if column in numbers else cell
+
     changed: list = []
     if common:
         cells = " UNION ALL ".join(
             f"SELECT {key_text(key, 'b')} AS k, '{c}' AS col, a.{quoted(c)} AS before, b.{quoted(c)} AS after "
-            f"FROM old a JOIN new b ON {on} WHERE a.{quoted(c)} IS DISTINCT FROM b.{quoted(c)}"
+            f"FROM old a JOIN new b ON {on} WHERE {compared('a', c)} IS DISTINCT FROM {compared('b', c)}"
             for c in common
         )
         changed = [tuple(r) for r in con.execute(f"SELECT * FROM ({cells}) ORDER BY k, col").fetchall()]
@@ -109,11 +118,17 @@ def diff_table(name: str, key: list[str], before: bytes | None, after: bytes) ->
 
 
 def diff_packages(
-    previous_files: dict[str, bytes], files: dict[str, bytes], keys: dict[str, list[str]]
+    previous_files: dict[str, bytes],
+    files: dict[str, bytes],
+    keys: dict[str, list[str]],
+    numbers: dict[str, frozenset[str]] | None = None,
 ) -> list[TableDiff]:
     """Every table of the new package against the one it replaces, and tables that would disappear."""
+    numbers = numbers or {}
     diffs = [
-        diff_table(name, key, previous_files.get(f"data/{name}.csv"), files[f"data/{name}.csv"])
+        diff_table(
+            name, key, previous_files.get(f"data/{name}.csv"), files[f"data/{name}.csv"], numbers.get(name, frozenset())
+        )
         for name, key in keys.items()
     ]
     for path, data in sorted(previous_files.items()):
@@ -147,9 +162,9 @@ def diff_markdown(diffs: list[TableDiff], version: str, previous_version: str | 
     lines = [
         f"# What version {version} changes, row by row",
         "",
-        f"Each table against {against}, by primary key; cells compared as printed in the CSVs. Every change is "
-        f"in [{DIFF_CSV}]({DIFF_CSV}) (table, key, change, column, before, after). Written when a version is "
-        "released; rebuilding the same version leaves it as it is.",
+        f"Each table against {against}, by primary key; numbers compared as numbers, other cells as printed. "
+        f"Every change is in [{DIFF_CSV}]({DIFF_CSV}) (table, key, change, column, before, after). Written when a "
+        "version is released; rebuilding the same version leaves it as it is.",
         "",
         "| table | rows before | rows after | keys added | keys removed | rows changed | cells changed | columns |",
         "|---|---|---|---|---|---|---|---|",
@@ -235,6 +250,10 @@ def check(diffs: list[TableDiff], release_dir: Path, replaces: str | None, versi
 # The command line ---------------------------------------------------------------------------------------------
 
 
+def number_columns(tables: dict) -> dict[str, frozenset[str]]:
+    return {name: frozenset(c.name for c in t.columns if c.type in ("number", "integer")) for name, t in tables.items()}
+
+
 def package_csvs(outputs: Path) -> dict[str, bytes]:
     return {f"data/{p.name}": p.read_bytes() for p in sorted((outputs / "data").glob("*.csv"))}
 
@@ -244,9 +263,10 @@ def main(argv: list[str]) -> int:
     from schemas import PUBLISHED_TABLES
 
     keys = {name: list(table.primary_key) for name, table in PUBLISHED_TABLES.items()}
+    numbers = number_columns(PUBLISHED_TABLES)
     if argv[:1] == ["diff"] and len(argv) in (3, 4):
         old, new = Path(argv[1]), Path(argv[2])
-        diffs = diff_packages(package_csvs(old), package_csvs(new), keys)
+        diffs = diff_packages(package_csvs(old), package_csvs(new), keys, numbers)
         versions = [json.loads((p / "datapackage.json").read_text(encoding="utf-8"))["version"] for p in (old, new)]
         report = diff_markdown(diffs, versions[1], versions[0])
         if len(argv) == 4:  # written into a folder, as a publish writes them

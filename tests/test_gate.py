@@ -93,3 +93,10 @@ def test_a_raw_row_removed_stops_the_publish_naming_table_and_key_until_acknowle
     assert build.result.success, build.step_failures()
     diff = (project.outputs / "RELEASE_DIFF.md").read_text(encoding="utf-8")
     assert f"- removed: report_id=local_reports__gap_fill:{last}" in diff
+
+
+def test_a_number_printed_differently_is_not_a_change_but_a_new_value_is():
+    before = b"id,amount,note\n1,1200000,a\n2,5,b\n"
+    after = b"id,amount,note\n1,1200000.00,a\n2,5.50,b \n"
+    diff = gate.diff_table("t", ["id"], before, after, frozenset({"amount"}))
+    assert diff.changed == [("id=2", "amount", "5", "5.50"), ("id=2", "note", "b", "b ")]

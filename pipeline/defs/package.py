@@ -145,7 +145,7 @@ def release_diff(
         }
         return kept, {}
     keys = {name: list(table.primary_key) for name, table in PUBLISHED_TABLES.items()}
-    diffs = gate.diff_packages(previous_files, files, keys)
+    diffs = gate.diff_packages(previous_files, files, keys, gate.number_columns(PUBLISHED_TABLES))
     notes = gate.check(diffs, paths.release, previous_version, decided.version)
     return {
         gate.DIFF_MD: gate.diff_markdown(diffs, decided.version, previous_version),
