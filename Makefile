@@ -32,7 +32,8 @@ data: $(INSTANCE)
 
 # Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test
 # but the few end-to-end ones that cannot be fast (marked slow: the CLI, the browser, two runs at once, whole
-# builds per failure layer); `make test-slow` runs those. CI runs both.
+# builds per failure layer, the served stack on PostgreSQL, R's readr, the release gate); `make test-slow` runs
+# those. CI runs both.
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
 

@@ -82,6 +82,7 @@ cat("OK", nrow(parsed), "\n")
 """
 
 
+@pytest.mark.slow  # an R process per table
 @pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
 def test_r_readr_default_read_keeps_every_printed_cell_and_reads_numbers_as_numbers(fresh_build, name, tmp_path):
     if shutil.which("Rscript") is None:
