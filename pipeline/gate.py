@@ -209,10 +209,11 @@ def expected_rows(release_dir: Path) -> dict[str, int]:
 def acknowledged(release_dir: Path, replaces: str | None) -> dict[str, str]:
     """The tables acknowledged for the release that replaces `replaces`, with the reason given."""
     path = release_dir / ACKNOWLEDGED
-    if not path.is_file() or not replaces:
+    if not path.is_file():
         return {}
     entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("acknowledged") or []
-    return {str(e["table"]): str(e["reason"]) for e in entries if str(e.get("replaces")) == replaces}
+    # A first release (nothing published yet) is acknowledged as `replaces: none`.
+    return {str(e["table"]): str(e["reason"]) for e in entries if str(e.get("replaces")) == (replaces or "none")}
 
 
 def problems(diffs: list[TableDiff], expected: dict[str, int]) -> dict[str, str]:
@@ -238,7 +239,7 @@ def check(diffs: list[TableDiff], release_dir: Path, replaces: str | None, versi
     allowed = acknowledged(release_dir, replaces)
     blocked = [
         f"{table} {what}. If intended, add to release/{ACKNOWLEDGED}: "
-        f"{{replaces: '{replaces}', table: {table}, reason: <why>}}"
+        f"{{replaces: '{replaces or 'none'}', table: {table}, reason: <why>}}"
         for table, what in sorted(found.items())
         if table not in allowed
     ]

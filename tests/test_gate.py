@@ -54,6 +54,10 @@ def test_the_gate_stops_a_table_below_its_committed_row_count_and_a_table_that_d
     grown = gate.diff_table("t", ["id"], None, AFTER)  # a first release: nothing to lose, but 3 < 4 rows
     with pytest.raises(gate.ReleaseBlocked, match=r"t has 3 rows, fewer than the 4 in release/expected_rows\.csv"):
         gate.check([grown], tmp_path, None, "2026.1.1")
+    (tmp_path / "acknowledged.yaml").write_text("acknowledged:\n  - {replaces: none, table: t, reason: a sample}\n")
+    assert gate.check([grown], tmp_path, None, "2026.1.1") == {
+        "t": "has 3 rows, fewer than the 4 in release/expected_rows.csv (acknowledged: a sample)"
+    }
     [_, gone] = gate.diff_packages({"data/t.csv": AFTER, "data/old.csv": BEFORE}, {"data/t.csv": AFTER}, {"t": ["id"]})
     assert (gone.table, gone.rows_before, gone.removed) == ("old", 3, ["(the whole table)"])
 
