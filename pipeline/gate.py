@@ -44,6 +44,12 @@ class TableDiff:
     changed: list[tuple[str, str, str | None, str | None]] = field(default_factory=list)  # key, column, old, new
     columns_added: list[str] = field(default_factory=list)
     columns_removed: list[str] = field(default_factory=list)
+    # A table with nothing before it: every row is new, and its keys are not listed one by one.
+    is_new_table: bool = False
+
+    @property
+    def keys_added(self) -> int:
+        return self.rows_after if self.is_new_table else len(self.added)
 
     @property
     def changed_rows(self) -> int:
@@ -51,7 +57,14 @@ class TableDiff:
 
     @property
     def unchanged(self) -> bool:
-        return not (self.added or self.removed or self.changed or self.columns_added or self.columns_removed)
+        return not (
+            self.added
+            or self.removed
+            or self.changed
+            or self.columns_added
+            or self.columns_removed
+            or self.is_new_table
+        )
 
 
 def read_text_csv(con: duckdb.DuckDBPyConnection, name: str, data: bytes) -> None:
@@ -76,8 +89,7 @@ def diff_table(
     read_text_csv(con, "new", after)
     rows_after = con.execute("SELECT count(*) FROM new").fetchall()[0][0]
     if before is None:
-        added = [r[0] for r in con.execute(f"SELECT {key_text(key)} AS k FROM new ORDER BY k").fetchall()]
-        return TableDiff(name, 0, rows_after, added=added)
+        return TableDiff(name, 0, rows_after, is_new_table=True)
     read_text_csv(con, "old", before)
     rows_before = con.execute("SELECT count(*) FROM old").fetchall()[0][0]
     old_columns = [d[0] for d in con.execute("SELECT * FROM old LIMIT 0").description]
@@ -151,6 +163,8 @@ def diff_csv(diffs: list[TableDiff]) -> bytes:
     for d in diffs:
         writer.writerows([d.table, "", "column added", c, "", ""] for c in d.columns_added)
         writer.writerows([d.table, "", "column removed", c, "", ""] for c in d.columns_removed)
+        if d.is_new_table:
+            writer.writerow([d.table, "(every row)", "added", "", "", f"{d.rows_after} rows"])
         writer.writerows([d.table, k, "added", "", "", ""] for k in d.added)
         writer.writerows([d.table, k, "removed", "", "", ""] for k in d.removed)
         writer.writerows([d.table, k, "changed", c, old or "", new or ""] for k, c, old, new in d.changed)
@@ -172,13 +186,15 @@ def diff_markdown(diffs: list[TableDiff], version: str, previous_version: str | 
     for d in diffs:
         columns = ", ".join([*(f"+{c}" for c in d.columns_added), *(f"−{c}" for c in d.columns_removed)]) or ""
         lines.append(
-            f"| `{d.table}` | {d.rows_before} | {d.rows_after} | {len(d.added)} | {len(d.removed)} "
+            f"| `{d.table}` | {d.rows_before} | {d.rows_after} | {d.keys_added} | {len(d.removed)} "
             f"| {d.changed_rows} | {len(d.changed)} | {columns} |"
         )
     for d in diffs:
         if d.unchanged:
             continue
         lines += ["", f"## `{d.table}`", ""]
+        if d.is_new_table:
+            lines.append(f"- a new table: all {d.rows_after} rows added")
         lines += [f"- added: {k}" for k in d.added[:EXAMPLES]]
         lines += [f"- removed: {k}" for k in d.removed[:EXAMPLES]]
         lines += [f"- changed: {k}: `{c}` {old!r} → {new!r}" for k, c, old, new in d.changed[:EXAMPLES]]

@@ -715,10 +715,25 @@ EVIDENCE_APPROACHES = Table(
             enum=("high", "moderate", "low", "no_clear_evidence"),
             derived_from=("raw_reference__evidence_ratings.yef_estimated_impact_band",),
         ),
-        Column("impact_band_as_published", "string", "The band as published, with any wording.", required=True),
+        Column(
+            "impact_band_as_published",
+            "string",
+            "The band as YEF labels it (HIGH, MODERATE, LOW, NO CLEAR EVIDENCE; two bands where YEF gives one per "
+            "outcome).",
+            required=True,
+        ),
         Column("impact_band_definition", "string", "What the band means."),
-        Column("impact_figures_as_published", "string", "Average effects as YEF states them."),
-        Column("evidence_quality_as_published", "string", "Evidence quality in YEF's words, where stated."),
+        Column(
+            "impact_figures_summary",
+            "string",
+            "The average effects YEF reports, summarised in this project's words (figures as YEF gives them; "
+            "YEF's pages are under its copyright, so none of their wording is quoted).",
+        ),
+        Column(
+            "evidence_quality_summary",
+            "string",
+            "How strong YEF finds the evidence, summarised in this project's words, where YEF states it.",
+        ),
         Column("source_urls", "string", "YEF pages, separated by ' ; '.", required=True),
         Column("notes", "string", "Caveats from the compiler."),
         SOURCE_ID,

@@ -366,3 +366,16 @@ def test_a_cells_reported_range_is_in_columns_not_only_in_prose(fresh_build):
         "WHERE has_conflict"
     ).fetchall()[0]
     assert conflicts[0] > 0 and conflicts[0] == conflicts[1]
+
+
+def test_no_wording_of_a_copyrighted_page_is_quoted_in_evidence_approaches(fresh_build):
+    """YEF's Toolkit pages are under its copyright: the band, figures and evidence strength are published as facts
+    in this project's words, never as a quotation."""
+    rows = read_table(fresh_build, "evidence_approaches")
+    assert len(rows) == 12
+    for row in rows:
+        for column in ("impact_band_as_published", "impact_figures_summary", "evidence_quality_summary"):
+            assert '"' not in row[column], (row["approach_id"], column, row[column])
+    navigators = next(r for r in rows if r["approach_id"] == "a-e-navigators")
+    assert (navigators["impact_band"], navigators["impact_band_as_published"]) == ("high", "HIGH")
+    assert navigators["evidence_quality_summary"].startswith("Very low confidence")

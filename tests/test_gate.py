@@ -52,6 +52,7 @@ def test_the_gate_stops_a_lost_key_unless_acknowledged_for_the_version_it_replac
 def test_the_gate_stops_a_table_below_its_committed_row_count_and_a_table_that_disappears(tmp_path):
     (tmp_path / "expected_rows.csv").write_text("table,min_rows\nt,4\n")
     grown = gate.diff_table("t", ["id"], None, AFTER)  # a first release: nothing to lose, but 3 < 4 rows
+    assert (grown.is_new_table, grown.keys_added, grown.added) == (True, 3, [])
     with pytest.raises(gate.ReleaseBlocked, match=r"t has 3 rows, fewer than the 4 in release/expected_rows\.csv"):
         gate.check([grown], tmp_path, None, "2026.1.1")
     (tmp_path / "acknowledged.yaml").write_text("acknowledged:\n  - {replaces: none, table: t, reason: a sample}\n")
