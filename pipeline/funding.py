@@ -108,7 +108,7 @@ def normalise(
         if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
             span_errors[text] = f"year {span.first} is outside 2019-20 to 2026-27"
     flag(reports["year_as_published"].isin(list(span_errors)), "year_as_published", span_errors.get)
-    amounts, amount_errors = _read_each(reports["amount_as_published"], parsing.parse_amount)
+    amounts, amount_errors = _read_amounts(reports["amount_as_published"])
     flag(reports["amount_as_published"].isin(list(amount_errors)), "amount_as_published", amount_errors.get)
 
     failures = [
@@ -172,6 +172,16 @@ def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
         except parsing.ParseError as exc:
             errors[text] = str(exc)
     return parsed, errors
+
+
+def _read_amounts(values: pd.Series) -> tuple[dict, dict]:
+    """`_read_each` with parse_amount, where the distinct strings in the plainest form ("£1,234") are found in one
+    vectorised match and read without the general pattern: at a million distinct amounts, most of the cost."""
+    distinct = pd.Series(values.dropna().unique(), dtype=object)
+    plain = distinct.str.fullmatch(parsing.PLAIN_POUNDS).fillna(False).astype(bool)
+    parsed = {text: parsing.plain_amount(text) for text in distinct[plain]}
+    others, errors = _read_each(distinct[~plain], parsing.parse_amount)
+    return parsed | others, errors
 
 
 def _spread_over_years(span: parsing.YearSpan, amount: parsing.Amount) -> bool:

@@ -95,6 +95,17 @@ def parse_amount(text: str) -> Amount:
     return Amount(gbp=value, kind=kind, low=low, high=high, over_years=over_years)
 
 
+# The commonest printed form, "£8,907,532" or "£29,409.93": pounds, digits in groups of three, pence in two places.
+PLAIN_POUNDS = r"£(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{2})?"
+
+
+def plain_amount(text: str) -> Amount:
+    """`parse_amount` of a string matching PLAIN_POUNDS, without the general pattern: an exact figure, a point
+    (tests/test_parsing.py checks that both agree)."""
+    value = Decimal(text[1:].replace(",", ""))
+    return Amount(gbp=value, kind="exact", low=value, high=value)
+
+
 def ranges_meet(amounts: list[Amount]) -> bool:
     """Whether one true amount could satisfy every report at once (no conflict between them)."""
     low = max(a.low for a in amounts)

@@ -1,5 +1,6 @@
 """Parsing steps on plain strings and tiny frames, without Dagster; property-based where it pays."""
 
+import re
 from decimal import Decimal
 
 import pandas as pd
@@ -9,11 +10,13 @@ from hypothesis import strategies as st
 
 from pipeline.defs.core.reference import add_initiative_ids
 from pipeline.parsing import (
+    PLAIN_POUNDS,
     ParseError,
     leading_year,
     normalise_financial_year,
     parse_amount,
     parse_year_span,
+    plain_amount,
     ranges_meet,
     slug,
 )
@@ -191,3 +194,22 @@ def test_add_initiative_ids():
     assert list(out.columns) == ["initiative_id", "initiative_name", "year_started", "start_as_published"]
     assert out["initiative_id"].tolist() == ["faith-alliance", "intact-programme"]
     assert out["year_started"].isna().tolist() == [True, False]
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["", ".00", ".05", ".93"]), st.booleans())
+def test_the_plain_pounds_fast_path_reads_exactly_what_parse_amount_reads(pounds, pence, grouped):
+    text = f"£{pounds:,}{pence}" if grouped else f"£{pounds}{pence}"
+    assert re.fullmatch(PLAIN_POUNDS, text)
+    assert plain_amount(text) == parse_amount(text)
+
+
+@pytest.mark.parametrize("text", ["£1.5", "£1,2345", "£ 100", "£1.5m", "over £100", "£100 over three years", "100"])
+def test_anything_but_plain_pounds_takes_the_general_parser(text):
+    assert not re.fullmatch(PLAIN_POUNDS, text)
+
+
+def test_reading_amounts_through_the_fast_path_gives_the_same_reports():
+    from pipeline.funding import _read_amounts, _read_each
+
+    values = pd.Series(["£8,907,532", "£29,409.93", "£3.37m", "c.£535k", "£1.5", "over £4.38m", None, "£8,907,532"])
+    assert _read_amounts(values) == _read_each(values, parse_amount)
