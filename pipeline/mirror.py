@@ -19,6 +19,8 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from pipeline.archive import files_under
+
 POINTER = "latest.json"
 
 
@@ -26,12 +28,11 @@ class MirrorError(RuntimeError):
     pass
 
 
-def package_files(outputs: Path) -> dict[str, bytes]:
-    return {p.relative_to(outputs).as_posix(): p.read_bytes() for p in sorted(outputs.rglob("*")) if p.is_file()}
-
-
 def read_pointer(url: str) -> dict | None:
-    fs, root = fsspec.core.url_to_fs(url)
+    return _pointer(*fsspec.core.url_to_fs(url))
+
+
+def _pointer(fs, root: str) -> dict | None:
     path = posixpath.join(root, POINTER)
     return json.loads(fs.cat_file(path)) if fs.exists(path) else None
 
@@ -39,15 +40,15 @@ def read_pointer(url: str) -> dict | None:
 def mirror(outputs: Path, url: str, version: str) -> dict:
     """Upload the package in `outputs` under v/<version>/ and then point latest.json at it. Nothing is uploaded
     when latest.json already names this version with these files. Returns the pointer written (or found)."""
-    files = package_files(outputs)
+    files = files_under(outputs)
     pointer = {
         "version": version,
         "prefix": f"v/{version}/",
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in files.items()},
     }
-    if read_pointer(url) == pointer:
-        return pointer
     fs, root = fsspec.core.url_to_fs(url)
+    if _pointer(fs, root) == pointer:
+        return pointer
     prefix = posixpath.join(root, "v", version)
     for name, data in files.items():
         target = posixpath.join(prefix, name)
@@ -82,10 +83,10 @@ def restore(outputs: Path, url: str) -> str | None:
     pointer. Does nothing when `outputs` holds a package or nothing is mirrored yet; returns the version."""
     if (outputs / "datapackage.json").is_file():
         return None
-    pointer = read_pointer(url)
+    fs, root = fsspec.core.url_to_fs(url)
+    pointer = _pointer(fs, root)
     if pointer is None:
         return None
-    fs, root = fsspec.core.url_to_fs(url)
     # Named like a staging folder, so that one left by a killed run is removed by the next (publish.py).
     arriving = outputs.with_name(f".{outputs.name}.staging-restore")
     shutil.rmtree(arriving, ignore_errors=True)

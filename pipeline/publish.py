@@ -118,6 +118,70 @@ def csv_select(con, query: str) -> str:
     return f"SELECT {', '.join(cells)} FROM ({query})"
 
 
+def parquet_select(con, query: str) -> str:
+    """The Parquet files hold exact decimals as DOUBLE: a DECIMAL column comes back in pandas as Python Decimal
+    objects (`amount_gbp / 2.5` raises TypeError) and DECIMAL(38,24) overflows in DuckDB arithmetic. The CSVs keep
+    the exact digits."""
+    columns = con.execute(f"DESCRIBE {query}").fetchall()
+    cells = [
+        f"CAST({sqlcheck.quoted(n)} AS DOUBLE) AS {sqlcheck.quoted(n)}"
+        if kind.startswith("DECIMAL")
+        else sqlcheck.quoted(n)
+        for n, kind, *_ in columns
+    ]
+    return f"SELECT {', '.join(cells)} FROM ({query})"
+
+
+def parquet_fields(table: Table) -> list[dict]:
+    """The table's fields as the Parquet file holds them: exact decimals as DOUBLE (`number`)."""
+    return [
+        {k: v for k, v in field.items() if k not in ("constraints", "categories")}
+        for field in table.frictionless_schema()["fields"]
+    ]
+
+
+def parquet_metadata(table: Table) -> str:
+    """File-level key-value metadata (a SQL struct): the table's title and description, and its fields with their
+    descriptions as JSON, so that a Parquet file read on its own (pyarrow: `schema.metadata`) still says what each
+    column means."""
+    values = {
+        "title": table.title,
+        "description": table.description,
+        "frictionless:fields": json.dumps(parquet_fields(table), ensure_ascii=False, sort_keys=True),
+    }
+    return "{" + ", ".join(f"'{k}': '{v.replace(chr(39), chr(39) * 2)}'" for k, v in values.items()) + "}"
+
+
+def parquet_descriptor(resources: list[dict], files: dict[str, bytes], version: str, tables: dict[str, Table]) -> dict:
+    """parquet/datapackage.json: the Parquet files as a data package of their own (paths relative to parquet/),
+    with the same names, licences and sources as the CSV resources."""
+    parquet_resources = []
+    for resource in resources:
+        name = resource["name"]
+        data = files[f"parquet/{name}.parquet"]
+        parquet_resources.append(
+            {
+                "name": name,
+                "path": f"{name}.parquet",
+                "title": resource["title"],
+                "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet",
+                "bytes": len(data),
+                "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+                "licenses": resource["licenses"],
+                "schema": {"fields": parquet_fields(tables[name])},
+            }
+        )
+    return {
+        "$schema": PACKAGE_PROFILE,
+        "name": f"{PACKAGE_NAME}-parquet",
+        "id": PACKAGE_ID,
+        "title": "The same tables as Parquet (numbers as double precision; the CSVs keep the exact digits)",
+        "version": version,
+        "resources": parquet_resources,
+    }
+
+
 # This project's licence for its own compilations: a table built from several sources, or from facts on pages
 # under their publishers' copyright (cited, never quoted at length), is the project's compilation.
 COMPILATION_LICENCE = "CC-BY-4.0"

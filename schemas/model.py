@@ -170,6 +170,14 @@ class Table:
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
 
+    @property
+    def source_columns(self) -> list[str]:
+        """The columns that name a source: source_id, and (a panel such as area_year) one per value, each a
+        foreign key to sources."""
+        named = {"source_id"} & set(self.column_names)
+        named |= {c for fk in self.foreign_keys if fk.table == "sources" for c in fk.columns}
+        return sorted(named)
+
     def pandera_schema(self, *, raw: bool = False) -> pa.DataFrameSchema:
         """Validation for this table.
 

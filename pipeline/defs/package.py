@@ -1,6 +1,5 @@
 """The published data package: outputs/ with datapackage.json, CSVs, Parquet, card, dictionary, changelog."""
 
-import hashlib
 import json
 import tempfile
 from datetime import timedelta
@@ -12,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pipeline import gate, mirror, publish, release, report, sqlcheck
 from pipeline.defs.raw import OWNERS
 from pipeline.resources import PackageMirror, ProjectPaths, ReleaseSettings
-from schemas import PUBLISHED_TABLES, Table
+from schemas import PUBLISHED_TABLES
 
 GROUP = "package"
 
@@ -35,79 +34,12 @@ def package_sources(duckdb: DuckDBResource) -> dict[str, dict]:
     }
 
 
-def parquet_select(con, query: str) -> str:
-    """The Parquet files hold exact decimals as DOUBLE: a DECIMAL column comes back in pandas as Python Decimal
-    objects (`amount_gbp / 2.5` raises TypeError) and DECIMAL(38,24) overflows in DuckDB arithmetic. The CSVs keep
-    the exact digits."""
-    columns = con.execute(f"DESCRIBE {query}").fetchall()
-    cells = [
-        f"CAST({sqlcheck.quoted(n)} AS DOUBLE) AS {sqlcheck.quoted(n)}"
-        if kind.startswith("DECIMAL")
-        else sqlcheck.quoted(n)
-        for n, kind, *_ in columns
-    ]
-    return f"SELECT {', '.join(cells)} FROM ({query})"
-
-
-def parquet_fields(table: Table) -> list[dict]:
-    """The table's fields as the Parquet file holds them: exact decimals as DOUBLE (`number`)."""
-    return [
-        {k: v for k, v in field.items() if k not in ("constraints", "categories")}
-        for field in table.frictionless_schema()["fields"]
-    ]
-
-
-def parquet_metadata(table: Table) -> str:
-    """File-level key-value metadata (a SQL struct): the table's title and description, and its fields with their
-    descriptions as JSON, so that a Parquet file read on its own (pyarrow: `schema.metadata`) still says what each
-    column means."""
-    values = {
-        "title": table.title,
-        "description": table.description,
-        "frictionless:fields": json.dumps(parquet_fields(table), ensure_ascii=False, sort_keys=True),
-    }
-    return "{" + ", ".join(f"'{k}': '{v.replace(chr(39), chr(39) * 2)}'" for k, v in values.items()) + "}"
-
-
-def parquet_descriptor(resources: list[dict], files: dict[str, bytes], version: str) -> dict:
-    """parquet/datapackage.json: the Parquet files as a data package of their own (paths relative to parquet/),
-    with the same names, licences and sources as the CSV resources."""
-    parquet_resources = []
-    for resource in resources:
-        name = resource["name"]
-        data = files[f"parquet/{name}.parquet"]
-        parquet_resources.append(
-            {
-                "name": name,
-                "path": f"{name}.parquet",
-                "title": resource["title"],
-                "format": "parquet",
-                "mediatype": "application/vnd.apache.parquet",
-                "bytes": len(data),
-                "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
-                "licenses": resource["licenses"],
-                "schema": {"fields": parquet_fields(PUBLISHED_TABLES[name])},
-            }
-        )
-    return {
-        "$schema": publish.PACKAGE_PROFILE,
-        "name": f"{publish.PACKAGE_NAME}-parquet",
-        "id": publish.PACKAGE_ID,
-        "title": "The same tables as Parquet (numbers as double precision; the CSVs keep the exact digits)",
-        "version": version,
-        "resources": parquet_resources,
-    }
-
-
 def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[str]]:
     """CSV and Parquet of one out table (rows sorted by primary key), and the source ids it cites."""
     table = PUBLISHED_TABLES[name]
     query = f"SELECT * FROM out.{name} ORDER BY {', '.join(table.primary_key)}"
     with duckdb.get_connection() as con, tempfile.TemporaryDirectory() as tmp:
-        # Every column that names a source: source_id, or one per value in a panel (area_year).
-        named = {"source_id"} & set(table.column_names)
-        named |= {c for fk in table.foreign_keys if fk.table == "sources" for c in fk.columns}
-        selects = [f"SELECT {sqlcheck.quoted(c)} AS s FROM out.{name}" for c in sorted(named)]
+        selects = [f"SELECT {sqlcheck.quoted(c)} AS s FROM out.{name}" for c in table.source_columns]
         cited = (
             [
                 r[0]
@@ -121,8 +53,8 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
         # Both files written by DuckDB, columnar: no Python object per cell.
         csv, parquet = Path(tmp) / f"{name}.csv", Path(tmp) / f"{name}.parquet"
         con.execute(f"COPY ({publish.csv_select(con, query)}) TO '{csv}' (HEADER, NULLSTR '')")
-        options = f"FORMAT parquet, KV_METADATA {parquet_metadata(table)}"
-        con.execute(f"COPY ({parquet_select(con, query)}) TO '{parquet}' ({options})")
+        options = f"FORMAT parquet, KV_METADATA {publish.parquet_metadata(table)}"
+        con.execute(f"COPY ({publish.parquet_select(con, query)}) TO '{parquet}' ({options})")
         csv_data, parquet_bytes = csv.read_bytes(), parquet.read_bytes()
     if not csv_data.startswith(",".join(table.column_names).encode() + b"\n"):
         raise RuntimeError(f"{name}: the CSV header is not the declared columns")
@@ -235,7 +167,12 @@ def datapackage(
     files |= diff_files
 
     files["parquet/datapackage.json"] = (
-        json.dumps(parquet_descriptor(resources, files, decided.version), indent=2, ensure_ascii=False) + "\n"
+        json.dumps(
+            publish.parquet_descriptor(resources, files, decided.version, PUBLISHED_TABLES),
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
     ).encode("utf-8")
 
     previous_changelog = outputs / "CHANGELOG.md"
