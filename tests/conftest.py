@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 import yaml
 
+from pipeline.archive import files_under
 from pipeline.build import cli_env
 from pipeline.definitions import assets_for
 from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
@@ -124,7 +125,7 @@ def edited_workbook(path: Path, sheet: str, area_code: str, heading: str, value:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under a folder, by relative path, with its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return files_under(folder)
 
 
 @pytest.fixture
