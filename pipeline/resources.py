@@ -113,13 +113,16 @@ class Warehouse(DuckDBResource):
                 log.info(f"waiting for another run to release {self.database}")
 
         lock = Path(self.database + ".lock")
-        with exclusive_lock(lock, self.lock_timeout_seconds, waiting), super().yield_for_execution(context) as resource:
-            with super(Warehouse, resource).get_connection() as database:
-                resource._run_database = database
-                try:
-                    yield resource
-                finally:
-                    resource._run_database = None
+        with (
+            exclusive_lock(lock, self.lock_timeout_seconds, waiting),
+            super().yield_for_execution(context) as resource,
+            super(Warehouse, resource).get_connection() as database,
+        ):
+            resource._run_database = database
+            try:
+                yield resource
+            finally:
+                resource._run_database = None
 
     @contextmanager
     def get_connection(self):

@@ -52,10 +52,11 @@ def _literal(text: str) -> str:
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> str:
-    """The CSV as text cells, numbered as frictionless numbers rows (the header is row 1)."""
+    """The CSV as text cells, numbered as frictionless numbers rows (the header is row 1): a temporary table, so
+    that the file is parsed once, not once per column checked."""
     view = f"cells_{name}"
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER () + 1 AS _row, * FROM read_csv("
+        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT row_number() OVER () + 1 AS _row, * FROM read_csv("
         f"{_literal(str(path))}, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
         "nullstr = '', auto_detect = false, columns = "
         + "{"
@@ -119,11 +120,15 @@ def validate_table(con: duckdb.DuckDBPyConnection, source: str, table: Table) ->
     order = ", ".join(quoted(k) for k in table.primary_key) or "ALL"
     cells = ", ".join(f"CAST({quoted(c.name)} AS VARCHAR) AS {quoted(c.name)}" for c in table.columns)
     view = f"cells_{table.name}"
+    # Materialised once: as a view, every column's check would sort the table again.
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
+        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
         f"FROM (SELECT {cells} FROM {source})"
     )
-    return _row_errors(con, table, view)
+    try:
+        return _row_errors(con, table, view)
+    finally:
+        con.execute(f"DROP TABLE {view}")
 
 
 def _row_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str) -> list[Error]:

@@ -196,3 +196,16 @@ def test_coverage_keeps_gaps_and_multi_year_only_cells():
     assert table.loc[("vru", "2019-20"), "known"] == "exact"
     assert table.loc[("vru", "2023-24"), "known"] == "multi_year_only"
     assert table.loc[("vru", "2020-21"), "known"] == "none"
+
+
+def test_reported_range_compares_amounts_as_numbers_not_text():
+    # As text "1200000.00" < "950000.00": the smallest report would be the largest.
+    reports = reports_for(
+        [
+            ("E23000036", "vru", "2019-20", 950_000, "exact", "£950,000", "S21", 3),
+            ("E23000036", "vru", "2019-20", 1_200_000, "exact", "£1,200,000", "S19", 3),
+        ]
+    )
+    cell = funding.choose_allocations(reports).iloc[0]
+    assert (str(cell["min_reported_gbp"]), str(cell["max_reported_gbp"])) == ("950000.00", "1200000.00")
+    assert (cell["source_id"], cell["n_reports"], cell["n_sources"], cell["has_conflict"]) == ("S19", 2, 2, True)

@@ -7,11 +7,11 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipeline import funding, parsing, plausibility
-from pipeline.defs.core.common import GROUP, KINDS
+from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
 from pipeline.validation import Failure, check_result
-from pipeline.warehouse import read_table, write_table
+from pipeline.warehouse import plain, read_table, run_sql, write_table
 from schemas import PUBLISHED_TABLES
 from schemas.raw import (
     FUNDING_STREAMS,
@@ -89,13 +89,7 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
     return core_funding_reports
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds=KINDS | {"pandas"},
-    deps=["core_funding_reports"],
-    check_specs=plausibility.check_specs("core_funding_allocations"),
-)
+@sql_core_asset("core_funding_allocations")
 def core_funding_allocations(duckdb: DuckDBResource):
     """One figure per area, stream and financial year: the report from the most authoritative source.
 
@@ -105,15 +99,12 @@ def core_funding_allocations(duckdb: DuckDBResource):
     single-year, single-area figures of the four streams count.
     has_conflict marks cells whose reports cannot all be true at once.
     """
-    reports = read_core(duckdb, "funding_reports")
-    allocations = funding.choose_allocations(reports)
-    write_table(duckdb, "core", "funding_allocations", allocations, PUBLISHED_TABLES["funding_allocations"])
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": len(allocations),
-            "cells_with_conflict": int(allocations["has_conflict"].sum()),
-        }
-    )
+    run_sql(duckdb, "core_funding_allocations", streams=list(funding.ALLOCATION_STREAMS))
+    with duckdb.get_connection() as con:
+        rows, conflicts = con.execute(
+            "SELECT count(*), count(*) FILTER (has_conflict) FROM core.funding_allocations"
+        ).fetchall()[0]
+    yield dg.MaterializeResult(metadata={"dagster/row_count": rows, "cells_with_conflict": conflicts})
     yield from plausibility.run_checks(duckdb, "core_funding_allocations")
 
 
@@ -145,9 +136,14 @@ def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
     total over several years covers it), or none. Gaps stay gaps: nothing is filled from another
     year, source or national total.
     """
-    table = funding.coverage(
-        expected(duckdb), read_core(duckdb, "funding_allocations"), read_core(duckdb, "funding_reports")
-    )
+    # Only the reports that span several years matter beside the chosen figures: not a million rows into pandas.
+    with duckdb.get_connection() as con:
+        spans = con.execute(
+            "SELECT area_code, stream, financial_year, financial_year_last FROM core.funding_reports "
+            "WHERE area_code IS NOT NULL AND financial_year IS NOT NULL "
+            "AND financial_year IS DISTINCT FROM financial_year_last"
+        ).df()
+    table = funding.coverage(expected(duckdb), read_core(duckdb, "funding_allocations"), plain(spans))
     write_table(duckdb, "core", "funding_coverage", table)
     counts = table["known"].value_counts().to_dict()
     return dg.MaterializeResult(
