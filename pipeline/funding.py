@@ -1,19 +1,21 @@
 """Funding figures: from files of many layouts to one report per printed figure, then one figure per cell.
 
-Pure functions on DataFrames, testable without Dagster. The steps:
+The steps, testable without Dagster (each has a form that runs on small frames in a throwaway DuckDB):
 
-1. `standardise` maps a raw file's columns onto report fields, as its manifest `funding_layout` says.
-2. `normalise` codes areas and streams (through mapping tables), reads periods and amounts, and
-   reports every cell it cannot read with its file, row and column.
-3. `choose_allocations` picks one figure per area, stream and year by source authority and flags
-   cells whose reports cannot all be true at once.
-4. `reconcile` compares published national totals with the sum of the known cells.
-5. `coverage` says, for every cell that could exist, what kind of figure is known.
+1. `build_reports` maps each raw file's columns onto report fields, as its manifest `funding_layout` says
+   (`standardise_sql`); codes areas and streams through the mapping tables; reads periods and amounts; names
+   every cell it cannot read with its file, row and column; splits figures stated for each year of a period;
+   and keeps a figure two files transcribe once. SQL over the raw tables, so a million rows cost seconds;
+   only distinct printed periods and unusual amounts go through the parsers of pipeline/parsing.py.
+2. `choose_allocations` picks one figure per area, stream and year by source authority and flags
+   cells whose reports cannot all be true at once (pipeline/sql/core_funding_allocations.sql).
+3. `reconcile` compares published national totals with the sum of the known cells.
+4. `coverage` says, for every cell that could exist, what kind of figure is known.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from pipeline import parsing
+from pipeline.sqlcheck import literal, quoted
 from pipeline.validation import Failure
 from schemas.vocabulary import FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR, STREAMS, financial_year
 
@@ -37,132 +40,325 @@ ALLOCATION_SQL = Path(__file__).resolve().parent / "sql" / "core_funding_allocat
 FIRST_YEAR, LAST_YEAR = FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR
 
 
-def standardise(raw: pd.DataFrame, layout: dict, file_id: str, raw_file: str, source_id: str) -> pd.DataFrame:
-    """One row per printed figure with the report fields, whatever the file's own columns are called.
+@dataclass(frozen=True)
+class FundingFile:
+    """One funding file as the reports step reads it: its raw table and its manifest entry's layout."""
+
+    file_id: str
+    table: str  # the raw table in the warehouse, e.g. raw.local_reports__gap_fill
+    layout: dict
+    raw_file: str  # raw/<path>, named on every row and in every failure
+    source_id: str  # the file's source; a per-row source_id column overrides it
+
+    def parts(self) -> list[tuple[str | None, str | None]]:
+        """(amount column, stream) per report shape: one per amount column of a wide table, else one."""
+        return list(self.layout.get("amount_columns", {}).items()) or [(None, None)]
+
+    def raw_column(self, field: str, amount_column: str | None) -> str:
+        """The file's own heading of a report field, for messages."""
+        if field == "amount_as_published" and amount_column:
+            return amount_column
+        renamed = {report_field: raw for raw, report_field in self.layout.get("columns", {}).items()}
+        return renamed.get(field, field)
+
+
+def standardise_sql(file: FundingFile, columns: list[str], index: int) -> str:
+    """A SELECT of one file's reports, whatever its own columns are called: one row per printed figure with the
+    report fields (text), its report id, the basis of its amount, the raw file and row, and its position
+    (`_file`, `_part`) so that the first of two repeats can be kept.
 
     `layout["columns"]` renames raw columns to report fields; `layout["amount_columns"]` lists the
     columns of a wide table, each holding the amounts of one stream; `layout["constants"]` fills
     fields the file does not print per row (a single publication's year, say);
     `layout["each_year_rows"]` names the rows whose amount the source states for each year of the
     period printed beside it, not for the period as a whole (row number: the source's words).
+    A blank amount is a gap, not a figure: it gets no row.
     """
-    renames = layout.get("columns", {})
-    amount_columns = layout.get("amount_columns", {})
-    constants = layout.get("constants", {})
-    each_year = {int(row) for row in layout.get("each_year_rows", {})}
-    frames = []
-    for amount_column, stream in amount_columns.items() or [(None, None)]:
-        part = raw.rename(columns=renames)
-        if amount_column is not None:
-            part = part.assign(amount_as_published=raw[amount_column], stream_as_published=stream)
-        part = part.assign(**constants)
+    renames = {field: raw for raw, field in file.layout.get("columns", {}).items()}
+    constants = file.layout.get("constants", {})
+    each_year = sorted({int(row) for row in file.layout.get("each_year_rows", {})})
+    selects = []
+    for part, (amount_column, stream) in enumerate(file.parts()):
+        fields = []
+        for field in REPORT_FIELDS:
+            if field in constants:
+                value = literal(str(constants[field]))
+            elif amount_column and field == "amount_as_published":
+                value = quoted(amount_column)
+            elif stream and field == "stream_as_published":
+                value = literal(stream)
+            elif field in renames:
+                value = quoted(renames[field])
+            elif field in columns:
+                value = quoted(field)
+            else:
+                value = literal(file.source_id) if field == "source_id" else "NULL"
+            fields.append(f"CAST({value} AS VARCHAR) AS {field}")
         suffix = f":{parsing.slug(stream)}" if stream else ""
-        part["report_id"] = [f"{file_id}:{row}{suffix}" for row in part["_row"]]
-        part["raw_columns"] = [
-            {**{field: raw_col for raw_col, field in renames.items()}, "amount_as_published": amount_column}
-            if amount_column
-            else {field: raw_col for raw_col, field in renames.items()}
-        ] * len(part)
-        frames.append(part)
-    out = pd.concat(frames, ignore_index=True)
-    for field in REPORT_FIELDS:
-        if field not in out:
-            out[field] = source_id if field == "source_id" else None
-    out = out[out["amount_as_published"].notna()]  # a blank cell is a gap, not a figure
-    out = out.assign(
-        raw_file=raw_file,
-        raw_row=out["_row"],
-        amount_basis=["each_year" if int(row) in each_year else "whole_period" for row in out["_row"]],
-    )
-    return out[["report_id", *REPORT_FIELDS, "amount_basis", "raw_file", "raw_row", "raw_columns"]].reset_index(
-        drop=True
-    )
+        basis = f"CASE WHEN _row IN ({', '.join(map(str, each_year))}) THEN 'each_year' ELSE 'whole_period' END"
+        selects.append(
+            f"SELECT {literal(file.file_id + ':')} || _row || {literal(suffix)} AS report_id, {', '.join(fields)}, "
+            f"{basis if each_year else literal('whole_period')} AS amount_basis, {literal(file.raw_file)} AS raw_file, "
+            f"CAST(_row AS INTEGER) AS raw_row, {index} AS _file, {part} AS _part FROM {file.table}"
+        )
+    return " UNION ALL ".join(f"SELECT * FROM ({s}) WHERE amount_as_published IS NOT NULL" for s in selects)
 
 
-def normalise(
-    reports: pd.DataFrame, area_codes: dict[str, str | None], streams: dict[str, tuple[str, str]]
-) -> tuple[pd.DataFrame, list[Failure]]:
-    """Codes, periods and amounts for every report; each unreadable cell becomes a named failure.
+def build_reports(
+    con: duckdb.DuckDBPyConnection,
+    files: list[FundingFile],
+    areas: str,
+    streams: str,
+    sources: str,
+    target: str,
+) -> tuple[int, list[Failure]]:
+    """Every funding figure as one source reports it, into the table `target`: (repeats dropped, failures).
 
-    Column by column: each distinct printed string is read once, so a file of a million rows costs
-    one pass over its distinct values, not a million calls. A row with several problems reports the
-    first (area, then stream, then period, then amount).
+    `areas` is a table of accepted area spellings (area_as_published, area_code: blank for a region),
+    `streams` of stream labels (stream_as_published, stream, component), `sources` of source ids with their
+    authority_rank. The work is SQL over the raw tables, columnar at any size; only the distinct printed
+    periods and the distinct amounts not in the plainest form ("£1,234" or "£1,234.56", read in SQL) are read
+    by the parsers of pipeline/parsing.py, once each. Each unreadable cell becomes a named failure (file, row,
+    the file's own column); a row with several problems reports the first (area, then stream, then period, then
+    amount) and gets no report. Then a figure stated for each year of a period becomes one report per year, and
+    a source's figure that two files both transcribe is kept once (the first file's row).
     """
-    problems = pd.Series([None] * len(reports), index=reports.index, dtype=object)
+    union = " UNION ALL ".join(standardise_sql(f, _columns(con, f.table), i) for i, f in enumerate(files))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE standardised AS {union}")
 
-    def flag(mask: pd.Series, field: str, message) -> None:
-        fresh = mask & problems.isna()
-        for index, value in reports.loc[fresh, field].items():
-            problems.at[index] = (field, value, message(value))
-
-    flag(
-        ~reports["area_as_published"].isin(list(area_codes)),
-        "area_as_published",
-        lambda _: "unknown area name: add the spelling to raw/mappings/area_names.csv",
-    )
-    flag(
-        ~reports["stream_as_published"].isin(list(streams)),
-        "stream_as_published",
-        lambda _: "unknown stream label: add it to raw/mappings/funding_streams.csv",
-    )
-    spans, span_errors = _read_each(reports["year_as_published"], parsing.parse_year_span)
+    texts = [t for (t,) in con.execute("SELECT DISTINCT year_as_published FROM standardised").fetchall()]
+    spans, span_errors = _read_each(pd.Series(texts, dtype=object), parsing.parse_year_span)
     for text, span in spans.items():
         if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
             span_errors[text] = f"year {span.first} is outside 2019-20 to 2026-27"
-    flag(reports["year_as_published"].isin(list(span_errors)), "year_as_published", span_errors.get)
-    amounts, amount_errors = _read_amounts(reports["amount_as_published"])
-    flag(reports["amount_as_published"].isin(list(amount_errors)), "amount_as_published", amount_errors.get)
+    years = pd.DataFrame(
+        [(t, s.first, s.last, s.inferred, None) for t, s in spans.items() if t not in span_errors]
+        + [(t, None, None, False, e) for t, e in span_errors.items()],
+        columns=["text", "first", "last", "inferred", "error"],
+    ).astype({"text": object, "first": object, "last": object, "inferred": bool, "error": object})
+    general = [
+        t
+        for (t,) in con.execute(
+            "SELECT DISTINCT amount_as_published FROM standardised "
+            f"WHERE NOT regexp_full_match(amount_as_published, {literal(parsing.PLAIN_POUNDS)})"
+        ).fetchall()
+    ]
+    parsed, amount_errors = _read_each(pd.Series(general, dtype=object), parsing.parse_amount)
+    amounts = pd.DataFrame(
+        [
+            (t, str(a.gbp), a.kind, float(a.low), None if a.high is None else float(a.high), a.over_years, None)
+            for t, a in parsed.items()
+        ]
+        + [(t, None, None, None, None, None, e) for t, e in amount_errors.items()],
+        columns=["text", "gbp", "kind", "low", "high", "over_years", "error"],
+    ).astype(object)
+    con.register("parsed_years", years)
+    con.register("parsed_amounts", amounts)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE year_spans AS SELECT text, CAST(first AS VARCHAR) AS first, "
+        "CAST(last AS VARCHAR) AS last, CAST(inferred AS BOOLEAN) AS inferred, CAST(error AS VARCHAR) AS error "
+        "FROM parsed_years"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE general_amounts AS SELECT CAST(text AS VARCHAR) AS text, "
+        "CAST(gbp AS DECIMAL(18, 2)) AS gbp, CAST(kind AS VARCHAR) AS kind, CAST(low AS DOUBLE) AS low, "
+        "CAST(high AS DOUBLE) AS high, CAST(over_years AS INTEGER) AS over_years, CAST(error AS VARCHAR) AS error "
+        "FROM parsed_amounts"
+    )
+    con.unregister("parsed_years")
+    con.unregister("parsed_amounts")
+    con.execute(read_sql(areas, streams))
 
     failures = [
-        Failure(row.raw_file, row.raw_row, row.raw_columns.get(field, field), value, message)
-        for row, (field, value, message) in zip(
-            reports[problems.notna()].itertuples(index=False), problems.dropna(), strict=True
+        Failure(
+            files[index].raw_file,
+            row,
+            files[index].raw_column(field, files[index].parts()[part][0]),
+            value,
+            problem,
         )
+        for index, part, row, field, value, problem in con.execute(
+            "SELECT _file, _part, raw_row, problem_field, problem_value, problem FROM read_reports "
+            "WHERE problem IS NOT NULL ORDER BY _file, _part, raw_row"
+        ).fetchall()
     ]
-    good = reports[problems.isna()].drop(columns="raw_columns")
-    if good.empty:
-        return pd.DataFrame(), failures
-    span = good["year_as_published"].map(spans)
-    amount = good["amount_as_published"].map(amounts)
-    out = good.assign(
-        area_code=good["area_as_published"].map(area_codes),
-        stream=good["stream_as_published"].map(lambda label: streams[label][0]),
-        component=good["stream_as_published"].map(lambda label: streams[label][1]),
-        financial_year=[s.first for s in span],
-        financial_year_last=[_last_year(s, a) for s, a in zip(span, amount, strict=True)],
-        is_year_inferred=[s.inferred or _spread_over_years(s, a) for s, a in zip(span, amount, strict=True)],
-        amount_gbp=[str(a.gbp) for a in amount],
-        amount_kind=[a.kind for a in amount],
-        # The range each printed amount allows, for spotting conflicts (not published).
-        amount_low=[float(a.low) for a in amount],
-        # Nullable, so that "no upper limit" reaches DuckDB as NULL, not NaN.
-        amount_high=pd.array([None if a.high is None else float(a.high) for a in amount], dtype="Float64"),
-    )
-    return each_year_apart(out).reset_index(drop=True), failures
-
-
-def each_year_apart(reports: pd.DataFrame) -> pd.DataFrame:
-    """A figure stated for each year of a period becomes one report per year (report id + ':YYYY-YY').
-
-    "£7,988,282 for each financial year 2022/23 to 2024/25" is three yearly figures, not a three-year
-    total: read as a total it would understate the area's funding threefold.
-    """
-    spread = (
-        (reports["amount_basis"] == "each_year")
-        & reports["financial_year_last"].notna()
-        & (reports["financial_year"] != reports["financial_year_last"])
-    )
-    rows = []
-    for row in reports[spread].to_dict("records"):
-        first, last = int(row["financial_year"][:4]), int(row["financial_year_last"][:4])
-        for start in range(first, last + 1):
-            year = financial_year(start)
-            rows.append(
-                row | {"report_id": f"{row['report_id']}:{year}", "financial_year": year, "financial_year_last": year}
+    con.execute(expand_sql(target, sources))
+    unknown = [s for (s,) in con.execute(f"SELECT DISTINCT source_id FROM {target} WHERE authority_rank IS NULL "
+                                          "ORDER BY 1").fetchall()]  # fmt: skip
+    if unknown:
+        failures.append(
+            Failure(
+                "raw/sources.yaml",
+                None,
+                "source_id",
+                ", ".join(unknown),
+                "cited by funding files but not in the manifest's sources",
             )
-    if not rows:
-        return reports.reset_index(drop=True)
-    return pd.concat([reports[~spread], pd.DataFrame(rows, columns=reports.columns)], ignore_index=True)
+        )
+    ((expanded,),) = con.execute("SELECT count(*) FROM expanded_reports").fetchall()
+    ((kept,),) = con.execute(f"SELECT count(*) FROM {target}").fetchall()
+    for table in ("standardised", "year_spans", "general_amounts", "read_reports", "expanded_reports"):
+        con.execute(f"DROP TABLE {table}")
+    return expanded - kept, failures
+
+
+def reports_from_frames(
+    files: list[tuple[pd.DataFrame, dict, str, str, str]],
+    areas: dict[str, str | None],
+    streams: dict[str, tuple[str, str]],
+    ranks: dict[str, int] | None = None,
+) -> tuple[pd.DataFrame, list[Failure], int]:
+    """`build_reports` on raw frames (frame, layout, file id, raw file, source id), in a throwaway database:
+    (reports, failures, repeats dropped). Every source cited has authority rank 1 unless `ranks` says."""
+    with duckdb.connect() as con:
+        con.execute("CREATE SCHEMA raw")
+        for frame, _, file_id, _, _ in files:
+            con.register("frame", frame)
+            con.execute(f"CREATE TABLE raw.{file_id} AS SELECT * FROM frame")
+            con.unregister("frame")
+        con.register("area_frame", pd.DataFrame(list(areas.items()), columns=["area_as_published", "area_code"]))
+        con.register(
+            "stream_frame",
+            pd.DataFrame([(k, *v) for k, v in streams.items()], columns=["stream_as_published", "stream", "component"]),
+        )
+        cited = {s for frame, _, _, _, source in files for s in [source, *frame.get("source_id", [])] if s}
+        ranks = ranks if ranks is not None else dict.fromkeys(cited, 1)
+        con.register("rank_frame", pd.DataFrame(list(ranks.items()), columns=["source_id", "authority_rank"]))
+        found = [FundingFile(f, f"raw.{f}", layout, raw_file, source) for _, layout, f, raw_file, source in files]
+        repeats, failures = build_reports(con, found, "area_frame", "stream_frame", "rank_frame", "reports")
+        exact = "CAST(amount_gbp AS VARCHAR) AS amount_gbp"
+        reports = con.execute(f"SELECT * REPLACE ({exact}) FROM reports ORDER BY report_id").df()
+    return reports.astype(object).where(reports.notna(), None), failures, repeats
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def read_sql(areas: str, streams: str) -> str:
+    """Every standardised report with its codes, period and amount read, or the first problem that stops it. Plain
+    amounts are read here; the others come from the parsers (general_amounts), periods from year_spans."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE read_reports AS
+WITH area_names AS (
+    SELECT area_as_published, any_value(area_code) AS area_code FROM {areas} GROUP BY area_as_published
+),
+stream_labels AS (
+    SELECT stream_as_published, any_value(stream) AS stream, any_value(component) AS component
+    FROM {streams} GROUP BY stream_as_published
+),
+joined AS (
+    SELECT
+        s.*,
+        a.area_as_published IS NOT NULL AS area_known,
+        a.area_code,
+        l.stream_as_published IS NOT NULL AS stream_known,
+        l.stream,
+        l.component,
+        y.first,
+        y.last,
+        coalesce(y.inferred, false) AS inferred,
+        y.error AS year_error,
+        regexp_full_match(s.amount_as_published, {literal(parsing.PLAIN_POUNDS)}) AS plain,
+        g.gbp,
+        g.kind,
+        g.low,
+        g.high,
+        g.over_years,
+        g.error AS amount_error
+    FROM standardised AS s
+    LEFT JOIN area_names AS a ON a.area_as_published = s.area_as_published
+    LEFT JOIN stream_labels AS l ON l.stream_as_published = s.stream_as_published
+    LEFT JOIN year_spans AS y ON y.text = s.year_as_published
+    LEFT JOIN general_amounts AS g ON g.text = s.amount_as_published
+),
+checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN NOT area_known THEN 'area_as_published'
+            WHEN NOT stream_known THEN 'stream_as_published'
+            WHEN year_error IS NOT NULL THEN 'year_as_published'
+            WHEN amount_error IS NOT NULL THEN 'amount_as_published'
+        END AS problem_field,
+        CASE
+            WHEN plain THEN CAST(replace(substr(amount_as_published, 2), ',', '') AS DECIMAL(18, 2))
+            ELSE gbp
+        END AS amount,
+        -- "£3.5m over three years" printed against one year: the total covers that year and the next ones.
+        coalesce(over_years, 0) > 0 AND first IS NOT NULL AND first = last AS spread_over_years
+    FROM joined
+)
+SELECT
+    report_id, area_as_published, stream_as_published, year_as_published, amount_as_published, notes, source_id,
+    amount_basis, raw_file, raw_row, area_code, stream, component,
+    first AS financial_year,
+    CASE
+        WHEN spread_over_years THEN printf('%d-%02d', CAST(left(first, 4) AS INTEGER) + over_years - 1,
+                                           (CAST(left(first, 4) AS INTEGER) + over_years) % 100)
+        ELSE last
+    END AS financial_year_last,
+    inferred OR spread_over_years AS is_year_inferred,
+    amount AS amount_gbp,
+    CASE WHEN plain THEN 'exact' ELSE kind END AS amount_kind,
+    -- The range each printed amount allows, for spotting conflicts (not published).
+    CASE WHEN plain THEN CAST(amount AS DOUBLE) ELSE low END AS amount_low,
+    CASE WHEN plain THEN CAST(amount AS DOUBLE) ELSE high END AS amount_high,
+    _file, _part,
+    problem_field,
+    CASE problem_field
+        WHEN 'area_as_published' THEN area_as_published
+        WHEN 'stream_as_published' THEN stream_as_published
+        WHEN 'year_as_published' THEN year_as_published
+        WHEN 'amount_as_published' THEN amount_as_published
+    END AS problem_value,
+    CASE problem_field
+        WHEN 'area_as_published' THEN 'unknown area name: add the spelling to raw/mappings/area_names.csv'
+        WHEN 'stream_as_published' THEN 'unknown stream label: add it to raw/mappings/funding_streams.csv'
+        WHEN 'year_as_published' THEN year_error
+        WHEN 'amount_as_published' THEN amount_error
+    END AS problem
+FROM checked
+"""
+
+
+def expand_sql(target: str, sources: str) -> str:
+    """A figure stated for each year of a period becomes one report per year (report id + ':YYYY-YY'): "£7,988,282
+    for each financial year 2022/23 to 2024/25" is three yearly figures, not a three-year total, which would
+    understate the area's funding threefold. Then one row per area, stream, component, period and source: a
+    source's figure that two files both transcribe is one report (the first file's row is kept; yearly rows come
+    after the rest). Each report gets its source's authority rank."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE expanded_reports AS
+WITH good AS (SELECT * EXCLUDE (problem_field, problem_value, problem) FROM read_reports WHERE problem IS NULL),
+spread AS (
+    SELECT *, unnest(range(CAST(left(financial_year, 4) AS INTEGER), CAST(left(financial_year_last, 4) AS INTEGER) + 1))
+        AS _start
+    FROM good
+    WHERE amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
+      AND financial_year <> financial_year_last
+)
+SELECT *, 0 AS _spread, 0 AS _start FROM good
+WHERE NOT (amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
+           AND financial_year <> financial_year_last)
+UNION ALL
+SELECT * EXCLUDE (_start) REPLACE (
+    report_id || ':' || printf('%d-%02d', _start, (_start + 1) % 100) AS report_id,
+    printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year,
+    printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year_last
+), 1 AS _spread, _start FROM spread;
+
+CREATE OR REPLACE TABLE {target} AS
+SELECT r.* EXCLUDE (_file, _part, _spread, _start), s.authority_rank
+FROM expanded_reports AS r
+LEFT JOIN (SELECT source_id, any_value(authority_rank) AS authority_rank FROM {sources} GROUP BY source_id) AS s
+    USING (source_id)
+QUALIFY row_number() OVER (
+    PARTITION BY r.source_id, r.area_as_published, r.stream, r.component, r.financial_year, r.financial_year_last,
+        r.amount_as_published
+    ORDER BY r._spread, r._file, r._part, r.raw_row, r._start
+) = 1;
+"""
 
 
 def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
@@ -174,44 +370,6 @@ def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
         except parsing.ParseError as exc:
             errors[text] = str(exc)
     return parsed, errors
-
-
-def _read_amounts(values: pd.Series) -> tuple[dict, dict]:
-    """`_read_each` with parse_amount, where the distinct strings in the plainest form ("£1,234") are found in one
-    vectorised match and read without the general pattern: at a million distinct amounts, most of the cost."""
-    distinct = pd.Series(values.dropna().unique(), dtype=object)
-    plain = distinct.str.fullmatch(parsing.PLAIN_POUNDS).fillna(False).astype(bool)
-    parsed = {text: parsing.plain_amount(text) for text in distinct[plain]}
-    others, errors = _read_each(distinct[~plain], parsing.parse_amount)
-    return parsed | others, errors
-
-
-def _spread_over_years(span: parsing.YearSpan, amount: parsing.Amount) -> bool:
-    """'£3.5m over three years' printed against one year: the total covers that year and the next ones."""
-    return bool(amount.over_years and span.first and span.first == span.last)
-
-
-def _last_year(span: parsing.YearSpan, amount: parsing.Amount) -> str | None:
-    if span.first and amount.over_years and _spread_over_years(span, amount):
-        start = int(span.first[:4]) + amount.over_years - 1
-        return financial_year(start)
-    return span.last
-
-
-def drop_repeats(reports: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """One row per area, stream, component, period and source: a source's figure that two files both
-    transcribe is one report (the first file's row is kept)."""
-    key = [
-        "source_id",
-        "area_as_published",
-        "stream",
-        "component",
-        "financial_year",
-        "financial_year_last",
-        "amount_as_published",
-    ]
-    kept = reports.drop_duplicates(subset=key, keep="first")
-    return kept.reset_index(drop=True), len(reports) - len(kept)
 
 
 def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
@@ -237,12 +395,6 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
         amounts = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in exact)
         chosen = con.execute(f"SELECT * REPLACE ({amounts}) FROM core.funding_allocations").df()
     return chosen.astype(object).where(chosen.notna(), None)
-
-
-def source_order(source_id: str) -> tuple[str, int, str]:
-    """Source ids in their natural order: 'S14' before 'S113' (text order would put 'S113' first)."""
-    match = re.fullmatch(r"([A-Z_]*?)(\d+)", source_id)
-    return (match[1], int(match[2]), "") if match else (source_id, 0, source_id)
 
 
 def financial_years() -> list[str]:

@@ -47,7 +47,7 @@ def quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _literal(text: str) -> str:
+def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -57,10 +57,10 @@ def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> str:
     view = f"cells_{name}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT row_number() OVER () + 1 AS _row, * FROM read_csv("
-        f"{_literal(str(path))}, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+        f"{literal(str(path))}, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
         "nullstr = '', auto_detect = false, columns = "
         + "{"
-        + ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in _header(path))
+        + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in _header(path))
         + "})"
     )
     return view
@@ -77,9 +77,9 @@ def _cell_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str, column
     # Constraint failures in frictionless's order of checking, for cells of the right type.
     failing = []
     if column.enum:
-        failing.append(f"{c} NOT IN ({', '.join(_literal(v) for v in column.enum)})")
+        failing.append(f"{c} NOT IN ({', '.join(literal(v) for v in column.enum)})")
     if column.pattern:
-        failing.append(f"NOT regexp_full_match({c}, {_literal(column.pattern)})")
+        failing.append(f"NOT regexp_full_match({c}, {literal(column.pattern)})")
     if column.minimum is not None:
         failing.append(f"({typed}) < {column.minimum}")
     if column.maximum is not None:

@@ -43,58 +43,75 @@ def test_wide_table_becomes_one_report_per_stream_and_blank_cells_are_gaps():
         "amount_columns": {"Grip allocation": "Grip", "VRU allocation": "VRU"},
         "constants": {"year_as_published": "23/24"},
     }
-    out = funding.standardise(raw, layout, "ho", "raw/ho.csv", "S01")
-    assert sorted(out["report_id"]) == ["ho:2:grip", "ho:2:vru", "ho:3:grip"]
+    out, failures, _ = funding.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
+    assert failures == []
+    assert list(out["report_id"]) == ["ho:2:grip", "ho:2:vru", "ho:3:grip"]
     assert set(out["source_id"]) == {"S01"} and set(out["year_as_published"]) == {"23/24"}
-    assert out.set_index("report_id").loc["ho:2:vru", "raw_columns"]["amount_as_published"] == "VRU allocation"
+    rows = out.set_index("report_id")
+    assert rows.loc["ho:2:vru", ["stream", "amount_gbp", "raw_row"]].tolist() == ["vru", "3000.00", 2]
+
+
+def test_wide_table_failure_names_the_amount_column_as_printed():
+    raw = pd.DataFrame({"Area": ["Kent"], "Grip allocation": ["£1,000"], "VRU allocation": ["lots"], "_row": [2]})
+    layout = {
+        "columns": {"Area": "area_as_published"},
+        "amount_columns": {"Grip allocation": "Grip", "VRU allocation": "VRU"},
+        "constants": {"year_as_published": "23/24"},
+    }
+    out, failures, _ = funding.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
+    assert list(out["report_id"]) == ["ho:2:grip"]
+    assert [f.message() for f in failures] == [
+        "raw/ho.csv, row 2, column 'VRU allocation': value 'lots': cannot read amount 'lots': expected pounds as "
+        "printed, like '£8,907,532' or '£3.37m'"
+    ]
 
 
 def test_normalise_codes_areas_and_reads_periods_and_amounts():
-    reports = funding.standardise(
-        long_file(
-            [
-                ("Kent", "VRU", "2019/20", "£1,160,000", None, "S22"),
-                ("Wales", "Grip", "since 2019 (to 2023/24)", "c.£3.5 million", None, "G01"),
-                ("Kent", "SVD - labour", "22/23", "£137,941.30", None, "S123"),
-            ]
-        ),
-        LONG,
-        "f",
-        "raw/f.csv",
-        "",
+    raw = long_file(
+        [
+            ("Kent", "VRU", "2019/20", "£1,160,000", None, "S22"),
+            ("Wales", "Grip", "since 2019 (to 2023/24)", "c.£3.5 million", None, "G01"),
+            ("Kent", "SVD - labour", "22/23", "£137,941.30", None, "S123"),
+            ("Kent", "VRU", "2020/21", "£3.5m over three years", None, "S22"),
+        ]
     )
-    out, failures = funding.normalise(reports, AREAS, STREAMS)
+    out, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
     assert failures == []
     rows = out.set_index("report_id")
     assert rows.loc["f:2", ["area_code", "stream", "financial_year", "amount_gbp", "amount_kind"]].tolist() == [
         "E23000032",
         "vru",
         "2019-20",
-        "1160000",
+        "1160000.00",
         "exact",
     ]
+    assert rows.loc["f:2", ["amount_low", "amount_high", "is_year_inferred"]].tolist() == [1160000.0, 1160000.0, False]
     assert rows.loc["f:3", "area_code"] is None  # a region keeps no code
-    assert rows.loc["f:3", ["financial_year", "financial_year_last"]].tolist() == ["2019-20", "2023-24"]
+    assert rows.loc["f:3", ["financial_year", "financial_year_last", "amount_kind"]].tolist() == [
+        "2019-20",
+        "2023-24",
+        "rounded",
+    ]
     assert rows.loc["f:4", ["component", "amount_gbp"]].tolist() == ["labour", "137941.30"]
+    # A total over three years printed against its first year covers that year and the next two, as an inference.
+    assert rows.loc["f:5", ["financial_year", "financial_year_last", "is_year_inferred"]].tolist() == [
+        "2020-21",
+        "2022-23",
+        True,
+    ]
 
 
 def test_normalise_names_file_row_and_raw_column_of_every_unreadable_cell():
-    reports = funding.standardise(
-        long_file(
-            [
-                ("Narnia", "VRU", "2019/20", "£1", None, "S1"),
-                ("Kent", "Bribes", "2019/20", "£1", None, "S1"),
-                ("Kent", "VRU", "next year", "£1", None, "S1"),
-                ("Kent", "VRU", "2019/20", "-£5", None, "S1"),
-                ("Kent", "VRU", "2031/32", "£5", None, "S1"),
-            ]
-        ),
-        LONG,
-        "f",
-        "raw/f.csv",
-        "",
+    raw = long_file(
+        [
+            ("Narnia", "VRU", "2019/20", "£1", None, "S1"),
+            ("Kent", "Bribes", "2019/20", "£1", None, "S1"),
+            ("Kent", "VRU", "next year", "£1", None, "S1"),
+            ("Kent", "VRU", "2019/20", "-£5", None, "S1"),
+            ("Kent", "VRU", "2031/32", "£5", None, "S1"),
+        ]
     )
-    out, failures = funding.normalise(reports, AREAS, STREAMS)
+    out, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
     assert out.empty
     assert [f.message().split(": ")[0] for f in failures] == [
         "raw/f.csv, row 2, column 'area_as_published'",
@@ -105,6 +122,25 @@ def test_normalise_names_file_row_and_raw_column_of_every_unreadable_cell():
     ]
     assert "unknown area name" in failures[0].message()
     assert "outside 2019-20" in failures[4].message()
+
+
+def test_a_source_missing_from_the_manifest_is_named():
+    raw = long_file([("Kent", "VRU", "2019/20", "£1", None, "S404")])
+    _, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS, ranks={"S1": 1})
+    assert [f.message() for f in failures] == [
+        "raw/sources.yaml, column 'source_id': value 'S404': cited by funding files but not in the manifest's sources"
+    ]
+
+
+def test_a_figure_two_files_transcribe_from_one_source_is_kept_once_from_the_first_file():
+    first = long_file(
+        [("Kent", "VRU", "2019/20", "£1,000", None, "S22"), ("Kent", "VRU", "2020/21", "£9", None, "S22")]
+    )
+    second = long_file([("Kent", "VRU", "2019/20", "£1,000", "again", "S22")])
+    out, failures, repeats = funding.reports_from_frames(
+        [(first, LONG, "a", "raw/a.csv", ""), (second, LONG, "b", "raw/b.csv", "")], AREAS, STREAMS
+    )
+    assert (failures, repeats, list(out["report_id"])) == ([], 1, ["a:2", "a:3"])
 
 
 def reports_for(rows: list[tuple]) -> pd.DataFrame:

@@ -50,19 +50,31 @@ def test_an_amount_stated_for_each_year_becomes_one_report_per_year(fresh_build)
 
 
 def test_each_year_apart_on_a_tiny_frame():
-    reports = pd.DataFrame(
+    raw = pd.DataFrame(
         {
-            "report_id": ["f:8", "f:9"],
-            "financial_year": ["2022-23", "2022-23"],
-            "financial_year_last": ["2024-25", "2024-25"],
-            "amount_basis": ["each_year", "whole_period"],
-            "amount_gbp": ["100", "300"],
+            "area_as_published": ["Kent", "Kent"],
+            "stream_as_published": ["VRU", "VRU"],
+            "year_as_published": ["2022/23-2024/25", "2022/23-2024/25"],
+            "amount_as_published": ["£100", "£300"],
+            "source_id": ["S1", "S2"],
+            "_row": [8, 9],
         }
     )
-    out = funding.each_year_apart(reports).set_index("report_id")
-    assert list(out.index) == ["f:9", "f:8:2022-23", "f:8:2023-24", "f:8:2024-25"]
-    assert out.loc["f:9", "financial_year_last"] == "2024-25"  # a real three-year total stays one report
-    assert set(out.loc[["f:8:2023-24"], "amount_gbp"]) == {"100"}
+    layout = {"each_year_rows": {8: "the source says: for each financial year"}}
+    out, failures, _ = funding.reports_from_frames(
+        [(raw, layout, "f", "raw/f.csv", "")], {"Kent": "E23000032"}, {"VRU": ("vru", "total")}
+    )
+    rows = out.set_index("report_id")
+    assert failures == [] and list(rows.index) == ["f:8:2022-23", "f:8:2023-24", "f:8:2024-25", "f:9"]
+    assert rows.loc["f:9", "financial_year_last"] == "2024-25"  # a real three-year total stays one report
+    assert rows.loc[
+        "f:8:2023-24", ["amount_gbp", "financial_year", "financial_year_last", "amount_basis"]
+    ].tolist() == [
+        "100.00",
+        "2023-24",
+        "2023-24",
+        "each_year",
+    ]
 
 
 def test_the_multi_year_rule_catches_a_per_year_amount_read_as_a_total():
@@ -108,7 +120,31 @@ def test_r05_says_table_p4_exists_in_every_edition_for_its_own_year(fresh_build)
 
 
 def test_source_ids_compare_as_numbers():
-    assert sorted(["S113", "S14", "S2", "G01"], key=funding.source_order) == ["G01", "S2", "S14", "S113"]
+    def chosen(ids: list[str]) -> str:
+        reports = pd.DataFrame(
+            {
+                "report_id": [f"r:{i}" for i in range(len(ids))],
+                "area_code": "E23000011",
+                "stream": "vru",
+                "component": "total",
+                "financial_year": "2019-20",
+                "financial_year_last": "2019-20",
+                "amount_gbp": "1000000",
+                "amount_kind": "exact",
+                "amount_as_published": "£1,000,000",
+                "amount_low": 1_000_000.0,
+                "amount_high": 1_000_000.0,
+                "is_year_inferred": False,
+                "source_id": ids,
+                "authority_rank": 3,
+            }
+        )
+        return funding.choose_allocations(reports).iloc[0]["source_id"]
+
+    # As text "S113" < "S14" < "S2"; as numbers S2 < S14 < S113. Another prefix sorts by its letters first.
+    assert chosen(["S113", "S14", "S2"]) == "S2"
+    assert chosen(["S113", "S14"]) == "S14"
+    assert chosen(["S113", "S14", "S2", "G01"]) == "G01"
 
 
 def test_a_more_precise_figure_beats_a_rounder_one_of_the_same_authority():

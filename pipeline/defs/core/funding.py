@@ -10,7 +10,7 @@ from pipeline import funding, parsing, plausibility
 from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import OWNERS, load_manifest_or_fail
 from pipeline.resources import ProjectPaths
-from pipeline.validation import Failure, check_result
+from pipeline.validation import check_result
 from pipeline.warehouse import plain, read_table, run_sql, write_table
 from schemas import PUBLISHED_TABLES
 from schemas.raw import (
@@ -25,7 +25,7 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
         group_name=GROUP,
         owners=OWNERS,
-        kinds=KINDS | {"pandas"},
+        kinds=KINDS,
         deps=[*funding_files, FUNDING_STREAMS.name, "core_area_names", "core_sources"],
         check_specs=[
             dg.AssetCheckSpec(
@@ -47,41 +47,25 @@ def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
         transcribe from the same source is kept once. Each row names the raw file and row it came from.
         """
         manifest = load_manifest_or_fail(paths)
-        parts = []
-        read = [entry for entry in manifest.files.values() if entry.funding_layout]
-        for entry in read:
-            raw = read_table(duckdb, f"raw.{entry.file_id}")
-            parts.append(
-                funding.standardise(raw, entry.funding_layout, entry.file_id, f"raw/{entry.path}", entry.source_id)
-            )
+        files = [
+            funding.FundingFile(e.file_id, f"raw.{e.file_id}", e.funding_layout, f"raw/{e.path}", e.source_id)
+            for e in manifest.files.values()
+            if e.funding_layout
+        ]
         with duckdb.get_connection() as con:
-            areas = dict(con.execute("SELECT area_as_published, area_code FROM core.area_names").fetchall())
-            streams = {
-                label: (stream, component)
-                for label, stream, component in con.execute(
-                    f"SELECT stream_as_published, stream, component FROM raw.{FUNDING_STREAMS.file_id}"
-                ).fetchall()
-            }
-            ranks = dict(con.execute("SELECT source_id, authority_rank FROM core.sources").fetchall())
-        reports, failures = funding.normalise(pd.concat(parts, ignore_index=True), areas, streams)
-        unknown_sources = sorted(set(reports["source_id"]) - set(ranks)) if len(reports) else []
-        if unknown_sources:
-            failures.append(
-                Failure(
-                    "raw/sources.yaml",
-                    None,
-                    "source_id",
-                    ", ".join(unknown_sources),
-                    "cited by funding files but not in the manifest's sources",
-                )
+            repeats, failures = funding.build_reports(
+                con,
+                files,
+                areas="core.area_names",
+                streams=f"raw.{FUNDING_STREAMS.file_id}",
+                sources="core.sources",
+                target="core.funding_reports",
             )
+            ((rows,),) = con.execute("SELECT count(*) FROM core.funding_reports").fetchall()
         for failure in failures[:20]:
             context.log.error(failure.message())
-        reports, repeats = funding.drop_repeats(reports)
-        reports["authority_rank"] = reports["source_id"].map(ranks)
-        write_table(duckdb, "core", "funding_reports", reports, PUBLISHED_TABLES["funding_reports"])
         yield dg.MaterializeResult(
-            metadata={"dagster/row_count": len(reports), "repeats_dropped": repeats, "files_read": len(read)}
+            metadata={"dagster/row_count": rows, "repeats_dropped": repeats, "files_read": len(files)}
         )
         yield check_result("figures_read", failures, "funding files")
         yield from plausibility.run_checks(duckdb, "core_funding_reports")
