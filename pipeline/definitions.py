@@ -16,6 +16,7 @@ from pipeline.defs.core import SQL_DIR, core_assets
 from pipeline.defs.out import OUT_ASSETS
 from pipeline.defs.package import datapackage
 from pipeline.defs.raw import raw_assets
+from pipeline.defs.steps import compute_function
 from pipeline.manifest import Manifest, ManifestError
 from pipeline.plausibility import CHECKS_DIR
 from pipeline.resources import ProjectPaths, build_resources
@@ -37,7 +38,7 @@ def code_version(asset: dg.AssetsDefinition, name: str, tables: dict[str, Table]
     plausibility rules checked on it, and the table it declares. It changes when one of those does, so the UI
     can say which assets a code change made stale. (Helpers the function calls in other modules are not
     followed.)"""
-    parts = [inspect.getsource(asset.op.compute_fn.decorated_fn)]  # type: ignore[union-attr]
+    parts = [inspect.getsource(compute_function(asset, name))]
     sql = [SQL_DIR / f"{name}.sql", *(CHECKS_DIR / f"{r.sql_name}.sql" for r in RULES if r.asset == name)]
     parts += [path.read_text(encoding="utf-8") for path in sql if path.is_file()]
     parts.append(repr(tables.get(name)))

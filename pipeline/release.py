@@ -9,10 +9,8 @@ table that changed.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import functools
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +46,17 @@ def count_rows(data: bytes) -> int:
     though the card, the release decision and the changelog all ask."""
     if b'"' not in data:
         return data.count(b"\n") - 1
-    return sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1
+    # A line break is inside a quoted cell while an odd number of quotes has been seen ("" inside a cell is two):
+    # the records as csv.reader counts them, without decoding a million rows into Python strings and lists.
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    records, quoted = 0, False
+    for line in lines:
+        if line.count(b'"') % 2:
+            quoted = not quoted
+        records += not quoted
+    return records - 1
 
 
 def table_states(descriptor: dict, files: dict[str, bytes]) -> dict[str, TableState]:

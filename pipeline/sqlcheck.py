@@ -104,11 +104,12 @@ def _cell_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str, column
 def validate_resource(con: duckdb.DuckDBPyConnection, folder: Path, resource: dict, table: Table) -> list[Error]:
     """Every error frictionless would report for one resource of the package in `folder`."""
     path = folder / resource["path"]
-    data = path.read_bytes()
+    with path.open("rb") as handle:  # in blocks: a large table is not held in memory twice
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()
     errors = []
-    if resource.get("bytes") not in (None, len(data)) or resource.get("hash") not in (
+    if resource.get("bytes") not in (None, path.stat().st_size) or resource.get("hash") not in (
         None,
-        "sha256:" + hashlib.sha256(data).hexdigest(),
+        "sha256:" + digest,
     ):
         errors.append(Error(table.name, None, None, "hash-count"))
     return errors + _row_errors(con, table, _view(con, table.name, path))

@@ -138,6 +138,17 @@ def test_bad_input_fails_with_a_clear_error_and_publishes_nothing(project, case)
     assert snapshot(project.outputs) == published
 
 
+def test_a_failed_blocking_check_in_the_core_step_stops_what_reads_the_asset(project):
+    """The core layer is one step (pipeline/defs/steps.py): a blocking check that fails part-way must still stop
+    every asset that reads the checked one, as it did when each asset was its own step."""
+    CASES["unparseable amount"][1](project)
+    build = project.build(only="core_funding_coverage")
+    materialised = {m.asset_key.to_user_string() for m in build.result.get_asset_materialization_events()}
+    assert "core_funding_reports" in materialised and "core_sources" in materialised
+    assert not {"core_funding_allocations", "core_funding_coverage"} & materialised
+    assert "blocking asset check failed" in failure_text(build) and "figures_read" in failure_text(build)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["sha256 mismatch", "unknown area name", "dangling foreign key"])
 def test_a_failure_in_each_layer_publishes_nothing(project, case):

@@ -2,11 +2,14 @@
 
 import csv
 import datetime as dt
+import io
 import json
 import subprocess
 import zipfile
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline import release
 from pipeline.resources import PROJECT_DIR
@@ -59,6 +62,14 @@ def test_rows_are_counted_as_a_csv_reader_counts_them():
     assert release.count_rows(b"a,b\n1,2\n3,4\n") == 2
     assert release.count_rows(b'a,b\n"x\ny",1\n') == 1  # a line break inside a quoted cell is not a row
     assert release.count_rows(b"a,b\n") == 0
+
+
+@given(st.lists(st.lists(st.text(alphabet='ab,"\n £', max_size=6), min_size=2, max_size=2), max_size=12))
+def test_rows_with_quotes_and_line_breaks_in_cells_are_counted_as_csv_reader_counts_them(rows):
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows([["a", "b"], *rows])
+    data = buffer.getvalue().encode("utf-8")
+    assert release.count_rows(data) == sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1
 
 
 def test_make_release_twice_gives_the_same_archive_whose_sums_verify_and_whose_raw_files_resolve(tmp_path):

@@ -35,6 +35,7 @@ from pipeline.defs.core.reference import (
     core_sources,
     core_violence_reduction_units,
 )
+from pipeline.defs.steps import one_step
 from pipeline.manifest import Manifest
 from pipeline.warehouse import SQL_DIR, sql_deps
 
@@ -42,7 +43,13 @@ __all__ = ["SQL_DIR", "core_assets", "sql_deps"]
 
 
 def core_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
-    """The core layer; the funding and outcome assets depend on the files the manifest declares."""
+    """The core layer, computed in one step (pipeline/defs/steps.py); the funding and outcome assets depend on the
+    files the manifest declares."""
+    return [one_step("core_tables", core_tables(manifest))]
+
+
+def core_tables(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+    """Every core asset as its own definition, in an order that follows their dependencies."""
     files = manifest.files.values() if manifest else []
     funding_files = [f"raw_{f.file_id}" for f in files if f.funding_layout]
     outcome_layouts = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
