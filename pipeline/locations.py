@@ -23,6 +23,13 @@ def default_warehouse() -> str:
     return str(path)
 
 
+def warehouse_memory_limit() -> str:
+    """How much memory DuckDB may hold for the warehouse before it spills to disk beside the file (its default is
+    80% of the machine's RAM, held as cache). SV_DUCKDB_MEMORY_LIMIT changes it; a million funding rows publish
+    in ~1.1 GB peak with the default (bench/benchmark.py)."""
+    return os.environ.get("SV_DUCKDB_MEMORY_LIMIT", "768MB")
+
+
 def publish_url() -> str:
     """An fsspec URL the published package is mirrored to (pipeline/mirror.py); blank: outputs/ only."""
     return os.environ.get("SV_PUBLISH_URL", "")

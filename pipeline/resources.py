@@ -146,5 +146,8 @@ def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = N
         # by column position without a transaction, which empties or silently reorders a table when
         # its columns change (measured with dagster-duckdb-pandas 0.29.27). Every table here is written with
         # CREATE OR REPLACE TABLE ... AS SELECT instead.
-        "duckdb": Warehouse(database=warehouse or default_warehouse()),
+        "duckdb": Warehouse(
+            database=warehouse or default_warehouse(),
+            connection_config={"memory_limit": locations.warehouse_memory_limit()},
+        ),
     }

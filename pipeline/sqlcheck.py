@@ -52,11 +52,11 @@ def literal(text: str) -> str:
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> str:
-    """The CSV as text cells, numbered as frictionless numbers rows (the header is row 1): a temporary table, so
-    that the file is parsed once, not once per column checked."""
+    """The CSV as text cells, numbered as frictionless numbers rows (the header is row 1). A view, not a copy: the
+    cell checks read it once (`_row_errors`), so a large table is streamed rather than held in memory."""
     view = f"cells_{name}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT row_number() OVER () + 1 AS _row, * FROM read_csv("
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER () + 1 AS _row, * FROM read_csv("
         f"{literal(str(path))}, all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
         "nullstr = '', auto_detect = false, columns = "
         + "{"
@@ -71,7 +71,8 @@ def _header(path: Path) -> list[str]:
         return handle.readline().rstrip("\n").split(",")
 
 
-def _cell_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str, column: Column) -> list[Error]:
+def _cell_error(column: Column) -> str:
+    """The error type of one cell of `column` as SQL: NULL when the cell is valid."""
     c = quoted(column.name)
     typed = _TYPED[column.type].format(c=c)
     # Constraint failures in frictionless's order of checking, for cells of the right type.
@@ -85,20 +86,22 @@ def _cell_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str, column
     if column.maximum is not None:
         failing.append(f"({typed}) > {column.maximum}")
     constraint = " OR ".join(f"({f})" for f in failing) or "false"
-    rows = con.execute(
-        f"SELECT _row, CASE WHEN {c} IS NULL THEN 'constraint-error' "
-        f"WHEN ({typed}) IS NULL THEN 'type-error' ELSE 'constraint-error' END "
-        f"FROM {view} WHERE ({c} IS NULL AND {str(column.required).lower()}) "
-        f"OR ({c} IS NOT NULL AND (({typed}) IS NULL OR {constraint})) ORDER BY _row"
-    ).fetchall()
-    errors = [Error(table.name, row, column.name, kind) for row, kind in rows]
-    if column.unique:
-        repeated = con.execute(
-            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY ({typed}) ORDER BY _row) AS n "
-            f"FROM {view} WHERE {c} IS NOT NULL AND ({typed}) IS NOT NULL) WHERE n > 1 ORDER BY _row"
+    missing = "'constraint-error'" if column.required else "NULL"
+    return (
+        f"CASE WHEN {c} IS NULL THEN {missing} WHEN ({typed}) IS NULL THEN 'type-error' "
+        f"WHEN {constraint} THEN 'constraint-error' END"
+    )
+
+
+def _repeats(con: duckdb.DuckDBPyConnection, view: str, key: str, present: str = "true") -> list[int]:
+    """Rows whose `key` an earlier row already has (frictionless reports each later row)."""
+    return [
+        row
+        for (row,) in con.execute(
+            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS n "
+            f"FROM {view} WHERE {present}) WHERE n > 1 ORDER BY _row"
         ).fetchall()
-        errors += [Error(table.name, row, column.name, "unique-error") for (row,) in repeated]
-    return errors
+    ]
 
 
 def validate_resource(con: duckdb.DuckDBPyConnection, folder: Path, resource: dict, table: Table) -> list[Error]:
@@ -121,28 +124,34 @@ def validate_table(con: duckdb.DuckDBPyConnection, source: str, table: Table) ->
     order = ", ".join(quoted(k) for k in table.primary_key) or "ALL"
     cells = ", ".join(f"CAST({quoted(c.name)} AS VARCHAR) AS {quoted(c.name)}" for c in table.columns)
     view = f"cells_{table.name}"
-    # Materialised once: as a view, every column's check would sort the table again.
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT row_number() OVER (ORDER BY {order}) + 1 AS _row, * "
         f"FROM (SELECT {cells} FROM {source})"
     )
     try:
         return _row_errors(con, table, view)
     finally:
-        con.execute(f"DROP TABLE {view}")
+        con.execute(f"DROP VIEW {view}")
 
 
 def _row_errors(con: duckdb.DuckDBPyConnection, table: Table, view: str) -> list[Error]:
+    """Every cell's type and constraint errors in one pass over the rows, then the repeated unique values and
+    primary keys; listed column by column, each in row order."""
+    cells = [_cell_error(column) for column in table.columns]
+    found = con.execute(
+        f"SELECT * FROM (SELECT _row, {', '.join(f'{cell} AS e{i}' for i, cell in enumerate(cells))} FROM {view}) "
+        f"WHERE {' OR '.join(f'e{i} IS NOT NULL' for i in range(len(cells)))} ORDER BY _row"
+    ).fetchall()
     errors = []
-    for column in table.columns:
-        errors += _cell_errors(con, table, view, column)
+    for i, column in enumerate(table.columns):
+        errors += [Error(table.name, row[0], column.name, row[i + 1]) for row in found if row[i + 1]]
+        if column.unique:
+            typed = _TYPED[column.type].format(c=quoted(column.name))
+            repeated = _repeats(con, view, typed, f"{quoted(column.name)} IS NOT NULL AND ({typed}) IS NOT NULL")
+            errors += [Error(table.name, row, column.name, "unique-error") for row in repeated]
     if table.primary_key:
         key = ", ".join(quoted(k) for k in table.primary_key)
-        repeated = con.execute(
-            f"SELECT _row FROM (SELECT _row, row_number() OVER (PARTITION BY {key} ORDER BY _row) AS n FROM {view}) "
-            "WHERE n > 1 ORDER BY _row"
-        ).fetchall()
-        errors += [Error(table.name, row, None, "primary-key") for (row,) in repeated]
+        errors += [Error(table.name, row, None, "primary-key") for row in _repeats(con, view, key)]
     return errors
 
 
