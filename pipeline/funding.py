@@ -124,7 +124,7 @@ def build_reports(
     a source's figure that two files both transcribe is kept once (the first file's row).
     """
     union = " UNION ALL ".join(standardise_sql(f, _columns(con, f.table), i) for i, f in enumerate(files))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE standardised AS {union}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW standardised AS {union}")
 
     texts = [t for (t,) in con.execute("SELECT DISTINCT year_as_published FROM standardised").fetchall()]
     spans, span_errors = _read_each(pd.Series(texts, dtype=object), parsing.parse_year_span)
@@ -195,9 +195,16 @@ def build_reports(
                 "cited by funding files but not in the manifest's sources",
             )
         )
-    ((expanded,),) = con.execute("SELECT count(*) FROM expanded_reports").fetchall()
+    # Reports before repeats were dropped: one per good row, and one per year of a figure stated for each year.
+    ((expanded,),) = con.execute(
+        "SELECT count(*) + coalesce(sum(CAST(left(financial_year_last, 4) AS INTEGER) - "
+        "CAST(left(financial_year, 4) AS INTEGER)) FILTER (amount_basis = 'each_year' AND financial_year IS NOT NULL "
+        "AND financial_year_last IS NOT NULL AND financial_year <> financial_year_last), 0) "
+        "FROM read_reports WHERE problem IS NULL"
+    ).fetchall()
     ((kept,),) = con.execute(f"SELECT count(*) FROM {target}").fetchall()
-    for table in ("standardised", "year_spans", "general_amounts", "read_reports", "expanded_reports"):
+    con.execute("DROP VIEW standardised")
+    for table in ("year_spans", "general_amounts", "read_reports"):
         con.execute(f"DROP TABLE {table}")
     return expanded - kept, failures
 
@@ -328,36 +335,50 @@ def expand_sql(target: str, sources: str) -> str:
     understate the area's funding threefold. Then one row per area, stream, component, period and source: a
     source's figure that two files both transcribe is one report (the first file's row is kept; yearly rows come
     after the rest). Each report gets its source's authority rank."""
+    key = (
+        "source_id",
+        "area_as_published",
+        "stream",
+        "component",
+        "financial_year",
+        "financial_year_last",
+        "amount_as_published",
+    )
+    same = " AND ".join(f"r.{c} IS NOT DISTINCT FROM d.{c}" for c in key)
     return f"""
-CREATE OR REPLACE TEMP TABLE expanded_reports AS
-WITH good AS (SELECT * EXCLUDE (problem_field, problem_value, problem) FROM read_reports WHERE problem IS NULL),
-spread AS (
-    SELECT *, unnest(range(CAST(left(financial_year, 4) AS INTEGER), CAST(left(financial_year_last, 4) AS INTEGER) + 1))
-        AS _start
-    FROM good
-    WHERE amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
-      AND financial_year <> financial_year_last
-)
-SELECT *, 0 AS _spread, 0 AS _start FROM good
-WHERE NOT (amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
-           AND financial_year <> financial_year_last)
-UNION ALL
-SELECT * EXCLUDE (_start) REPLACE (
-    report_id || ':' || printf('%d-%02d', _start, (_start + 1) % 100) AS report_id,
-    printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year,
-    printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year_last
-), 1 AS _spread, _start FROM spread;
-
 CREATE OR REPLACE TABLE {target} AS
-SELECT r.* EXCLUDE (_file, _part, _spread, _start), s.authority_rank
-FROM expanded_reports AS r
+WITH good AS (
+    SELECT * EXCLUDE (problem_field, problem_value, problem),
+        amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
+            AND financial_year <> financial_year_last AS _spread
+    FROM read_reports WHERE problem IS NULL
+),
+expanded AS (
+    SELECT * EXCLUDE (_spread), {{'spread': 0, 'file': _file, 'part': _part, 'row': raw_row, 'year': 0}} AS _position
+    FROM good WHERE NOT _spread
+    UNION ALL
+    SELECT * EXCLUDE (_start) REPLACE (
+        report_id || ':' || printf('%d-%02d', _start, (_start + 1) % 100) AS report_id,
+        printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year,
+        printf('%d-%02d', _start, (_start + 1) % 100) AS financial_year_last
+    ), {{'spread': 1, 'file': _file, 'part': _part, 'row': raw_row, 'year': _start}} AS _position
+    FROM (
+        SELECT * EXCLUDE (_spread),
+            unnest(range(CAST(left(financial_year, 4) AS INTEGER), CAST(left(financial_year_last, 4) AS INTEGER) + 1))
+                AS _start
+        FROM good WHERE _spread
+    )
+),
+-- Groups of repeats only (usually none): comparing every row with a window over a million rows costs seconds.
+repeated AS (
+    SELECT {", ".join(key)}, min(_position) AS first FROM expanded GROUP BY ALL HAVING count(*) > 1
+)
+SELECT r.* EXCLUDE (_file, _part, _position), s.authority_rank
+FROM expanded AS r
+LEFT JOIN repeated AS d ON {same}
 LEFT JOIN (SELECT source_id, any_value(authority_rank) AS authority_rank FROM {sources} GROUP BY source_id) AS s
-    USING (source_id)
-QUALIFY row_number() OVER (
-    PARTITION BY r.source_id, r.area_as_published, r.stream, r.component, r.financial_year, r.financial_year_last,
-        r.amount_as_published
-    ORDER BY r._spread, r._file, r._part, r.raw_row, r._start
-) = 1;
+    ON s.source_id = r.source_id
+WHERE d.first IS NULL OR r._position = d.first
 """
 
 

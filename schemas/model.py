@@ -30,6 +30,9 @@ _TYPES: dict[str, tuple[str, str]] = {
 
 # A text cell starting with =, + or @ and more is run as a formula when the CSV is opened in a
 # spreadsheet. A lone symbol is not (ONS prints "+" for a suppressed rate) and is allowed.
+# Raw cells are text as published, held as Arrow strings while they are checked: the pattern and formula checks then
+# run as vectorised Arrow kernels instead of a Python call per cell.
+RAW_TEXT = "string[pyarrow]"
 NO_FORMULA = pa.Check(
     lambda values: ~values.str.match(r"[=+@]."),
     name="no_spreadsheet_formula",
@@ -187,7 +190,7 @@ class Table:
         """
         columns = {
             c.name: pa.Column(
-                "string" if raw else _TYPES[c.type][0],
+                RAW_TEXT if raw else _TYPES[c.type][0],
                 checks=c.pandera_checks() + ([NO_FORMULA] if c.type == "string" else []),
                 nullable=not c.required,
                 unique=c.unique,

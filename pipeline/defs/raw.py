@@ -102,7 +102,7 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
         context.log.error(failure.message())
 
     stored = frame.reset_index(drop=True)
-    stored[ROW_COLUMN] = [int(i) + header_row + 1 for i in frame.index]
+    stored[ROW_COLUMN] = (frame.index + header_row + 1).astype("int64")  # spreadsheet_row, for every row at once
     write_table(duckdb, "raw", table.file_id, stored)
 
     source = manifest.source_of(table.file_id)
