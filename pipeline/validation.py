@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 import pandera.errors
 
-from schemas.model import Table
+from schemas.model import RAW_TEXT, Table
 
 FORMULA_CHECK = "no_spreadsheet_formula"
 ROW_COLUMN = "_row"  # spreadsheet row number kept beside every raw table
@@ -47,8 +47,14 @@ def read_raw_csv(path: Path, header_row: int = 1) -> pd.DataFrame:
     if not text.strip():
         raise RawFileError(f"{path}: file is empty")
     try:
+        # From the bytes (the C parser decodes them itself), as Arrow-backed text: what the raw schema checks.
         frame = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], skiprows=header_row - 1
+            io.BytesIO(data),
+            encoding="utf-8-sig",
+            dtype=RAW_TEXT,
+            keep_default_na=False,
+            na_values=[""],
+            skiprows=header_row - 1,
         )
     except (pd.errors.ParserError, csv.Error) as exc:
         raise RawFileError(f"{path}: not a readable CSV table: {exc}") from exc
