@@ -116,7 +116,7 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
             "licence": source["licence"],
         }
     elif "source_id" in frame:
-        provenance = {"source_id": "per row: " + ", ".join(sorted(set(frame["source_id"].dropna())))}
+        provenance = {"source_id": "per row: " + ", ".join(sorted(frame["source_id"].dropna().unique()))}
     else:
         provenance = {"source_id": "per row: the document at each row's first URL (see the core table)"}
     return dg.MaterializeResult(

@@ -21,27 +21,22 @@ WITH cells AS (
       AND financial_year IS NOT NULL
       AND financial_year = financial_year_last
 ),
-ranked AS (
-    SELECT
-        *,
-        row_number() OVER (
-            PARTITION BY area_code, stream, financial_year
-            ORDER BY
-                authority_rank NULLS LAST,
-                kind_order,
-                imprecision,
-                CASE WHEN numbered THEN regexp_extract(source_id, '^[A-Z_]*') ELSE source_id END,
-                CASE WHEN numbered THEN CAST(regexp_extract(source_id, '[0-9]+$') AS HUGEINT) ELSE 0 END,
-                CASE WHEN numbered THEN '' ELSE source_id END,
-                report_id
-        ) AS preference
-    FROM cells
-),
-stats AS (
+-- One pass over the reports: per cell, the report that comes first in that order (arg_min over the order as a
+-- struct, compared field by field; an unknown authority sorts last), and what all its reports say together.
+cells_chosen AS (
     SELECT
         area_code,
         stream,
         financial_year,
+        arg_min(
+            {'amount': amount, 'kind': amount_kind, 'printed': amount_as_published, 'inferred': is_year_inferred,
+             'source': source_id, 'report': report_id},
+            {'authority': coalesce(authority_rank, 9223372036854775807), 'kind': kind_order, 'imprecision': imprecision,
+             'prefix': CASE WHEN numbered THEN regexp_extract(source_id, '^[A-Z_]*') ELSE source_id END,
+             'number': CASE WHEN numbered THEN CAST(regexp_extract(source_id, '[0-9]+$') AS HUGEINT) ELSE 0 END,
+             'rest': CASE WHEN numbered THEN '' ELSE source_id END,
+             'report': report_id}
+        ) AS chosen,
         count(*) AS n_reports,
         count(DISTINCT source_id) AS n_sources,
         -- Ranges meet unless the largest lower end lies above the smallest upper end (bounds have no upper end).
@@ -52,21 +47,19 @@ stats AS (
     GROUP BY area_code, stream, financial_year
 )
 SELECT
-    r.area_code,
-    r.stream,
-    r.financial_year,
-    r.amount AS amount_gbp,
-    r.amount_kind,
-    r.amount_as_published,
-    CAST(r.is_year_inferred AS BOOLEAN) AS is_year_inferred,
-    r.source_id,
-    r.report_id,
-    s.n_reports,
-    s.n_sources,
-    s.has_conflict,
-    s.min_reported_gbp,
-    s.max_reported_gbp
-FROM ranked AS r
-JOIN stats AS s USING (area_code, stream, financial_year)
-WHERE r.preference = 1
-ORDER BY r.area_code, r.stream, r.financial_year
+    area_code,
+    stream,
+    financial_year,
+    chosen.amount AS amount_gbp,
+    chosen.kind AS amount_kind,
+    chosen.printed AS amount_as_published,
+    CAST(chosen.inferred AS BOOLEAN) AS is_year_inferred,
+    chosen.source AS source_id,
+    chosen.report AS report_id,
+    n_reports,
+    n_sources,
+    has_conflict,
+    min_reported_gbp,
+    max_reported_gbp
+FROM cells_chosen
+ORDER BY area_code, stream, financial_year
