@@ -104,6 +104,13 @@ def standardise_sql(file: FundingFile, columns: list[str], index: int) -> str:
     return " UNION ALL ".join(f"SELECT * FROM ({s}) WHERE amount_as_published IS NOT NULL" for s in selects)
 
 
+# A report whose amount the source states for each year of the several years it spans.
+EACH_YEAR_OF_A_SPAN = (
+    "amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL "
+    "AND financial_year <> financial_year_last"
+)
+
+
 def build_reports(
     con: duckdb.DuckDBPyConnection,
     files: list[FundingFile],
@@ -198,8 +205,7 @@ def build_reports(
     # Reports before repeats were dropped: one per good row, and one per year of a figure stated for each year.
     ((expanded,),) = con.execute(
         "SELECT count(*) + coalesce(sum(CAST(left(financial_year_last, 4) AS INTEGER) - "
-        "CAST(left(financial_year, 4) AS INTEGER)) FILTER (amount_basis = 'each_year' AND financial_year IS NOT NULL "
-        "AND financial_year_last IS NOT NULL AND financial_year <> financial_year_last), 0) "
+        f"CAST(left(financial_year, 4) AS INTEGER)) FILTER ({EACH_YEAR_OF_A_SPAN}), 0) "
         "FROM read_reports WHERE problem IS NULL"
     ).fetchall()
     ((kept,),) = con.execute(f"SELECT count(*) FROM {target}").fetchall()
@@ -348,9 +354,7 @@ def expand_sql(target: str, sources: str) -> str:
     return f"""
 CREATE OR REPLACE TABLE {target} AS
 WITH good AS (
-    SELECT * EXCLUDE (problem_field, problem_value, problem),
-        amount_basis = 'each_year' AND financial_year IS NOT NULL AND financial_year_last IS NOT NULL
-            AND financial_year <> financial_year_last AS _spread
+    SELECT * EXCLUDE (problem_field, problem_value, problem), {EACH_YEAR_OF_A_SPAN} AS _spread
     FROM read_reports WHERE problem IS NULL
 ),
 expanded AS (
