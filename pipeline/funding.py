@@ -134,7 +134,7 @@ def build_reports(
     con.execute(f"CREATE OR REPLACE TEMP VIEW standardised AS {union}")
 
     texts = [t for (t,) in con.execute("SELECT DISTINCT year_as_published FROM standardised").fetchall()]
-    spans, span_errors = _read_each(pd.Series(texts, dtype=object), parsing.parse_year_span)
+    spans, span_errors = _read_each(texts, parsing.parse_year_span)
     for text, span in spans.items():
         if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
             span_errors[text] = f"year {span.first} is outside 2019-20 to 2026-27"
@@ -150,7 +150,7 @@ def build_reports(
             f"WHERE NOT regexp_full_match(amount_as_published, {literal(parsing.PLAIN_POUNDS)})"
         ).fetchall()
     ]
-    parsed, amount_errors = _read_each(pd.Series(general, dtype=object), parsing.parse_amount)
+    parsed, amount_errors = _read_each(general, parsing.parse_amount)
     amounts = pd.DataFrame(
         [
             (t, str(a.gbp), a.kind, float(a.low), None if a.high is None else float(a.high), a.over_years, None)
@@ -386,10 +386,10 @@ WHERE d.first IS NULL OR r._position = d.first
 """
 
 
-def _read_each(values: pd.Series, parse) -> tuple[dict, dict]:
-    """Parse each distinct string once: (parsed by string, error message by string)."""
+def _read_each(texts: list[str | None], parse) -> tuple[dict, dict]:
+    """Parse each of the distinct strings (a blank is skipped): (parsed by string, error message by string)."""
     parsed, errors = {}, {}
-    for text in values.dropna().unique():
+    for text in (t for t in texts if t is not None):
         try:
             parsed[text] = parse(text)
         except parsing.ParseError as exc:
@@ -448,14 +448,13 @@ def expected_cells(vru_first_years: dict[str, str], all_areas: list[str]) -> pd.
     return pd.DataFrame(rows, columns=["area_code", "stream", "financial_year"])
 
 
-def coverage(expected: pd.DataFrame, allocations: pd.DataFrame, reports: pd.DataFrame) -> pd.DataFrame:
-    """What is known for each expected cell: the chosen figure's kind, only a multi-year total, or none."""
+def coverage(expected: pd.DataFrame, allocations: pd.DataFrame, spans: pd.DataFrame) -> pd.DataFrame:
+    """What is known for each expected cell: the chosen figure's kind, only a multi-year total, or none.
+
+    `spans`: the reports of one area that cover several years (area_code, stream, financial_year and
+    financial_year_last, which is blank where the span's end is not printed), as core_funding_coverage selects them.
+    """
     chosen = {(r.area_code, r.stream, r.financial_year): r for r in allocations.itertuples(index=False)}
-    spans = reports[
-        reports["area_code"].notna()
-        & reports["financial_year"].notna()
-        & (reports["financial_year"] != reports["financial_year_last"])
-    ]
     rows = []
     for cell in expected.itertuples(index=False):
         key = (cell.area_code, cell.stream, cell.financial_year)

@@ -1191,7 +1191,6 @@ OUTCOME_CHANGE_BY_GROUP = Table(
     foreign_keys=(TO_SOURCES,),
 )
 
-# In dependency order: a table's foreign keys point only to tables before it.
 # The panel's outcome columns: recorded counts ONS prints per financial year (the rolling year ending March).
 PANEL_MEASURES = (
     "violence_with_injury_offences",
@@ -1201,6 +1200,18 @@ PANEL_MEASURES = (
     "knife_selected_offences",
 )
 PANEL_YEARS = OUTCOME_YEARS
+
+
+def _panel_source(prefix: str, value: str, derived_from: str) -> Column:
+    """`<prefix>_source_id`, the source of the panel's column `value`: blank where the value is."""
+    return replace(
+        SOURCE_ID,
+        name=f"{prefix}_source_id",
+        description=f"Source of {value}; resolves to a row of sources.",
+        title="",
+        required=False,
+        derived_from=(derived_from,),
+    )
 
 
 def _panel_columns() -> tuple[Column, ...]:
@@ -1224,12 +1235,7 @@ def _panel_columns() -> tuple[Column, ...]:
                 enum=(*AMOUNT_KINDS, "multi_year_only", "none"),
                 derived_from=("funding_coverage.known",),
             ),
-            Column(
-                f"{stream}_source_id",
-                "string",
-                f"Source of {stream}_gbp; resolves to a row of sources.",
-                derived_from=("funding_allocations.source_id",),
-            ),
+            _panel_source(stream, f"{stream}_gbp", "funding_allocations.source_id"),
         ]
     for measure in PANEL_MEASURES:
         columns += [
@@ -1247,12 +1253,7 @@ def _panel_columns() -> tuple[Column, ...]:
                 f"The edition (area_outcomes.edition) {measure} comes from.",
                 derived_from=("area_outcomes.edition",),
             ),
-            Column(
-                f"{measure}_source_id",
-                "string",
-                f"Source of {measure}; resolves to a row of sources.",
-                derived_from=("area_outcomes.source_id",),
-            ),
+            _panel_source(measure, measure, "area_outcomes.source_id"),
         ]
     return tuple(columns)
 
@@ -1289,6 +1290,7 @@ AREA_YEAR = Table(
     ),
 )
 
+# In dependency order: a table's foreign keys point only to tables before it.
 PUBLISHED_TABLES: dict[str, Table] = {
     t.name: t
     for t in (

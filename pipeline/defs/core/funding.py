@@ -120,7 +120,8 @@ def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
     total over several years covers it), or none. Gaps stay gaps: nothing is filled from another
     year, source or national total.
     """
-    # Only the reports that span several years matter beside the chosen figures: not a million rows into pandas.
+    # The reports of one area that span several years: all that matters beside the chosen figures, selected here
+    # rather than in pandas (a million reports need not leave the warehouse).
     with duckdb.get_connection() as con:
         spans = con.execute(
             "SELECT area_code, stream, financial_year, financial_year_last FROM core.funding_reports "
