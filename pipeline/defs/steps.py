@@ -34,7 +34,7 @@ def one_step(name: str, assets: list[dg.AssetsDefinition]) -> dg.AssetsDefinitio
     specs = [spec.replace_attributes(skippable=True) for a in assets for spec in a.specs]
     check_specs = [check for a in assets for check in a.check_specs]
     blocking = {(c.asset_key, c.name) for c in check_specs if c.blocking}
-    resources = sorted({r for a in assets for r in a.required_resource_keys} - {"io_manager"})
+    resources = {r for a in assets for r in a.required_resource_keys} - {"io_manager"}
     order = dependency_order(specs)
 
     @dg.multi_asset(
@@ -42,7 +42,7 @@ def one_step(name: str, assets: list[dg.AssetsDefinition]) -> dg.AssetsDefinitio
         specs=specs,
         check_specs=check_specs,
         can_subset=True,
-        required_resource_keys=set(resources),
+        required_resource_keys=resources,
     )
     def _step(context: dg.AssetExecutionContext):
         selected = context.selected_asset_keys
