@@ -25,9 +25,9 @@ $(INSTANCE): $(STAMP)
 
 # Materialise every asset, run every check, publish outputs/ atomically, and validate it with the
 # frictionless CLI. Exits non-zero on any failure, leaving the previous outputs/ untouched.
-# A run is skipped when nothing it reads has changed since the last publish (pipeline/build.py); FORCE=1 runs anyway.
+# A run is skipped when nothing it reads has changed since the last publish (pipeline/operations/build.py); FORCE=1 runs anyway.
 data: $(INSTANCE)
-	$(BIN)/python -m pipeline.build
+	$(BIN)/python -m pipeline.operations.build
 	$(BIN)/frictionless validate outputs/datapackage.json
 
 # Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test
@@ -41,14 +41,14 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/pytest -n 2 --dist loadgroup -m slow
 
-# The version's archive (pipeline/archive.py): dist/<name>-<version>.zip with the package, the card, the raw files
+# The version's archive (pipeline/release/archive.py): dist/<name>-<version>.zip with the package, the card, the raw files
 # and their manifest, and dist/SHA256SUMS. The same package gives the same bytes; `cd dist && sha256sum -c SHA256SUMS`.
 release: data
-	$(BIN)/python -m pipeline.archive
+	$(BIN)/python -m pipeline.release.archive
 
 # The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
 duckdb: $(STAMP)
-	$(BIN)/python -m pipeline.export outputs dist/serious_violence.duckdb
+	$(BIN)/python -m pipeline.publish.export outputs dist/serious_violence.duckdb
 
 # Dagster UI for data teams, on loopback only; the schedule can be switched on there.
 ui: $(INSTANCE)
@@ -57,19 +57,19 @@ ui: $(INSTANCE)
 # Auditors: the UI read-only over the recorded runs: those of `make serve` (PostgreSQL) while it runs, else those
 # `make data` recorded. Lineage, metadata, checks and history can be browsed; nothing can be launched or edited.
 audit: $(INSTANCE)
-	$(BIN)/python -m pipeline.serve audit --port $(AUDIT_PORT)
+	$(BIN)/python -m pipeline.operations.serve audit --port $(AUDIT_PORT)
 
-# The production topology on loopback (pipeline/serve.py): PostgreSQL from Debian's `postgresql` package, the
+# The production topology on loopback (pipeline/operations/serve.py): PostgreSQL from Debian's `postgresql` package, the
 # code location as a gRPC server, dagster-daemon (schedule, sensors, run queue) and the webserver on UI_PORT.
 # State (cluster, run history, logs) in .state/serve/. `make serve-stop` stops exactly what it started.
 serve: $(STAMP)
-	$(BIN)/python -m pipeline.serve start
+	$(BIN)/python -m pipeline.operations.serve start
 
 serve-stop: $(STAMP)
-	$(BIN)/python -m pipeline.serve stop
+	$(BIN)/python -m pipeline.operations.serve stop
 
 serve-status: $(STAMP)
-	$(BIN)/python -m pipeline.serve status
+	$(BIN)/python -m pipeline.operations.serve status
 
 # Wall clock and peak memory against a floor and the targets (a script, not a timed test), ~7 minutes here.
 # ROWS=... changes the scale case; LARGE=0 leaves out the 10,000,000-row point (~3.5 minutes of it).

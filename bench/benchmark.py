@@ -9,7 +9,7 @@ here touches the real outputs/):
   every raw CSV read into DuckDB, every workbook opened once and every sheet read, every published CSV and
   Parquet file written, and the package validated with the frictionless library;
 - full publish: `dg launch` of the whole job into an empty outputs folder;
-- no-op re-run: `make data`'s entry point (pipeline.build) again with nothing changed;
+- no-op re-run: `make data`'s entry point (pipeline.operations.build) again with nothing changed;
 - synthetic: the whole job with one funding file replaced by N generated rows in its own layout
   (never published: the package goes to the temporary folder), at 100,000, 300,000, 1,000,000 and 10,000,000
   rows: a growth curve of wall clock and peak memory, and where memory would pass this machine's RAM.
@@ -36,8 +36,8 @@ import yaml
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(PROJECT))
-from pipeline.build import JOB_COMMAND as JOB  # noqa: E402
-from pipeline.build import cli_env  # noqa: E402
+from pipeline.operations.build import JOB_COMMAND as JOB  # noqa: E402
+from pipeline.operations.build import cli_env  # noqa: E402
 
 SYNTHETIC_FILE = "funding/gap-fill-local-reports.csv"
 
@@ -168,8 +168,10 @@ def main() -> None:
             (f"floor (median of {args.repeat})", floor_wall, floor_rss, "the unavoidable reads, writes and validation")
         )
 
-        measure([sys.executable, "-m", "pipeline.build"], cli_env(env))  # records the stamp after one run of its own
-        wall, rss, _ = measure([sys.executable, "-m", "pipeline.build"], cli_env(env))
+        measure(
+            [sys.executable, "-m", "pipeline.operations.build"], cli_env(env)
+        )  # records the stamp after one run of its own
+        wall, rss, _ = measure([sys.executable, "-m", "pipeline.operations.build"], cli_env(env))
         results.append(("no-op re-run (make data)", wall, rss, "inputs and outputs unchanged: run skipped"))
         noop_wall = wall
 

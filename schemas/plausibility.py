@@ -9,7 +9,7 @@ totals. Each rule is declared once here, with its thresholds; from the declarati
 - the rows it contributes to the published `quality_flags` table, with the explanation below;
 - what the published comparisons leave out in their `excluding_flagged` variant.
 
-The SQL of each rule is pipeline/sql/checks/<name>.sql; it returns one row per flagged value with
+The SQL of each rule is pipeline/transform/sql/checks/<name>.sql; it returns one row per flagged value with
 the columns of FLAG_COLUMNS, and reads its thresholds as named parameters ($max_robust_z, ...). No
 rule names an area: a rule that finds one area's values wrong must find the next area's too.
 """
@@ -41,7 +41,9 @@ class Rule:
     explanation: str  # what the rule tests and why, for the flags table and the Dagster UI
     action: str  # what the package does with a flagged value
     params: dict = field(default_factory=dict)
-    query: str = ""  # the SQL file (pipeline/sql/checks/<query>.sql) when two rules share one; default: the name
+    query: str = (
+        ""  # the SQL file (pipeline/transform/sql/checks/<query>.sql) when two rules share one; default: the name
+    )
 
     @property
     def sql_name(self) -> str:

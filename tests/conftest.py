@@ -12,10 +12,10 @@ import openpyxl
 import pytest
 import yaml
 
-from pipeline.archive import files_under
-from pipeline.build import cli_env
-from pipeline.definitions import assets_for
-from pipeline.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
+from pipeline.defs.project import assets_for
+from pipeline.defs.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
+from pipeline.operations.build import cli_env
+from pipeline.release.archive import files_under
 
 
 @dataclass

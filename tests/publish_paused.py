@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline import publish
+from pipeline.publish import package
 
 
 def pause(marker: Path) -> None:
@@ -57,12 +57,12 @@ def main(outputs: Path, moment: str, marker: Path) -> None:
             pause(marker)
         original_publish(staging, target)
 
-    original_publish = publish.publish
+    original_publish = package.publish
     Path.write_bytes = counting_write
-    publish.os.rename = renaming
-    publish.shutil.rmtree = removing
-    publish.publish = publishing
-    publish.build_and_publish(outputs, publish.staging_dir(outputs, "killed-run"), descriptor, files)
+    package.os.rename = renaming
+    package.shutil.rmtree = removing
+    package.publish = publishing
+    package.build_and_publish(outputs, package.staging_dir(outputs, "killed-run"), descriptor, files)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from pipeline.build import JOB_COMMAND
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.operations.build import JOB_COMMAND
 from tests.conftest import snapshot
 
 HO = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
@@ -220,7 +220,7 @@ def test_make_data_names_a_malformed_manifest_entry_without_a_traceback(project)
     published = snapshot(project.outputs)
     env = project.cli_env() | {"FORCE": "1"}
     run = subprocess.run(
-        [sys.executable, "-m", "pipeline.build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "pipeline.operations.build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
     )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [

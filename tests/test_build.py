@@ -8,8 +8,8 @@ import duckdb
 import frictionless
 import pytest
 
-from pipeline.manifest import load_manifest
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.sources.manifest import load_manifest
 from schemas import PUBLISHED_TABLES
 from schemas.plausibility import RULES
 from tests.conftest import snapshot

@@ -11,8 +11,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline.export import build_database
-from pipeline.release import count_rows
+from pipeline.publish.export import build_database
+from pipeline.release.versions import count_rows
 from schemas import PUBLISHED_TABLES
 
 BIN = Path(sys.executable).parent

@@ -2,13 +2,15 @@
 
 import dagster as dg
 
-from pipeline.definitions import build_defs
-from pipeline.resources import ProjectPaths
+from pipeline.definitions import defs as load_defs
+from pipeline.defs.project import project_defs
+from pipeline.defs.resources import ProjectPaths
 from schemas import PUBLISHED_TABLES, RAW_TABLES
 from schemas.plausibility import RULES
 from schemas.raw import layout_tables
 
-defs = build_defs()
+# Loaded as `dg` and the UI load the code location: everything in pipeline/defs/.
+defs = load_defs()
 LAYOUT_TABLES = layout_tables(ProjectPaths().manifest().files.values())
 
 
@@ -66,7 +68,7 @@ def test_schema_and_foreign_key_checks_are_blocking():
 
 def test_every_plausibility_rule_is_an_asset_check_with_its_sql():
     """Each declared rule runs as a check on the asset that makes its data; errors block, warnings do not."""
-    from pipeline.plausibility import CHECKS_DIR
+    from pipeline.transform.plausibility import CHECKS_DIR
 
     checks = check_keys()
     for rule in RULES:
@@ -108,11 +110,11 @@ def test_code_versions_follow_the_code_that_computes_each_asset(tmp_path, monkey
     changes the version of the asset it computes and of no other."""
     import shutil
 
-    from pipeline import definitions
+    from pipeline.defs import project
     from pipeline.defs.core import SQL_DIR
 
     def versions() -> dict[str, str]:
-        graph = build_defs().resolve_asset_graph()
+        graph = project_defs().resolve_asset_graph()
         return {key.to_user_string(): graph.get(key).code_version for key in graph.get_all_asset_keys()}
 
     before = versions()
@@ -120,7 +122,7 @@ def test_code_versions_follow_the_code_that_computes_each_asset(tmp_path, monkey
     shutil.copytree(SQL_DIR, tmp_path / "sql")
     query = tmp_path / "sql" / "core_outcome_comparison.sql"
     query.write_text(query.read_text() + "\n-- a comment is a change of code too\n")
-    monkeypatch.setattr(definitions, "SQL_DIR", tmp_path / "sql")
+    monkeypatch.setattr(project, "SQL_DIR", tmp_path / "sql")
     after = versions()
     assert {name for name in before if before[name] != after[name]} == {"core_outcome_comparison"}
 

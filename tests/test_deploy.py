@@ -8,8 +8,8 @@ import re
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 
-from pipeline import serve
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.operations import serve
 
 DEPLOY = PROJECT_DIR / "deploy"
 

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from pipeline import funding
-from pipeline.parsing import parse_amount
+from pipeline.transform import funding
+from pipeline.transform.parsing import parse_amount
 
 STREAMS = {"VRU": ("vru", "total"), "Grip": ("surge_grip", "total"), "SVD - labour": ("svd", "labour")}
 AREAS = {"Kent": "E23000032", "Wales": None, "Avon and Somerset": "E23000036"}

@@ -4,8 +4,8 @@ import csv
 
 import pytest
 
-from pipeline import gate
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.release import gate
 from tests.conftest import snapshot
 
 BEFORE = b'id,area,amount\n1,"Kent, north",10\n2,Essex,20\n3,Surrey,\n'

@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipeline.manifest import ManifestError, load_manifest, sha256_of, verify_file
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.sources.manifest import ManifestError, load_manifest, sha256_of, verify_file
 
 
 def test_committed_manifest_matches_every_raw_file():

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from pipeline import manifest_tool
-from pipeline.manifest import ManifestError, load_manifest
+from pipeline.sources import manifest_tool
+from pipeline.sources.manifest import ManifestError, load_manifest
 from tests.conftest import snapshot
 
 DARLINGTON = "funding/darlington-and-stockton-times-hotspot-funding-2024-25.csv"

@@ -7,8 +7,8 @@ import shutil
 import fsspec
 import pytest
 
-from pipeline import mirror
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.release import mirror
 from tests.conftest import snapshot
 
 PUBLISHED = PROJECT_DIR / "outputs"

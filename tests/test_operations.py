@@ -15,11 +15,11 @@ import dagster as dg
 import frictionless
 import pytest
 
-from pipeline import publish
-from pipeline.build import JOB_COMMAND
-from pipeline.definitions import build_defs
-from pipeline.resources import PROJECT_DIR, ProjectPaths
-from pipeline.schedules import WEBHOOK_ENV, failed_run_webhook, raw_files_changed
+from pipeline.definitions import defs as load_defs
+from pipeline.defs.automation import WEBHOOK_ENV, failed_run_webhook, raw_files_changed
+from pipeline.defs.resources import PROJECT_DIR, ProjectPaths
+from pipeline.operations.build import JOB_COMMAND
+from pipeline.publish import package
 from tests.conftest import snapshot
 
 BIN = Path(sys.executable).parent
@@ -39,7 +39,7 @@ def test_sensor_runs_on_content_changes_only(tmp_path):
     target.write_bytes(target.read_bytes() + b"\n")
     changed = raw_files_changed(dg.build_sensor_context(cursor=cursor, resources=resources))
     assert isinstance(changed, dg.RunRequest) and changed.tags["raw_digest"] != cursor
-    assert build_defs().resolve_sensor_def("raw_files_changed").job_name == "publish_package"
+    assert load_defs().resolve_sensor_def("raw_files_changed").job_name == "publish_package"
 
 
 @pytest.mark.slow
@@ -94,7 +94,7 @@ def test_a_publish_killed_at_any_moment_loses_nothing_and_the_next_run_recovers(
         assert snapshot(project.outputs) == before, "a killed publish changed outputs/"
         assert left == [".outputs.staging-killed-run"]
 
-    assert publish.remove_stale_staging(project.outputs)  # what the next run does first
+    assert package.remove_stale_staging(project.outputs)  # what the next run does first
     assert not list(project.root.glob(".outputs.*"))
     assert package_is_whole(project.outputs)
     if moment != "after_swap":
@@ -199,6 +199,6 @@ def test_without_a_webhook_nothing_is_posted_and_an_unreachable_one_names_the_se
 
 
 def test_the_published_package_carries_a_weekly_freshness_policy():
-    policy = build_defs().resolve_assets_def("datapackage").specs_by_key[dg.AssetKey("datapackage")].freshness_policy
+    policy = load_defs().resolve_assets_def("datapackage").specs_by_key[dg.AssetKey("datapackage")].freshness_policy
     assert isinstance(policy, dg.FreshnessPolicy)
     assert policy.deadline_cron == "0 9 * * 1" and policy.lower_bound_delta.days == 7

@@ -6,8 +6,8 @@ from collections import defaultdict
 
 import duckdb
 
-from pipeline.manifest import load_manifest
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.sources.manifest import load_manifest
 
 RAW = PROJECT_DIR / "raw"
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.defs.core.reference import add_initiative_ids
-from pipeline.funding import reports_from_frames
-from pipeline.parsing import (
+from pipeline.transform.funding import reports_from_frames
+from pipeline.transform.parsing import (
     PLAIN_POUNDS,
     ParseError,
     leading_year,

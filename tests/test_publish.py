@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline import publish
+from pipeline.publish import package
 from schemas.model import Column, Table
 from tests.conftest import snapshot
 
@@ -22,10 +22,10 @@ TINY = Table(
 
 
 def tiny_package(rows: list[tuple]) -> tuple[dict, dict[str, bytes]]:
-    data = publish.csv_bytes(TINY.column_names, rows)
+    data = package.csv_bytes(TINY.column_names, rows)
     source = {"title": "T", "path": "https://example.org/t", "licence": "OGL-UK-3.0"}
-    resource = publish.resource_descriptor(TINY, data, [source])
-    return publish.package_descriptor([resource], [source], ["OGL-UK-3.0"]), {"data/tiny.csv": data}
+    resource = package.resource_descriptor(TINY, data, [source])
+    return package.package_descriptor([resource], [source], ["OGL-UK-3.0"]), {"data/tiny.csv": data}
 
 
 @pytest.mark.parametrize(
@@ -43,16 +43,16 @@ def tiny_package(rows: list[tuple]) -> tuple[dict, dict[str, bytes]]:
     ],
 )
 def test_format_value(value, cell):
-    assert publish.format_value(value) == cell
+    assert package.format_value(value) == cell
 
 
 def test_floats_are_refused():
     with pytest.raises(TypeError, match="float"):
-        publish.format_value(8907532.0000001)
+        package.format_value(8907532.0000001)
 
 
 def test_csv_bytes_are_utf8_lf_and_quoted_only_where_needed():
-    data = publish.csv_bytes(["a", "b"], [("£1,000", None), ("x\ny", "z")])
+    data = package.csv_bytes(["a", "b"], [("£1,000", None), ("x\ny", "z")])
     assert data == 'a,b\n"£1,000",\n"x\ny",z\n'.encode()
 
 
@@ -61,8 +61,8 @@ def test_valid_package_replaces_outputs(tmp_path):
     outputs.mkdir()
     (outputs / "old.txt").write_text("previous package")
     descriptor, files = tiny_package([("a", Decimal("1"))])
-    staging = publish.staging_dir(outputs, "run1")
-    publish.build_and_publish(outputs, staging, descriptor, files)
+    staging = package.staging_dir(outputs, "run1")
+    package.build_and_publish(outputs, staging, descriptor, files)
     assert sorted(snapshot(outputs)) == ["data/tiny.csv", "datapackage.json"]
     assert not staging.exists()
 
@@ -73,9 +73,9 @@ def test_invalid_package_leaves_outputs_exactly_as_they_were(tmp_path):
     (outputs / "old.txt").write_text("previous package")
     before = snapshot(outputs)
     descriptor, files = tiny_package([("a", Decimal("1")), ("a", Decimal("-2"))])  # duplicate key, negative
-    staging = publish.staging_dir(outputs, "run2")
-    with pytest.raises(publish.PackageInvalid) as info:
-        publish.build_and_publish(outputs, staging, descriptor, files)
+    staging = package.staging_dir(outputs, "run2")
+    with pytest.raises(package.PackageInvalid) as info:
+        package.build_and_publish(outputs, staging, descriptor, files)
     assert "tiny, row 3" in str(info.value)
     assert snapshot(outputs) == before
     assert not staging.exists()
@@ -83,21 +83,21 @@ def test_invalid_package_leaves_outputs_exactly_as_they_were(tmp_path):
 
 def test_stale_staging_folders_are_removed(tmp_path):
     outputs = tmp_path / "outputs"
-    stale = publish.staging_dir(outputs, "dead-run")
+    stale = package.staging_dir(outputs, "dead-run")
     (stale / "data").mkdir(parents=True)
-    assert publish.remove_stale_staging(outputs) == [stale]
+    assert package.remove_stale_staging(outputs) == [stale]
     assert not stale.exists()
 
 
 def duckdb_csv(con, query: str, tmp_path) -> bytes:
     target = tmp_path / "out.csv"
-    con.execute(f"COPY ({publish.csv_select(con, query)}) TO '{target}' (HEADER, NULLSTR '')")
+    con.execute(f"COPY ({package.csv_select(con, query)}) TO '{target}' (HEADER, NULLSTR '')")
     return target.read_bytes()
 
 
 def python_csv(con, query: str) -> bytes:
     result = con.execute(query)
-    return publish.csv_bytes([c[0] for c in result.description], result.fetchall())
+    return package.csv_bytes([c[0] for c in result.description], result.fetchall())
 
 
 def test_duckdb_writes_the_csv_contract_byte_for_byte_on_awkward_cells(tmp_path):

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline import release
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.release import versions
 from schemas import PUBLISHED_TABLES
 from tests.conftest import snapshot
 
@@ -47,21 +47,21 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
 
 def test_second_release_on_the_same_day_gets_a_suffix():
     day = dt.date(2026, 11, 25)
-    assert release.next_version(None, day) == "2026.11.25"
-    assert release.next_version("2026.11.24", day) == "2026.11.25"
-    assert release.next_version("2026.11.25", day) == "2026.11.25.2"
-    assert release.next_version("2026.11.25.2", day) == "2026.11.25.3"
+    assert versions.next_version(None, day) == "2026.11.25"
+    assert versions.next_version("2026.11.24", day) == "2026.11.25"
+    assert versions.next_version("2026.11.25", day) == "2026.11.25.2"
+    assert versions.next_version("2026.11.25.2", day) == "2026.11.25.3"
 
 
 def test_changelog_without_a_release_is_left_as_it_was():
-    text = release.CHANGELOG_HEADER + "\n## 2026.11.25 (2026-11-25)\n\nentry\n"
-    assert release.changelog(text, release.Release("2026.11.25", "2026-11-25", [])) == text
+    text = versions.CHANGELOG_HEADER + "\n## 2026.11.25 (2026-11-25)\n\nentry\n"
+    assert versions.changelog(text, versions.Release("2026.11.25", "2026-11-25", [])) == text
 
 
 def test_rows_are_counted_as_a_csv_reader_counts_them():
-    assert release.count_rows(b"a,b\n1,2\n3,4\n") == 2
-    assert release.count_rows(b'a,b\n"x\ny",1\n') == 1  # a line break inside a quoted cell is not a row
-    assert release.count_rows(b"a,b\n") == 0
+    assert versions.count_rows(b"a,b\n1,2\n3,4\n") == 2
+    assert versions.count_rows(b'a,b\n"x\ny",1\n') == 1  # a line break inside a quoted cell is not a row
+    assert versions.count_rows(b"a,b\n") == 0
 
 
 @given(st.lists(st.lists(st.text(alphabet='ab,"\n £', max_size=6), min_size=2, max_size=2), max_size=12))
@@ -69,11 +69,11 @@ def test_rows_with_quotes_and_line_breaks_in_cells_are_counted_as_csv_reader_cou
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows([["a", "b"], *rows])
     data = buffer.getvalue().encode("utf-8")
-    assert release.count_rows(data) == sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1
+    assert versions.count_rows(data) == sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1
 
 
 def test_make_release_twice_gives_the_same_archive_whose_sums_verify_and_whose_raw_files_resolve(tmp_path):
-    from pipeline import archive
+    from pipeline.release import archive
 
     outputs, raw = PROJECT_DIR / "outputs", PROJECT_DIR / "raw"
     first = archive.build_archive(outputs, raw, tmp_path / "one")
@@ -107,7 +107,7 @@ def test_the_release_workbook_has_a_readme_and_every_table_typed(tmp_path):
 
     import openpyxl
 
-    from pipeline import archive
+    from pipeline.release import archive
     from schemas import PUBLISHED_TABLES
 
     outputs = PROJECT_DIR / "outputs"

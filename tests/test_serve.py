@@ -19,8 +19,8 @@ from pathlib import Path
 import frictionless
 import pytest
 
-from pipeline import serve
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.operations import serve
 from tests.conftest import Project, snapshot
 from tests.test_operations import Receiver
 
@@ -64,7 +64,10 @@ class Served:
 
     def serve(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "pipeline.serve", action], cwd=PROJECT_DIR, env=self.env, capture_output=True,
+            [sys.executable, "-m", "pipeline.operations.serve", action],
+            cwd=PROJECT_DIR,
+            env=self.env,
+            capture_output=True,
             text=True, timeout=timeout,
         )  # fmt: skip
 
@@ -101,7 +104,7 @@ def served(tmp_path_factory):
     started = served.serve("start")
     assert started.returncode == 0, started.stdout + started.stderr
     auditor = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.serve", "audit", "--port", str(served.audit_port)], cwd=PROJECT_DIR,
+        [sys.executable, "-m", "pipeline.operations.serve", "audit", "--port", str(served.audit_port)], cwd=PROJECT_DIR,
         env=served.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     served.audit_url = f"http://127.0.0.1:{served.audit_port}"
@@ -172,8 +175,8 @@ def test_a_changed_raw_file_fires_the_sensor_and_the_package_is_republished_and_
 
 
 def serve_digest(served) -> str:
-    from pipeline.resources import ProjectPaths
-    from pipeline.schedules import raw_digest
+    from pipeline.defs.automation import raw_digest
+    from pipeline.defs.resources import ProjectPaths
 
     return raw_digest(ProjectPaths(raw_dir=str(served.project.raw)))
 

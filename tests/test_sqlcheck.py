@@ -9,8 +9,8 @@ import shutil
 import frictionless
 import pytest
 
-from pipeline import sqlcheck
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.publish import sqlcheck
 from schemas import PUBLISHED_TABLES
 
 # (resource, data row (1 = first), column, new cell), one package each: every kind of check, on tables no other
@@ -96,15 +96,15 @@ def test_a_file_changed_after_it_was_described_is_a_hash_error(tmp_path):
 def test_large_tables_are_checked_in_duckdb_when_the_package_is_validated(tmp_path, monkeypatch):
     """Above SQL_CHECKED_ROWS a table is checked by the SQL checks, the rest by frictionless; a broken cell in a
     large table still makes the package invalid, named by resource, row and field."""
-    from pipeline import publish
+    from pipeline.publish import package
 
-    monkeypatch.setattr(publish, "SQL_CHECKED_ROWS", 1000)
+    monkeypatch.setattr(package, "SQL_CHECKED_ROWS", 1000)
     folder = tmp_path / "package"
     shutil.copytree(PROJECT_DIR / "outputs", folder)
-    whole = publish.validate_package(folder, PUBLISHED_TABLES)
+    whole = package.validate_package(folder, PUBLISHED_TABLES)
     assert whole.valid and "area_outcomes" in whole.sql_checked and "sources" not in whole.sql_checked
     broken_package(tmp_path / "broken", [("area_outcomes", 7, "period_start", "2019-02-30")])
-    result = publish.validate_package(tmp_path / "broken" / "package", PUBLISHED_TABLES)
+    result = package.validate_package(tmp_path / "broken" / "package", PUBLISHED_TABLES)
     assert not result.valid
     assert result.errors == ["area_outcomes, row 8, field 'period_start': type-error"]
 

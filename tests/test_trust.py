@@ -12,9 +12,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipeline import funding, plausibility
-from pipeline.manifest import load_manifest
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.sources.manifest import load_manifest
+from pipeline.transform import funding, plausibility
 from schemas.plausibility import RULES
 
 RULE = {r.name: r for r in RULES}

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.build import JOB_COMMAND
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.operations.build import JOB_COMMAND
 from tests.conftest import Project
 
 pytestmark = pytest.mark.slow  # a CLI build, a webserver and a browser: `make test-slow`

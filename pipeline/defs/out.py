@@ -8,11 +8,11 @@ and a blocking foreign-key check (SQL on DuckDB) for every declared foreign key.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline import sqlcheck
-from pipeline.defs.raw import OWNERS
-from pipeline.publish import SQL_CHECKED_ROWS
+from pipeline.defs.steps import Step, step
+from pipeline.publish import sqlcheck
+from pipeline.publish.package import SQL_CHECKED_ROWS
 from pipeline.validation import Failure, check_result, spreadsheet_row, validate
-from schemas import PUBLISHED_TABLES, Table
+from schemas import Table
 
 GROUP = "out"
 
@@ -101,20 +101,6 @@ def out_checks(table: Table) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def out_spec(table: Table) -> dg.AssetSpec:
-    referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
-    return dg.AssetSpec(
-        f"out_{table.name}",
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={"duckdb", "pandera"},
-        deps=[f"core_{table.name}", *(f"out_{name}" for name in referenced)],
-        description=f"{table.title}: published as outputs/data/{table.name}.csv.\n\n{table.description}",
-        metadata={"dagster/column_schema": table.dagster_table_schema()},
-        skippable=True,
-    )
-
-
 def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckDBResource):
     """One published table in its declared shape, with its schema and foreign-key checks."""
     label = f"outputs/data/{table.name}.csv"
@@ -123,7 +109,7 @@ def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckD
         con.execute(out_sql(table))
         (rows,) = con.execute(f"SELECT count(*) FROM out.{table.name}").fetchall()[0]
         if rows > SQL_CHECKED_ROWS:
-            # The declared checks as SQL in the warehouse (pipeline/sqlcheck.py), not a pandas copy of the table.
+            # The declared checks as SQL in the warehouse (pipeline/publish/sqlcheck.py), not a pandas copy.
             failures = [
                 Failure(label, e.row, e.field, None, f"{e.type} (declared: {table.name}.{e.field})")
                 for e in sqlcheck.validate_table(con, f"out.{table.name}", table)
@@ -152,19 +138,20 @@ def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckD
     )
 
 
-@dg.multi_asset(
-    name="out_tables",
-    specs=[out_spec(t) for t in PUBLISHED_TABLES.values()],
-    check_specs=[spec for t in PUBLISHED_TABLES.values() for spec in out_checks(t)],
-    can_subset=True,
-)
-def out_tables(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
-    """Every published table in one step, each still its own asset with its own checks; in declaration order,
-    so that a table is in place before the tables whose foreign keys reference it are checked."""
-    selected = {key.to_user_string() for key in context.selected_asset_keys}
-    for table in PUBLISHED_TABLES.values():
-        if f"out_{table.name}" in selected:
-            yield publish_shape(context, table, duckdb)
+def out_step(table: Table) -> Step:
+    """The out asset of one published table."""
+    referenced = sorted({fk.table for fk in table.foreign_keys if fk.table != table.name})
 
+    @step(
+        f"out_{table.name}",
+        group=GROUP,
+        kinds={"duckdb", "pandera"},
+        deps=[f"core_{table.name}", *(f"out_{name}" for name in referenced)],
+        description=f"{table.title}: published as outputs/data/{table.name}.csv.\n\n{table.description}",
+        metadata={"dagster/column_schema": table.dagster_table_schema()},
+        check_specs=out_checks(table),
+    )
+    def shape(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+        return publish_shape(context, table, duckdb)
 
-OUT_ASSETS = [out_tables]
+    return shape

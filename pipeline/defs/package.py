@@ -8,9 +8,10 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipeline import gate, mirror, publish, release, report, sqlcheck
-from pipeline.defs.raw import OWNERS
-from pipeline.resources import PackageMirror, ProjectPaths, ReleaseSettings
+from pipeline.defs.resources import PackageMirror, ProjectPaths, ReleaseSettings
+from pipeline.defs.steps import step
+from pipeline.publish import package, report, sqlcheck
+from pipeline.release import gate, mirror, versions
 from schemas import PUBLISHED_TABLES
 
 GROUP = "package"
@@ -52,9 +53,9 @@ def table_files(duckdb: DuckDBResource, name: str) -> tuple[bytes, bytes, list[s
         )
         # Both files written by DuckDB, columnar: no Python object per cell.
         csv, parquet = Path(tmp) / f"{name}.csv", Path(tmp) / f"{name}.parquet"
-        con.execute(f"COPY ({publish.csv_select(con, query)}) TO '{csv}' (HEADER, NULLSTR '')")
-        options = f"FORMAT parquet, KV_METADATA {publish.parquet_metadata(table)}"
-        con.execute(f"COPY ({publish.parquet_select(con, query)}) TO '{parquet}' ({options})")
+        con.execute(f"COPY ({package.csv_select(con, query)}) TO '{csv}' (HEADER, NULLSTR '')")
+        options = f"FORMAT parquet, KV_METADATA {package.parquet_metadata(table)}"
+        con.execute(f"COPY ({package.parquet_select(con, query)}) TO '{parquet}' ({options})")
         csv_data, parquet_bytes = csv.read_bytes(), parquet.read_bytes()
     if not csv_data.startswith(",".join(table.column_names).encode() + b"\n"):
         raise RuntimeError(f"{name}: the CSV header is not the declared columns")
@@ -66,7 +67,7 @@ def release_diff(
     previous_version: str | None,
     previous_files: dict[str, bytes],
     files: dict[str, bytes],
-    decided: release.Release,
+    decided: versions.Release,
     paths: ProjectPaths,
 ) -> tuple[dict[str, bytes], dict[str, str]]:
     """RELEASE_DIFF.md and release_diff.csv for a new version, after the gate let it through; for the same version
@@ -92,9 +93,8 @@ WEEKLY = dg.FreshnessPolicy.cron(
 )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+@step(
+    group=GROUP,
     kinds={"frictionless", "csv", "parquet"},
     freshness_policy=WEEKLY,
     deps=[f"out_{name}" for name in PUBLISHED_TABLES],
@@ -104,7 +104,7 @@ WEEKLY = dg.FreshnessPolicy.cron(
             asset="datapackage",
             description="Release gate: no published key vanishes and no table shrinks against the package being "
             "replaced, or falls below release/expected_rows.csv, unless release/acknowledged.yaml names the table "
-            "and the version replaced (pipeline/gate.py). Checked before anything is written.",
+            "and the version replaced (pipeline/release/gate.py). Checked before anything is written.",
         ),
         dg.AssetCheckSpec(
             "frictionless_valid",
@@ -124,16 +124,16 @@ def datapackage(
     """The published data package in outputs/: what researchers download.
 
     Every out table as CSV (data/) and Parquet (parquet/), described in datapackage.json, with the report
-    computed from the same tables (pipeline/report.py: dataset card, data dictionary, changelog, charts).
+    computed from the same tables (pipeline/publish/report.py: dataset card, data dictionary, changelog, charts).
     Built in a staging folder beside outputs/, validated with the frictionless library, then renamed into outputs/ (the
     previous package set aside first, deleted last): if anything fails, the previous outputs/ stays exactly
     as it was, and a run killed mid-publish leaves a whole package that the next run puts back. The version
     changes only when a table's data or schema changed; identical inputs give byte-identical files.
     With SV_PUBLISH_URL set, the published package is then copied to object storage under v/<version>/ and
-    latest.json is pointed at it last (pipeline/mirror.py).
+    latest.json is pointed at it last (pipeline/release/mirror.py).
     """
     outputs = paths.outputs
-    for stale in publish.remove_stale_staging(outputs):
+    for stale in package.remove_stale_staging(outputs):
         context.log.warning(f"removed {stale}, left by a run that did not finish")
     if package_mirror.url and (restored := mirror.restore(outputs, package_mirror.url)):
         context.log.info(f"no package in {outputs}: restored version {restored} from {package_mirror.url}")
@@ -144,14 +144,14 @@ def datapackage(
         csv_data, parquet_data, cited = table_files(duckdb, name)
         files[f"data/{name}.csv"] = csv_data
         files[f"parquet/{name}.parquet"] = parquet_data
-        resources.append(publish.resource_descriptor(table, csv_data, [sources[s] for s in cited]))
+        resources.append(package.resource_descriptor(table, csv_data, [sources[s] for s in cited]))
         licences += [sources[s]["licence"] for s in cited]
-        row_counts[name] = release.count_rows(csv_data)
-    previous, previous_files = release.previous_package(outputs)
-    decided = release.decide_release(
+        row_counts[name] = versions.count_rows(csv_data)
+    previous, previous_files = versions.previous_package(outputs)
+    decided = versions.decide_release(
         previous, previous_files, {"resources": resources}, files, release_settings.today()
     )
-    descriptor = publish.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
+    descriptor = package.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
     if decided.is_new:
         context.log.info(f"data changed: releasing version {decided.version}")
 
@@ -168,7 +168,7 @@ def datapackage(
 
     files["parquet/datapackage.json"] = (
         json.dumps(
-            publish.parquet_descriptor(resources, files, decided.version, PUBLISHED_TABLES),
+            package.parquet_descriptor(resources, files, decided.version, PUBLISHED_TABLES),
             indent=2,
             ensure_ascii=False,
         )
@@ -185,10 +185,10 @@ def datapackage(
     )
 
     try:
-        validated = publish.build_and_publish(
-            outputs, publish.staging_dir(outputs, context.run_id), descriptor, files, PUBLISHED_TABLES
+        validated = package.build_and_publish(
+            outputs, package.staging_dir(outputs, context.run_id), descriptor, files, PUBLISHED_TABLES
         )
-    except publish.PackageInvalid as exc:
+    except package.PackageInvalid as exc:
         for line in exc.errors:
             context.log.error(line)
         # Recorded as the check's own failure before the step fails: the UI shows why on the check.

@@ -9,16 +9,16 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import workbooks
-from pipeline.manifest import Manifest, ManifestError, verify_file
-from pipeline.resources import ProjectPaths
+from pipeline.defs.resources import ProjectPaths
+from pipeline.defs.steps import Step, step
+from pipeline.sources import workbooks
+from pipeline.sources.manifest import Manifest, ManifestError, verify_file
+from pipeline.transform.warehouse import MANIFEST_ASSET, write_table
 from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
-from pipeline.warehouse import MANIFEST_ASSET, write_table
 from schemas import RAW_TABLES, Table
 from schemas.raw import layout_tables
 
 GROUP = "raw"
-OWNERS = ["team:data"]
 
 
 def load_manifest_or_fail(paths: ProjectPaths) -> Manifest:
@@ -28,15 +28,8 @@ def load_manifest_or_fail(paths: ProjectPaths) -> Manifest:
         raise dg.Failure(description=str(exc)) from exc
 
 
-@dg.asset(
-    name=MANIFEST_ASSET,
-    group_name=GROUP,
-    owners=OWNERS,
-    kinds={"yaml", "duckdb"},
-)
-def raw_manifest__sources(
-    context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource
-) -> dg.MaterializeResult:
+@step(MANIFEST_ASSET, group=GROUP, kinds={"yaml", "duckdb"})
+def raw_manifest__sources(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The manifest raw/sources.yaml: every public document the data cites and every file in raw/.
 
     Each source has a URL, publisher, publication date, licence and kind; each file its source,
@@ -62,23 +55,6 @@ def raw_manifest__sources(
             "files": dg.MetadataValue.md(listing),
             "dagster/row_count": len(sources),
         }
-    )
-
-
-def raw_spec(table: Table, file_kind: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        table.name,
-        group_name=GROUP,
-        owners=OWNERS,
-        kinds={file_kind, "duckdb", "pandera"},
-        deps=[MANIFEST_ASSET],
-        description=(
-            f"{table.title}. {table.description}\n\nRead as published from the file listed in "
-            f"raw/sources.yaml as `{table.file_id}`: its sha256 is checked against the manifest, every "
-            "cell is kept as text, and the pandera schema below must pass before anything downstream runs."
-        ),
-        metadata={"dagster/column_schema": table.dagster_table_schema()},
-        skippable=True,
     )
 
 
@@ -136,16 +112,20 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
     )
 
 
-def raw_files_asset(tables: list[tuple[Table, str]]) -> dg.AssetsDefinition:
-    """Every raw file in one step: each keeps its own asset (description, provenance, row count, column
-    schema) and its own blocking schema check, but the files are read in one process step, not one step per
-    file (a step costs Dagster ~0.1-0.3 s of bookkeeping, more than reading a small CSV). A subset runs too:
-    materialising one raw asset reads that file alone."""
-    by_key = {dg.AssetKey(table.name): table for table, _ in tables}
+def raw_file_step(table: Table, file_kind: str) -> Step:
+    """One raw file as an asset: read, checked against the manifest and its schema, and stored."""
 
-    @dg.multi_asset(
-        name="raw_files",
-        specs=[raw_spec(table, kind) for table, kind in tables],
+    @step(
+        table.name,
+        group=GROUP,
+        kinds={file_kind, "duckdb", "pandera"},
+        deps=[MANIFEST_ASSET],
+        description=(
+            f"{table.title}. {table.description}\n\nRead as published from the file listed in "
+            f"raw/sources.yaml as `{table.file_id}`: its sha256 is checked against the manifest, every "
+            "cell is kept as text, and the pandera schema below must pass before anything downstream runs."
+        ),
+        metadata={"dagster/column_schema": table.dagster_table_schema()},
         check_specs=[
             dg.AssetCheckSpec(
                 "matches_schema",
@@ -153,19 +133,15 @@ def raw_files_asset(tables: list[tuple[Table, str]]) -> dg.AssetsDefinition:
                 blocking=True,
                 description="Every column present in order, required cells filled, values of the declared form.",
             )
-            for table, _ in tables
         ],
-        can_subset=True,
     )
-    def raw_files(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
-        manifest = load_manifest_or_fail(paths)
-        for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-            yield read_raw_table(context, manifest, by_key[key], duckdb)
+    def read_file(context: dg.AssetExecutionContext, paths: ProjectPaths, duckdb: DuckDBResource):
+        return read_raw_table(context, load_manifest_or_fail(paths), table, duckdb)
 
-    return raw_files
+    return read_file
 
 
-def raw_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+def raw_steps(manifest: Manifest | None) -> list[Step]:
     """The raw layer: the manifest asset, the project's fixed tables, and one asset per file the manifest
     declares in a known layout (funding files, ONS editions), so a new file needs no code. Without a
     readable manifest only the manifest asset and the fixed tables are defined: the manifest asset then
@@ -174,4 +150,4 @@ def raw_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
     workbook_files = {f.file_id for f in files if f.table_layout == "ons_pfa_workbook"}
     tables = [(t, "csv") for t in RAW_TABLES.values()]
     tables += [(t, "xlsx" if t.file_id in workbook_files else "csv") for t in layout_tables(files)]
-    return [raw_manifest__sources, raw_files_asset(tables)]
+    return [raw_manifest__sources, *(raw_file_step(table, kind) for table, kind in tables)]

@@ -1,11 +1,9 @@
 """Core layer: raw tables cleaned and joined in the DuckDB warehouse (schema `core`), by subject: reference
 tables, funding, outcomes.
 
-Joins and renames are SQL (pipeline/sql/); the few steps that parse published wording (amounts,
-start years, identifiers) are the pure functions of pipeline/parsing.py.
+Joins and renames are SQL (pipeline/transform/sql/); the few steps that parse published wording (amounts,
+start years, identifiers) are the pure functions of pipeline/transform/parsing.py.
 """
-
-import dagster as dg
 
 from pipeline.defs.core.funding import (
     core_funding_allocations,
@@ -35,20 +33,14 @@ from pipeline.defs.core.reference import (
     core_sources,
     core_violence_reduction_units,
 )
-from pipeline.defs.steps import one_step
-from pipeline.manifest import Manifest
-from pipeline.warehouse import SQL_DIR, sql_deps
+from pipeline.defs.steps import Step
+from pipeline.sources.manifest import Manifest
+from pipeline.transform.warehouse import SQL_DIR, sql_deps
 
-__all__ = ["SQL_DIR", "core_assets", "sql_deps"]
-
-
-def core_assets(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
-    """The core layer, computed in one step (pipeline/defs/steps.py); the funding and outcome assets depend on the
-    files the manifest declares."""
-    return [one_step("core_tables", core_tables(manifest))]
+__all__ = ["SQL_DIR", "core_tables", "sql_deps"]
 
 
-def core_tables(manifest: Manifest | None) -> list[dg.AssetsDefinition]:
+def core_tables(manifest: Manifest | None) -> list[Step]:
     """Every core asset as its own definition, in an order that follows their dependencies."""
     files = manifest.files.values() if manifest else []
     funding_files = [f"raw_{f.file_id}" for f in files if f.funding_layout]

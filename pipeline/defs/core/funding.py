@@ -6,12 +6,13 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import funding, parsing, plausibility
 from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
-from pipeline.defs.raw import OWNERS, load_manifest_or_fail
-from pipeline.resources import ProjectPaths
+from pipeline.defs.raw import load_manifest_or_fail
+from pipeline.defs.resources import ProjectPaths
+from pipeline.defs.steps import Step, step
+from pipeline.transform import funding, parsing, plausibility
+from pipeline.transform.warehouse import plain, read_table, run_sql, write_table
 from pipeline.validation import check_result
-from pipeline.warehouse import plain, read_table, run_sql, write_table
 from schemas import PUBLISHED_TABLES
 from schemas.raw import (
     FUNDING_STREAMS,
@@ -19,12 +20,11 @@ from schemas.raw import (
 )
 
 
-def funding_reports_asset(funding_files: list[str]) -> dg.AssetsDefinition:
+def funding_reports_asset(funding_files: list[str]) -> Step:
     """core_funding_reports, depending on the raw asset of every funding file the manifest declares."""
 
-    @dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
+    @step(
+        group=GROUP,
         kinds=KINDS,
         deps=[*funding_files, FUNDING_STREAMS.name, "core_area_names", "core_sources"],
         check_specs=[
@@ -107,9 +107,8 @@ def expected(duckdb: DuckDBResource) -> pd.DataFrame:
     return funding.expected_cells(firsts, areas)
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+@step(
+    group=GROUP,
     kinds=KINDS | {"pandas"},
     deps=["core_funding_allocations", "core_violence_reduction_units", "core_police_force_areas"],
 )
@@ -136,9 +135,8 @@ def core_funding_coverage(duckdb: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(
-    group_name=GROUP,
-    owners=OWNERS,
+@step(
+    group=GROUP,
     kinds=KINDS | {"pandas"},
     deps=[NATIONAL_TOTALS.name, "core_funding_allocations", "core_violence_reduction_units", "core_police_force_areas"],
     check_specs=[

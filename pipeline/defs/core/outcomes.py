@@ -5,13 +5,14 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import plausibility
 from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
-from pipeline.defs.raw import OWNERS, load_manifest_or_fail
-from pipeline.resources import ProjectPaths
-from pipeline.sqlcheck import quoted
+from pipeline.defs.raw import load_manifest_or_fail
+from pipeline.defs.resources import ProjectPaths
+from pipeline.defs.steps import Step, step
+from pipeline.publish.sqlcheck import quoted
+from pipeline.transform import plausibility
+from pipeline.transform.warehouse import SQL_DIR, count, run_sql, sql_deps
 from pipeline.validation import Failure
-from pipeline.warehouse import SQL_DIR, count, run_sql, sql_deps
 from schemas.plausibility import RULES
 from schemas.published import OUTCOME_CHANGE
 
@@ -51,12 +52,11 @@ def wide_cells(manifest) -> str:
     return " UNION ALL ".join(parts)
 
 
-def area_outcomes_asset(outcome_tables: list[str]) -> dg.AssetsDefinition:
+def area_outcomes_asset(outcome_tables: list[str]) -> Step:
     """core_area_outcomes, depending on the raw asset of every ONS edition the manifest declares."""
 
-    @dg.asset(
-        group_name=GROUP,
-        owners=OWNERS,
+    @step(
+        group=GROUP,
         kinds=KINDS,
         deps=[*sql_deps("core_area_outcomes"), *outcome_tables],
         check_specs=plausibility.check_specs("core_area_outcomes"),
@@ -174,7 +174,7 @@ def core_outcome_change_by_area(duckdb: DuckDBResource):
 RULE_ASSETS = sorted({rule.asset for rule in RULES})
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS, deps=RULE_ASSETS)
+@step(group=GROUP, kinds=KINDS, deps=RULE_ASSETS)
 def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every value a plausibility rule flagged (schemas/plausibility.py), one row per rule and value.
 

@@ -4,12 +4,13 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipeline import parsing, plausibility
 from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
-from pipeline.defs.raw import OWNERS, load_manifest_or_fail
-from pipeline.resources import ProjectPaths
+from pipeline.defs.raw import load_manifest_or_fail
+from pipeline.defs.resources import ProjectPaths
+from pipeline.defs.steps import Step, step
+from pipeline.transform import parsing, plausibility
+from pipeline.transform.warehouse import count, run_sql, sql_deps, write_table
 from pipeline.validation import Failure
-from pipeline.warehouse import count, run_sql, sql_deps, write_table
 from schemas.raw import (
     AREA_NAMES,
     EVIDENCE_RATINGS,
@@ -60,17 +61,16 @@ def core_area_names(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Materiali
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.area_names")})
 
 
-def sql_asset(table: str, source_file: str, description: str, *, row_sources: str = "") -> dg.AssetsDefinition:
-    """A core table that is one SQL statement (pipeline/sql/core_<table>.sql) over raw or core tables.
+def sql_asset(table: str, source_file: str, description: str, *, row_sources: str = "") -> Step:
+    """A core table that is one SQL statement (pipeline/transform/sql/core_<table>.sql) over raw or core tables.
 
     Its rows cite the source of the raw file, or, with `row_sources` (the raw column of URLs), each
     row cites the document at its own first URL (see core_sources).
     """
 
-    @dg.asset(
+    @step(
         name=f"core_{table}",
-        group_name=GROUP,
-        owners=OWNERS,
+        group=GROUP,
         kinds=KINDS,
         deps=sql_deps(f"core_{table}"),
         description=description,
@@ -166,7 +166,7 @@ def add_initiative_ids(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@dg.asset(group_name=GROUP, owners=OWNERS, kinds=KINDS | {"pandas"}, deps=[INITIATIVES.name, "core_sources"])
+@step(group=GROUP, kinds=KINDS | {"pandas"}, deps=[INITIATIVES.name, "core_sources"])
 def core_initiatives(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """The eight APCC case-study initiatives with an identifier and a start year.
 

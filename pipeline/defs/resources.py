@@ -14,9 +14,12 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
-from pipeline import locations
-from pipeline.locations import PROJECT_DIR, default_warehouse  # noqa: F401 (imported from here too)
-from pipeline.manifest import Manifest, load_manifest
+from pipeline.operations import locations
+from pipeline.operations.locations import PROJECT_DIR, default_warehouse  # noqa: F401 (imported from here too)
+from pipeline.sources.manifest import MANIFEST_NAME, Manifest, load_manifest
+
+# The last manifest read and the file's (folder, mtime, size) when it was read.
+_MANIFESTS: dict = {}
 
 
 class ProjectPaths(dg.ConfigurableResource):
@@ -25,7 +28,7 @@ class ProjectPaths(dg.ConfigurableResource):
     # SV_RAW_DIR / SV_OUTPUTS_DIR let a test (or a deployment) run the CLI or UI on other folders.
     raw_dir: str = str(locations.raw_dir())
     outputs_dir: str = str(locations.outputs_dir())
-    # What a release must keep, and what it is allowed to lose (pipeline/gate.py).
+    # What a release must keep, and what it is allowed to lose (pipeline/release/gate.py).
     release_dir: str = str(locations.release_dir())
 
     @property
@@ -41,11 +44,17 @@ class ProjectPaths(dg.ConfigurableResource):
         return Path(self.release_dir)
 
     def manifest(self) -> Manifest:
-        return load_manifest(self.raw)
+        """The manifest, read once per version of the file (every raw asset of a run asks for it)."""
+        path = self.raw / MANIFEST_NAME
+        stat = path.stat() if path.is_file() else None
+        stamp = (str(self.raw), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+        if _MANIFESTS.get("stamp") != stamp:
+            _MANIFESTS.update(stamp=stamp, manifest=load_manifest(self.raw))
+        return _MANIFESTS["manifest"]
 
 
 class PackageMirror(dg.ConfigurableResource):
-    """Object storage the published package is copied to after outputs/ (pipeline/mirror.py); blank: none."""
+    """Object storage the published package is copied to after outputs/ (pipeline/release/mirror.py); blank: none."""
 
     url: str = locations.publish_url()
 

@@ -138,7 +138,7 @@ class SourceEntry(_Entry):
 
 
 class FundingLayout(_Entry):
-    """How a funding file's columns map onto a funding report (pipeline/funding.py)."""
+    """How a funding file's columns map onto a funding report (pipeline/transform/funding.py)."""
 
     columns: dict[str, str] = {}
     amount_columns: dict[str, str] = {}
@@ -147,7 +147,7 @@ class FundingLayout(_Entry):
 
 
 class Sheet(_Entry):
-    """One table of an ONS workbook (pipeline/workbooks.py): its sheet and the rows of its parts."""
+    """One table of an ONS workbook (pipeline/sources/workbooks.py): its sheet and the rows of its parts."""
 
     name: Text
     group_row: int = Field(ge=1)

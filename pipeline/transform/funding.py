@@ -6,9 +6,9 @@ The steps, testable without Dagster (each has a form that runs on small frames i
    (`standardise_sql`); codes areas and streams through the mapping tables; reads periods and amounts; names
    every cell it cannot read with its file, row and column; splits figures stated for each year of a period;
    and keeps a figure two files transcribe once. SQL over the raw tables, so a million rows cost seconds;
-   only distinct printed periods and unusual amounts go through the parsers of pipeline/parsing.py.
+   only distinct printed periods and unusual amounts go through the parsers of pipeline/transform/parsing.py.
 2. `choose_allocations` picks one figure per area, stream and year by source authority and flags
-   cells whose reports cannot all be true at once (pipeline/sql/core_funding_allocations.sql).
+   cells whose reports cannot all be true at once (pipeline/transform/sql/core_funding_allocations.sql).
 3. `reconcile` compares published national totals with the sum of the known cells.
 4. `coverage` says, for every cell that could exist, what kind of figure is known.
 """
@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline import parsing
-from pipeline.sqlcheck import literal, quoted
+from pipeline.publish.sqlcheck import literal, quoted
+from pipeline.transform import parsing
 from pipeline.validation import Failure
 from schemas.vocabulary import FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR, STREAMS, financial_year
 
@@ -125,7 +125,7 @@ def build_reports(
     `streams` of stream labels (stream_as_published, stream, component), `sources` of source ids with their
     authority_rank. The work is SQL over the raw tables, columnar at any size; only the distinct printed
     periods and the distinct amounts not in the plainest form ("£1,234" or "£1,234.56", read in SQL) are read
-    by the parsers of pipeline/parsing.py, once each. Each unreadable cell becomes a named failure (file, row,
+    by the parsers of pipeline/transform/parsing.py, once each. Each unreadable cell becomes a named failure (file, row,
     the file's own column); a row with several problems reports the first (area, then stream, then period, then
     amount) and gets no report. Then a figure stated for each year of a period becomes one report per year, and
     a source's figure that two files both transcribe is kept once (the first file's row).
@@ -407,8 +407,8 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
     all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
     £1.1 million" and "£1.16m" do not). `min_reported_gbp` and `max_reported_gbp` compare amounts as numbers.
 
-    The rule is pipeline/sql/core_funding_allocations.sql, which the asset runs in the warehouse over a million
-    reports as fast as over a hundred; here the same SQL runs over a frame of reports.
+    The rule is pipeline/transform/sql/core_funding_allocations.sql, which the asset runs in the warehouse over a
+    million reports as fast as over a hundred; here the same SQL runs over a frame of reports.
     """
     with duckdb.connect() as con:
         con.execute("CREATE SCHEMA core")

@@ -26,7 +26,7 @@ _TABLE_REF = re.compile(r"\b(raw|core)\.([a-z][a-z0-9_]*)")
 
 
 def sql_deps(name: str) -> list[str]:
-    """The assets whose tables or macros pipeline/sql/<name>.sql reads: `raw.x` is made by raw_x, `core.x` by
+    """The assets whose tables or macros pipeline/transform/sql/<name>.sql reads: `raw.x` is made by raw_x, `core.x` by
     core_x (or as MADE_BY says), so the lineage auditors see is the lineage the SQL has."""
     text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
     code = "\n".join(line.split("--")[0] for line in text.splitlines())
@@ -36,7 +36,7 @@ def sql_deps(name: str) -> list[str]:
 
 
 def run_sql(duckdb: DuckDBResource, name: str, **params: object) -> pd.DataFrame | None:
-    """Run pipeline/sql/<name>.sql; a SELECT returns its rows as a frame."""
+    """Run pipeline/transform/sql/<name>.sql; a SELECT returns its rows as a frame."""
     query = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
     with duckdb.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS core")

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir
-from pipeline.manifest import ManifestError, load_manifest
+from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir
+from pipeline.sources.manifest import ManifestError, load_manifest
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
 # The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds

@@ -15,7 +15,7 @@ import urllib.request
 
 import dagster as dg
 
-from pipeline.resources import ProjectPaths
+from pipeline.defs.resources import ProjectPaths
 
 publish_job = dg.define_asset_job(
     "publish_package",

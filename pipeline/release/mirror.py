@@ -19,7 +19,7 @@ from pathlib import Path
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from pipeline.archive import files_under
+from pipeline.release.archive import files_under
 
 POINTER = "latest.json"
 

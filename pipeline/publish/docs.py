@@ -8,8 +8,8 @@ from string import Template
 
 import yaml
 
-from pipeline.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
-from pipeline.publish import AUTHOR, PACKAGE_ID
+from pipeline.publish.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_LABELS, HomicideComparison
+from pipeline.publish.package import AUTHOR, PACKAGE_ID
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
 

@@ -10,8 +10,8 @@ release/expected_rows.csv, unless release/acknowledged.yaml names the table and 
 the reason. An acknowledgement applies to that one release only: once the version it names is replaced, it no
 longer matches anything.
 
-    python -m pipeline.gate diff OLD_OUTPUTS NEW_OUTPUTS [FOLDER]   # the diff of two published packages
-    python -m pipeline.gate expect                          # write release/expected_rows.csv from outputs/
+    python -m pipeline.release.gate diff OLD_OUTPUTS NEW_OUTPUTS [FOLDER]   # the diff of two published packages
+    python -m pipeline.release.gate expect                          # write release/expected_rows.csv from outputs/
 """
 
 import csv
@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipeline.release import count_rows
-from pipeline.sqlcheck import quoted
+from pipeline.publish.sqlcheck import quoted
+from pipeline.release.versions import count_rows
 
 DIFF_MD = "RELEASE_DIFF.md"
 DIFF_CSV = "release_diff.csv"
@@ -276,7 +276,7 @@ def package_csvs(outputs: Path) -> dict[str, bytes]:
 
 
 def main(argv: list[str]) -> int:
-    from pipeline.locations import outputs_dir
+    from pipeline.operations.locations import outputs_dir
     from schemas import PUBLISHED_TABLES
 
     keys = {name: list(table.primary_key) for name, table in PUBLISHED_TABLES.items()}
@@ -293,7 +293,7 @@ def main(argv: list[str]) -> int:
             sys.stdout.write(report.decode("utf-8"))
         return 0
     if argv == ["expect"]:
-        from pipeline.locations import release_dir
+        from pipeline.operations.locations import release_dir
 
         outputs = outputs_dir()
         rows = {name: count_rows((outputs / "data" / f"{name}.csv").read_bytes()) for name in keys}

@@ -7,7 +7,7 @@ table (serious_violence.xlsx, made here: it is not in outputs/), the raw files w
 outputs/ and raw/ give the same bytes: entries in sorted order, each dated with the release date, the same
 permissions, the same compression.
 
-    python -m pipeline.archive [outputs] [raw] [dist]
+    python -m pipeline.release.archive [outputs] [raw] [dist]
 """
 
 import csv
@@ -21,7 +21,7 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
-from pipeline.locations import PROJECT_DIR, outputs_dir, raw_dir
+from pipeline.operations.locations import PROJECT_DIR, outputs_dir, raw_dir
 
 SUMS = "SHA256SUMS"
 WORKBOOK = "serious_violence.xlsx"

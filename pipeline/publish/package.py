@@ -21,7 +21,7 @@ from pathlib import Path
 
 import frictionless
 
-from pipeline import sqlcheck
+from pipeline.publish import sqlcheck
 from schemas.model import Table
 
 LICENCES = {
@@ -254,7 +254,7 @@ def write_package(folder: Path, descriptor: dict, files: dict[str, bytes]) -> No
     (folder / "datapackage.json").write_text(text, encoding="utf-8")
 
 
-# A table with more data rows than this is checked by the SQL checks (pipeline/sqlcheck.py, the same checks
+# A table with more data rows than this is checked by the SQL checks (pipeline/publish/sqlcheck.py, the same checks
 # derived from the same declarations, proven equal on a corpus of broken packages) instead of frictionless's
 # row-by-row Python, which takes about a minute per million rows (100,000 rows: ~5 s, measured by make bench; the
 # SQL checks cost ~0.2 s at that size). The real tables are below it (the largest, area_outcomes, has ~8,300 rows),

@@ -5,7 +5,8 @@ Every number in it is read from the out tables here, never written by hand, so i
 
 from dagster_duckdb import DuckDBResource
 
-from pipeline import chart, docs, release
+from pipeline.publish import chart, docs
+from pipeline.release import versions
 
 CHART_STREAMS = ("vru", "surge_grip")
 
@@ -69,7 +70,7 @@ def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
 def report_files(
     duckdb: DuckDBResource,
     descriptor: dict,
-    decided: release.Release,
+    decided: versions.Release,
     row_counts: dict[str, int],
     previous_changelog: str | None,
 ) -> dict[str, bytes]:
@@ -109,7 +110,7 @@ def report_files(
         ),
         "README.md": card.encode("utf-8"),
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
-        "CHANGELOG.md": release.changelog(previous_changelog, decided).encode("utf-8"),
+        "CHANGELOG.md": versions.changelog(previous_changelog, decided).encode("utf-8"),
         "CITATION.cff": docs.citation_cff(descriptor, decided.date).encode("utf-8"),
         "dataset.jsonld": docs.json_ld(descriptor).encode("utf-8"),
     }

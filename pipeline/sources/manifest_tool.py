@@ -1,11 +1,11 @@
 """The manifest tool: add a file or a source to raw/sources.yaml, re-hash files, check it all.
 
-    python -m pipeline.manifest_tool add raw/<path> --like <file_id> --file-id <new id> [--title ...]
+    python -m pipeline.sources.manifest_tool add raw/<path> --like <file_id> --file-id <new id> [--title ...]
         [--source-id ...] [--edition-date YYYY-MM-DD] [--transcribed-from ...]
-    python -m pipeline.manifest_tool add-source --source-id ... --title ... --publisher ... --url ...
+    python -m pipeline.sources.manifest_tool add-source --source-id ... --title ... --publisher ... --url ...
         --licence ... --kind ... [--date-published YYYY-MM-DD]
-    python -m pipeline.manifest_tool rehash [raw/<path> ...]
-    python -m pipeline.manifest_tool check
+    python -m pipeline.sources.manifest_tool rehash [raw/<path> ...]
+    python -m pipeline.sources.manifest_tool check
 
 `add` writes a files entry for a new file: its sha256, size and retrieval date (today) computed here, and
 how it is read (funding_layout, table_layout, layout_columns, table_options) copied from the entry of a file
@@ -30,8 +30,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.manifest import MANIFEST_NAME, ManifestError, load_manifest, sha256_of, verify_file
-from pipeline.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR
+from pipeline.sources.manifest import MANIFEST_NAME, ManifestError, load_manifest, sha256_of, verify_file
 
 PROJECT_FILE = "project__"  # file ids of what this project writes itself (mappings, rules)
 LAYOUT_FIELDS = ("funding_layout", "table_layout", "layout_columns", "table_options")
@@ -160,7 +160,9 @@ def _write_checked(path: Path, text: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.manifest_tool", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.sources.manifest_tool", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--raw", type=Path, default=PROJECT_DIR / "raw", help="the raw/ folder (default: the project's)"
     )

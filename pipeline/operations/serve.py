@@ -10,7 +10,7 @@ Every process started is recorded in .state/serve/processes.json with its proces
 those groups and then the PostgreSQL cluster, and nothing else. SV_SERVE_DIR moves the state folder; SV_PG_PORT,
 SV_GRPC_PORT and UI_PORT choose the ports.
 
-    python -m pipeline.serve start | stop | status | env | audit
+    python -m pipeline.operations.serve start | stop | status | env | audit
 """
 
 import argparse
@@ -29,7 +29,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.locations import PROJECT_DIR
+from pipeline.operations.locations import PROJECT_DIR
 
 BIN = Path(sys.executable).parent
 INSTANCE_CONFIG = PROJECT_DIR / "deploy" / "dagster.postgres.yaml"
@@ -204,7 +204,7 @@ def write_instance(stack: Stack) -> None:
     stack.home.mkdir(parents=True, exist_ok=True)
     shutil.copy(INSTANCE_CONFIG, stack.home / "dagster.yaml")
     stack.workspace.write_text(
-        "# Written by pipeline/serve.py: the webserver and the daemon load the code location from its server.\n"
+        "# Written by pipeline/operations/serve.py: the webserver and daemon load the code location from its server.\n"
         "load_from:\n"
         "  - grpc_server:\n"
         "      host: 127.0.0.1\n"
@@ -360,7 +360,7 @@ def audit(stack: Stack, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.serve", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m pipeline.operations.serve", description=__doc__.split("\n")[0])
     parser.add_argument("action", choices=["start", "stop", "status", "env", "audit"])
     parser.add_argument("--port", type=int, default=3001, help="audit: the read-only webserver's port")
     args = parser.parse_args(argv)

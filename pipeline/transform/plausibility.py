@@ -1,6 +1,6 @@
 """Running the plausibility rules of schemas/plausibility.py as Dagster asset checks.
 
-Each rule's SQL (pipeline/sql/checks/<name>.sql) returns its flags; they are stored in the warehouse as
+Each rule's SQL (pipeline/transform/sql/checks/<name>.sql) returns its flags; they are stored in the warehouse as
 `core.flags__<name>` (gathered into the published quality_flags table) and reported as the result of
 the rule's asset check, every flag listed in the check's metadata.
 """

@@ -5,7 +5,7 @@ point a build at other folders; SV_PUBLISH_URL names where the package is mirror
 import os
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def raw_dir() -> Path:
@@ -31,10 +31,10 @@ def warehouse_memory_limit() -> str:
 
 
 def publish_url() -> str:
-    """An fsspec URL the published package is mirrored to (pipeline/mirror.py); blank: outputs/ only."""
+    """An fsspec URL the published package is mirrored to (pipeline/release/mirror.py); blank: outputs/ only."""
     return os.environ.get("SV_PUBLISH_URL", "")
 
 
 def release_dir() -> Path:
-    """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/gate.py)."""
+    """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/release/gate.py)."""
     return Path(os.environ.get("SV_RELEASE_DIR", PROJECT_DIR / "release"))

@@ -96,8 +96,8 @@ def parse_amount(text: str) -> Amount:
 
 
 # The commonest printed form, "£8,907,532" or "£29,409.93": pounds, digits in groups of three, pence in two places.
-# An exact figure, read in SQL by pipeline/funding.py (tests/test_parsing.py checks it reads what parse_amount reads);
-# the pattern is both Python's and DuckDB's (RE2) syntax.
+# An exact figure, read in SQL by pipeline/transform/funding.py (tests/test_parsing.py checks it reads what
+# parse_amount reads); the pattern is both Python's and DuckDB's (RE2) syntax.
 PLAIN_POUNDS = r"£(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{2})?"
 
 

@@ -1,4 +1,4 @@
--- One figure per area, stream and single financial year, chosen by source authority (pipeline/funding.py says
+-- One figure per area, stream and single financial year, chosen by source authority (pipeline/transform/funding.py says
 -- the rule in words; tests/test_funding.py and tests/test_trust.py hold it to them).
 -- Only whole-allocation, single-year, single-area reports of the four streams count. Order of preference: the
 -- more authoritative kind of source; then exact over rounded over a bound; then the more precise wording (the
