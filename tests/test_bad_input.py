@@ -7,11 +7,13 @@ spreadsheet would run as a formula (=, + or @ first) is refused.
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.operations.build import JOB_COMMAND
+from schemas import PUBLISHED_TABLES
 from tests.conftest import snapshot
 
 HO = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
@@ -138,15 +140,56 @@ def test_bad_input_fails_with_a_clear_error_and_publishes_nothing(project, case)
     assert snapshot(project.outputs) == published
 
 
-def test_a_failed_blocking_check_in_the_core_step_stops_what_reads_the_asset(project):
-    """The core layer is one step (pipeline/defs/steps.py): a blocking check that fails part-way must still stop
-    every asset that reads the checked one, as it did when each asset was its own step."""
-    CASES["unparseable amount"][1](project)
-    build = project.build(only="core_funding_coverage")
+def break_area_code_pattern(project, monkeypatch):
+    """The published police_force_areas declared to accept Welsh codes only: its out asset's schema check fails
+    on the English areas, though every raw and core check passes."""
+    table = PUBLISHED_TABLES["police_force_areas"]
+    columns = [replace(c, pattern=r"W15\d{6}") if c.name == "area_code" else c for c in table.columns]
+    monkeypatch.setitem(PUBLISHED_TABLES, "police_force_areas", replace(table, columns=columns))
+
+
+# Per layer (each one Dagster step, pipeline/defs/steps.py): a failure, the asset whose blocking check fails, an asset
+# of the same step that reads it (not computed), one that does not (computed), and the asset built up to.
+BLOCKING = {
+    "raw": (
+        lambda project, _: CASES["spreadsheet formula in a text cell"][1](project),
+        ("raw_project__area_names", "matches_schema"),
+        "core_area_names",
+        "raw_reference__police_force_areas",
+        "core_area_names",
+    ),
+    "core": (
+        lambda project, _: CASES["unparseable amount"][1](project),
+        ("core_funding_reports", "figures_read"),
+        "core_funding_allocations",
+        "core_sources",
+        "core_funding_coverage",
+    ),
+    "out": (
+        break_area_code_pattern,
+        ("out_police_force_areas", "matches_schema"),
+        "out_violence_reduction_units",
+        "out_sources",
+        "out_violence_reduction_units",
+    ),
+}
+
+
+@pytest.mark.parametrize("layer", list(BLOCKING))
+def test_a_failed_blocking_check_stops_what_reads_the_asset_in_every_layer(project, monkeypatch, layer):
+    """A failed blocking check stops every asset that reads the checked one, whether it is computed in the same
+    step (each layer is one) or a later one; assets that do not read it are still computed."""
+    mutate, (failed, check), stopped, unaffected, target = BLOCKING[layer]
+    mutate(project, monkeypatch)
+    build = project.build(only=target)
     materialised = {m.asset_key.to_user_string() for m in build.result.get_asset_materialization_events()}
-    assert "core_funding_reports" in materialised and "core_sources" in materialised
-    assert not {"core_funding_allocations", "core_funding_coverage"} & materialised
-    assert "blocking asset check failed" in failure_text(build) and "figures_read" in failure_text(build)
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e.passed for e in build.result.get_asset_check_evaluations()
+    }
+    assert evaluations[(failed, check)] is False
+    assert failed in materialised and unaffected in materialised
+    assert stopped not in materialised
+    assert "blocking asset check failed" in failure_text(build) and check in failure_text(build)
 
 
 @pytest.mark.slow

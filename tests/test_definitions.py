@@ -1,6 +1,7 @@
 """The Definitions load with every asset, check, job and schedule the pipeline promises."""
 
 import dagster as dg
+import pytest
 
 from pipeline.definitions import defs as load_defs
 from pipeline.defs.project import project_defs
@@ -139,3 +140,38 @@ def test_sql_assets_depend_on_exactly_what_their_sql_reads():
     # A macro or helper table another asset makes: core.cited_source and raw.manifest_sources.
     assert "core_sources" in sql_deps("core_violence_reduction_units")
     assert sql_deps("core_sources") == ["raw_manifest__sources", "raw_project__source_kinds"]
+
+
+def test_no_private_dagster_module_is_imported():
+    """Only Dagster's public API: a module whose path has a part starting with `_` (dagster._core, ...) is
+    private and may change in any release. (ruff's SLF rule refuses private attributes in `make lint`.)"""
+    import ast
+
+    from pipeline.defs.resources import PROJECT_DIR
+
+    private = []
+    for path in sorted(PROJECT_DIR.glob("*/**/*.py")):
+        if ".venv" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for name in names:
+                root, *parts = name.split(".")
+                if root.startswith("dagster") and any(p.startswith("_") for p in parts):
+                    private.append(f"{path.relative_to(PROJECT_DIR)}: {name}")
+    assert private == []
+
+
+@pytest.mark.slow
+def test_dg_check_defs_passes():
+    """`dg check defs` loads pipeline/defs/ as the UI and `dg launch` do, and validates every definition."""
+    import subprocess
+
+    from pipeline.defs.resources import PROJECT_DIR
+    from pipeline.operations.build import cli_env
+
+    dg_cli = PROJECT_DIR / ".venv" / "bin" / "dg"
+    result = subprocess.run([dg_cli, "check", "defs"], cwd=PROJECT_DIR, env=cli_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr

@@ -6,7 +6,6 @@ containers start (docs/DEPLOYMENT.md says which parts the served-stack tests cov
 import re
 
 import yaml
-from dagster._core.instance.config import dagster_instance_config
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.operations import serve
@@ -19,8 +18,7 @@ def load(relative: str) -> dict:
 
 
 def test_the_container_instance_is_the_served_instance_plus_a_run_launcher():
-    served, _ = dagster_instance_config(str(DEPLOY), "dagster.postgres.yaml")
-    docker, _ = dagster_instance_config(str(DEPLOY / "docker"), "dagster.yaml")
+    served, docker = load("dagster.postgres.yaml"), load("docker/dagster.yaml")
     assert {k: v for k, v in docker.items() if k != "run_launcher"} == served
     launcher = docker["run_launcher"]
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")

@@ -129,11 +129,15 @@ class Warehouse(DuckDBResource):
             super().yield_for_execution(context) as resource,
             ExitStack() as run,
         ):
-            resource._run = run
+            resource.hold(run)
             try:
                 yield resource
             finally:
-                resource._run = resource._run_database = None
+                resource.hold(None)
+
+    def hold(self, run: ExitStack | None) -> None:
+        """Keep one database for the run `run` (closed with it), or, with None, let go of it."""
+        self._run, self._run_database = run, None
 
     @contextmanager
     def get_connection(self):
