@@ -1,4 +1,4 @@
-"""Reading raw CSVs as text and turning pandera failures into messages a person can act on.
+"""Pandera failures as messages a person can act on, for every stage that checks a table.
 
 Every message names the file, the row (counting the header as row 1, as a spreadsheet does) and the
 column, so that whoever fixes the input can go straight to the cell.
@@ -6,59 +6,22 @@ column, so that whoever fixes the input can go straight to the cell.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pandera.errors
 
-from schemas.model import RAW_TEXT, Table
+from schemas.model import Table
 
 FORMULA_CHECK = "no_spreadsheet_formula"
 ROW_COLUMN = "_row"  # spreadsheet row number kept beside every raw table
 MAX_LISTED = 50
 
 
-class RawFileError(ValueError):
-    """A raw file that cannot be read as a CSV table; the message names the file."""
-
-
 def spreadsheet_row(index: int, header_row: int = 1) -> int:
     """Row number as a spreadsheet shows it: the header is row 1 (or header_row), the first record the next."""
     return int(index) + header_row + 1
-
-
-def read_raw_csv(path: Path, header_row: int = 1) -> pd.DataFrame:
-    """Every cell as text, blank cells as missing, exactly as published (no type guessing).
-
-    Accepted as published: a UTF-8 byte-order mark (Excel writes one) and CRLF line endings (several
-    sources use them); title and note lines above the header row (header_row counts them). Refused with
-    the line named: bytes that are not UTF-8.
-    """
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise RawFileError(f"{path}: line {line} is not valid UTF-8 (byte {exc.start})") from exc
-    if not text.strip():
-        raise RawFileError(f"{path}: file is empty")
-    try:
-        # From the bytes (the C parser decodes them itself), as Arrow-backed text: what the raw schema checks.
-        frame = pd.read_csv(
-            io.BytesIO(data),
-            encoding="utf-8-sig",
-            dtype=RAW_TEXT,
-            keep_default_na=False,
-            na_values=[""],
-            skiprows=header_row - 1,
-        )
-    except (pd.errors.ParserError, csv.Error) as exc:
-        raise RawFileError(f"{path}: not a readable CSV table: {exc}") from exc
-    return frame
 
 
 @dataclass(frozen=True)

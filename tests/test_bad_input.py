@@ -210,7 +210,7 @@ def test_a_failure_in_each_layer_publishes_nothing(project, case):
 @pytest.mark.parametrize("case", ["byte-order mark", "CRLF line endings"])
 def test_accepted_variants_are_read_as_the_same_table(project, case):
     """A byte-order mark or CRLF line endings change no cell, no row number and no column of what is read."""
-    from pipeline.validation import read_raw_csv
+    from pipeline.sources.csvfile import read_raw_csv
 
     original = read_raw_csv(project.raw / ALIASES)
     data = (project.raw / ALIASES).read_bytes()

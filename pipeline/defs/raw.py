@@ -12,9 +12,10 @@ from dagster_duckdb import DuckDBResource
 from pipeline.defs.resources import ProjectPaths
 from pipeline.defs.steps import Step, step
 from pipeline.sources import workbooks
+from pipeline.sources.csvfile import RawFileError, read_raw_csv
 from pipeline.sources.manifest import Manifest, ManifestError, verify_file
 from pipeline.transform.warehouse import MANIFEST_ASSET, write_table
-from pipeline.validation import ROW_COLUMN, RawFileError, check_result, read_raw_csv, validate
+from pipeline.validation import ROW_COLUMN, check_result, validate
 from schemas import RAW_TABLES, Table
 from schemas.raw import layout_tables
 

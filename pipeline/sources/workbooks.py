@@ -21,7 +21,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 
-from pipeline.validation import RawFileError
+from pipeline.sources.csvfile import RawFileError
 from schemas.vocabulary import financial_year as year_label
 
 COLUMNS = (
