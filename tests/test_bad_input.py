@@ -8,6 +8,7 @@ spreadsheet would run as a formula (=, + or @ first) is refused.
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -271,4 +272,27 @@ def test_make_data_names_a_malformed_manifest_entry_without_a_traceback(project)
         "date_retrieved: '2026-02-30' is not an ISO date (YYYY-MM-DD)"
     ]
     assert "Traceback" not in run.stdout + run.stderr
+    assert snapshot(project.outputs) == published
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["spreadsheet formula in a text cell", "sha256 mismatch"])
+def test_make_data_ends_with_the_reason_and_no_stack_frame(project, case):
+    """A failed `make data` ends with a short summary: the failed check or step with its file, row, column and
+    value, where the full log is, and that outputs/ is unchanged; the console has no stack frame."""
+    _, mutate, expected = CASES[case]
+    mutate(project)
+    published = snapshot(project.outputs)
+    env = project.cli_env() | {"FORCE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.operations.build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+    assert run.returncode != 0
+    last = run.stderr.strip().splitlines()[-6:]
+    assert all(any(fragment in line for line in last) for fragment in expected), "\n".join(last)
+    assert last[-1] == f"Nothing was published: {project.outputs} is as it was."
+    full_log = Path(last[-2].removeprefix("Full log: "))
+    assert 'File "' in full_log.read_text()  # the stack frames are kept there, for whoever needs them
+    for text in (run.stdout, run.stderr):
+        assert "Traceback" not in text and 'File "' not in text and " - DEBUG - " not in text
     assert snapshot(project.outputs) == published

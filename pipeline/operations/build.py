@@ -4,10 +4,18 @@ A full run materialises every asset (tens of seconds). When nothing it depends o
 last successful publish (the files in raw/, the code in pipeline/ and schemas/, the pinned
 requirements) and outputs/ is still exactly what that publish wrote, the run is skipped: the same
 inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and sensor runs always run.
+
+What a person reads: the first line of each event at INFO and above, and, when the run fails, a summary last:
+each failed check and failed step with its file, row or cell, column, value and what to do, and that outputs/ was
+left as it was. The whole output, stack frames included, is kept in `.state/logs/make-data-<run start>.log`, and
+every event (DEBUG too) in the run's record, which the UI shows.
 """
 
+import datetime as dt
 import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +27,12 @@ INPUTS = ("pipeline", "schemas", "requirements.lock")
 # The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds
 # the code location through [tool.dg] in pyproject.toml).
 JOB_COMMAND = [str(Path(sys.executable).parent / "dg"), "launch", "--job", "publish_package"]
+# The console at INFO: Dagster's DEBUG events (every handled output, every resource) stay in the run's record.
+AT_INFO = ["--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})]
+# A console event's first line: "<date> <time> <zone> - dagster - <LEVEL> - <job> - <run id> - <step> - <message>".
+# The exception's module path in front of a step failure's message ("dagster._core...Failure: ").
+QUALIFIED_CLASS = re.compile(r"^[\w.]+\.\w+: ")
+EVENT_LINE = re.compile(r"^\S+ \S+ \S+ - dagster - (?P<level>[A-Z]+) - (?:[^ ]+ - [0-9a-f-]{36} - )?(?P<rest>.*)$")
 
 
 def cli_env(base: dict | None = None) -> dict:
@@ -59,12 +73,71 @@ def main() -> int:
     if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(raw, outputs):
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
-    result = subprocess.run(JOB_COMMAND, cwd=PROJECT_DIR, env=cli_env())
-    if result.returncode == 0:
+    log = log_path()
+    returncode = run_logged([*JOB_COMMAND, *AT_INFO], log)
+    if returncode == 0:
         stamp.write_text(current_stamp(raw, outputs) + "\n")
-    else:
-        stamp.unlink(missing_ok=True)
-    return result.returncode
+        print(f"published {outputs} (full log: {log})")
+        return 0
+    stamp.unlink(missing_ok=True)
+    print("\n".join(failure_summary(log, outputs)), file=sys.stderr)
+    return returncode
+
+
+def log_path() -> Path:
+    folder = Path(default_warehouse()).parent / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"make-data-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.log"
+
+
+def run_logged(command: list[str], log: Path) -> int:
+    """Run `command`, every line of its output into `log`; on the console, the first line of each event."""
+    with (
+        log.open("w", encoding="utf-8") as full,
+        subprocess.Popen(
+            command, cwd=PROJECT_DIR, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as job,
+    ):
+        assert job.stdout is not None
+        for line in job.stdout:
+            full.write(line)
+            event = EVENT_LINE.match(line.rstrip("\n"))
+            # A step skipped because an earlier one failed lists every output it waited for: the step is enough.
+            if event and event["level"] != "DEBUG" and "Dependencies for step" not in line:
+                print(f"{event['level'].lower()}: {event['rest']}"[:300], flush=True)
+        return job.wait()
+
+
+def failure_summary(log: Path, outputs: Path) -> list[str]:
+    """Why the newest run failed, read from its record: each failed blocking check and each failed step, with the
+    messages the pipeline wrote for them (file, row or cell, column, value, what to do)."""
+    reasons = []
+    try:
+        import dagster as dg  # only when a run failed: a no-op `make data` stays fast
+
+        with dg.DagsterInstance.get() as instance:
+            runs = instance.get_runs(limit=1)
+            events = instance.all_logs(runs[0].run_id) if runs else []
+        for entry in events:
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                check = event.asset_check_evaluation_data
+                if not check.passed:
+                    reasons.append(
+                        f"check {check.asset_key.to_user_string()}.{check.check_name} failed: {check.description}"
+                    )
+            elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
+                error = event.step_failure_data.error
+                message = QUALIFIED_CLASS.sub("", error.message.strip()) if error else "no message"
+                reasons.append(f"step {event.step_key} failed: {' '.join(message.split())}")
+    except Exception as exc:  # the summary must not hide the failure it summarises
+        reasons.append(f"(the run's record could not be read: {exc})")
+    lines = ["", "make data failed. Why:"]
+    lines += [f"- {reason}"[:2000] for reason in dict.fromkeys(reasons)] or ["- see the full log"]
+    lines += [f"Full log: {log}", f"Nothing was published: {outputs} is as it was."]
+    return lines
 
 
 if __name__ == "__main__":
