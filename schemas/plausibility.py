@@ -7,7 +7,9 @@ totals. Each rule is declared once here, with its thresholds; from the declarati
 - an asset check on the asset that makes the data (visible in the Dagster UI, with every flag as
   metadata): WARN where a person must decide, blocking ERROR where a value is impossible;
 - the rows it contributes to the published `quality_flags` table, with the explanation below;
-- what the published comparisons leave out in their `excluding_flagged` variant.
+- what the published comparisons leave out in their `excluding_flagged` variant: the rule's declared Action,
+  which the comparisons' SQL reads (core.plausibility_rules) and from which the flag's published `action` wording
+  is generated.
 
 The SQL of each rule is pipeline/transform/sql/checks/<name>.sql; it returns one row per flagged value with
 the columns of FLAG_COLUMNS, and reads its thresholds as named parameters ($max_robust_z, ...). No
@@ -17,6 +19,7 @@ rule names an area: a rule that finds one area's values wrong must find the next
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 # What every rule's SQL returns for each flagged value.
 FLAG_COLUMNS = (
@@ -30,6 +33,33 @@ FLAG_COLUMNS = (
     "source_id",  # the document the flagged value comes from
 )
 SEVERITIES = ("warn", "error")
+# The outlier rules' robust deviation: the median absolute deviation times this (one standard deviation for
+# normally distributed values). Used by pipeline/transform/sql/macros/robust_score.sql and named in the explanation.
+ROBUST_SCALE = 1.4826
+
+
+class Action(StrEnum):
+    """What the package does with a value a rule flags."""
+
+    STOPS_BUILD = "stops_build"  # the run stops (the rules of severity error, and only they)
+    EXCLUDED = "excluded_from_excluding_flagged"  # left out of a comparison's excluding_flagged variant
+    KEPT = "kept_and_flagged"  # published as given, with the flag; no comparison uses it
+    NOT_PUBLISHED = "not_published"  # the value is not published; the flag is for the reader of the source
+
+
+# The comparison whose excluding_flagged variant leaves out the flagged values of each table (the rule's table).
+COMPARISON_OF = {"area_outcomes": "outcome_comparison", "outcome_change_by_area": "outcome_change_by_group"}
+
+
+def action_text(action: Action, table: str) -> str:
+    """The published wording of what the package does with a flagged value of `table` (quality_flags.action)."""
+    if action is Action.STOPS_BUILD:
+        return "the run stops; nothing is published"
+    if action is Action.EXCLUDED:
+        return f"left out of the excluding_flagged variant of {COMPARISON_OF[table]}; kept, with this flag, in {table}"
+    if action is Action.KEPT:
+        return "published as the source gives it, with this flag; no published comparison uses it"
+    return "nothing published rests on it; reported for the reader of the source table"
 
 
 @dataclass(frozen=True)
@@ -39,7 +69,7 @@ class Rule:
     table: str  # the published table that holds the flagged values
     severity: str  # warn: a person must decide; error: impossible, and the run stops
     explanation: str  # what the rule tests and why, for the flags table and the Dagster UI
-    action: str  # what the package does with a flagged value
+    action: Action  # what the package does with a flagged value
     params: dict = field(default_factory=dict)
     query: str = (
         ""  # the SQL file (pipeline/transform/sql/checks/<query>.sql) when two rules share one; default: the name
@@ -49,9 +79,17 @@ class Rule:
     def sql_name(self) -> str:
         return self.query or self.name
 
+    @property
+    def action_text(self) -> str:
+        return action_text(self.action, self.table)
+
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"rule {self.name!r}: severity must be one of {SEVERITIES}")
+        if (self.severity == "error") != (self.action is Action.STOPS_BUILD):
+            raise ValueError(f"rule {self.name!r}: a rule stops the build if and only if its severity is error")
+        if self.action is Action.EXCLUDED and self.table not in COMPARISON_OF:
+            raise ValueError(f"rule {self.name!r}: no comparison leaves out flagged values of {self.table}")
 
 
 RATE_MEASURES = (
@@ -60,8 +98,6 @@ RATE_MEASURES = (
     "violence_with_injury_rate_per_1000",
     "violence_without_injury_rate_per_1000",
 )
-EXCLUDED = "left out of the excluding_flagged variant of outcome_comparison; kept, with this flag, in area_outcomes"
-KEPT = "published as the source gives it, with this flag; no published comparison uses it"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -72,7 +108,7 @@ RULES: tuple[Rule, ...] = (
         explanation="A source's url must be the publisher's own address, which a reader can follow: never a cache, "
         "mirror, staging or editing host. Where the document was read on such a host, that address goes in "
         "archive_url and url gives the publisher's.",
-        action="the run stops; nothing is published",
+        action=Action.STOPS_BUILD,
         params={
             "hosts": (
                 r"^https?://webcachetest\.",
@@ -94,7 +130,7 @@ RULES: tuple[Rule, ...] = (
         "to the published England and Wales figure for each count column that is published as a measure "
         "(populations, rounded to 100 per area, within the tolerance). A table that does not add up was misread "
         "or misprinted.",
-        action="the run stops; nothing is published",
+        action=Action.STOPS_BUILD,
         params={"population_tolerance": 400, "published": True},
     ),
     Rule(
@@ -105,7 +141,7 @@ RULES: tuple[Rule, ...] = (
         severity="warn",
         explanation="The same sum for the count columns of the ONS tables that the package does not publish: a "
         "column that does not add up says something about the table's care, though no published value is in it.",
-        action="nothing published rests on it; reported for the reader of the source table",
+        action=Action.NOT_PUBLISHED,
         params={"population_tolerance": 400, "published": False},
     ),
     Rule(
@@ -115,7 +151,7 @@ RULES: tuple[Rule, ...] = (
         severity="error",
         explanation="In an ONS table by Community Safety Partnership, each force's total must equal the sum of its "
         "partnerships, for every column published as a measure (where the table prints both).",
-        action="the run stops; nothing is published",
+        action=Action.STOPS_BUILD,
     ),
     Rule(
         name="no_negative_counts_or_rates",
@@ -124,7 +160,7 @@ RULES: tuple[Rule, ...] = (
         severity="error",
         explanation="A count, population or rate below zero is impossible, in every cell of every ONS table, "
         "published or not (percentage changes may be negative and are not checked).",
-        action="the run stops; nothing is published",
+        action=Action.STOPS_BUILD,
     ),
     Rule(
         name="peer_outlier",
@@ -132,9 +168,10 @@ RULES: tuple[Rule, ...] = (
         table="area_outcomes",
         severity="warn",
         explanation="A rate far outside those of the other areas for the same measure, period and edition: more "
-        "than max_robust_z robust deviations (median absolute deviation x 1.4826) from the median of the 43 areas. "
+        f"than max_robust_z robust deviations (median absolute deviation x {ROBUST_SCALE}) from the median of the "
+        "43 areas. "
         "A real one-off (a mass-casualty event counted in one year) or a source error: a person must decide.",
-        action=EXCLUDED,
+        action=Action.EXCLUDED,
         params={"measures": RATE_MEASURES, "max_robust_z": 5.0},
     ),
     Rule(
@@ -147,7 +184,7 @@ RULES: tuple[Rule, ...] = (
         "nearest the period's middle year / 1,000,000) must lie within max_ratio times, plus slack_per_year, of the "
         "average of the counted years that fall in the period. Counts are police recorded, rates from the Homicide "
         "Index, so small differences are expected.",
-        action=EXCLUDED,
+        action=Action.EXCLUDED,
         params={"max_ratio": 2.0, "slack_per_year": 5.0},
     ),
     Rule(
@@ -159,7 +196,7 @@ RULES: tuple[Rule, ...] = (
         "editions of the same statistic by more than relative_tolerance of the earlier value (and more than "
         "absolute_tolerance). ONS revises homicide figures as cases are decided, but by a few per cent; a larger "
         "move is a revision to explain or an error.",
-        action=EXCLUDED,
+        action=Action.EXCLUDED,
         params={"relative_tolerance": 0.25, "absolute_tolerance": 0.5},
     ),
     Rule(
@@ -172,8 +209,7 @@ RULES: tuple[Rule, ...] = (
         "measure, same editions), judged only where at least min_count_before offences were recorded before (a "
         "change from 3 to 8 homicides is noise, not news): a recording change, a boundary change or a source "
         "error is likelier than a real change of that size, and a person must decide.",
-        action="left out of the excluding_flagged variant of outcome_change_by_group; kept, with this flag, in "
-        "outcome_change_by_area",
+        action=Action.EXCLUDED,
         params={"max_robust_z": 5.0, "min_count_before": 50},
     ),
     Rule(
@@ -185,7 +221,7 @@ RULES: tuple[Rule, ...] = (
         "and that differs by more than max_ratio from the median of the same area's other chosen figures for the "
         "stream in years when national allocations were near-flat. A probable misprint unless another source "
         "confirms it.",
-        action=KEPT,
+        action=Action.KEPT,
         params={"streams": ("vru",), "years": ("2019-20", "2020-21", "2021-22"), "max_ratio": 1.25},
     ),
     Rule(
@@ -195,7 +231,7 @@ RULES: tuple[Rule, ...] = (
         severity="warn",
         explanation="A multi-year total that equals, to the pound, a single-year figure for the same area and "
         "stream inside its span: most likely a per-year amount read as a total.",
-        action=KEPT,
+        action=Action.KEPT,
     ),
     Rule(
         name="area_above_national_total",
@@ -203,7 +239,7 @@ RULES: tuple[Rule, ...] = (
         table="funding_allocations",
         severity="warn",
         explanation="An area's chosen figure larger than the published national total of its stream and year.",
-        action=KEPT,
+        action=Action.KEPT,
     ),
     Rule(
         name="known_cells_above_national_total",
@@ -212,7 +248,7 @@ RULES: tuple[Rule, ...] = (
         severity="warn",
         explanation="The sum of the known area figures (their lowest readings) already exceeds the published "
         "national total of the stream and year, before any missing area is added.",
-        action=KEPT,
+        action=Action.KEPT,
     ),
 )
 

@@ -19,23 +19,19 @@ from schemas.vocabulary import (
     STREAMS,
     VARIANTS,
     VERDICTS,
+    source_kind_ranks,
+    stream_first_year,
+    stream_last_year,
 )
 
 FINANCIAL_YEAR = r"\d{4}-\d{2}"
-SOURCE_KINDS = (
-    "official_table",
-    "official_answer",
-    "official_report",
-    "pcc_vru_publication",
-    "press",
-    "research_publication",
-    "code_list",
-    "compilation",
-)
+SOURCE_KIND_RANKS = source_kind_ranks()
+SOURCE_KINDS = tuple(SOURCE_KIND_RANKS)
 STREAM_DESCRIPTION = (
     "Funding stream: vru (Violence Reduction Unit grant), surge_grip (Surge, renamed Grip in 2021: hotspot "
-    "policing grant to the force, until 2023-24), hotspot_fund (Grip merged with anti-social behaviour hotspot "
-    "money from 2024-25: Hotspot Response, then Hotspot Action), svd (Serious Violence Duty grant)"
+    f"policing grant to the force, until {stream_last_year('surge_grip')}), hotspot_fund (Grip merged with "
+    f"anti-social behaviour hotspot money from {stream_first_year('hotspot_fund')}: Hotspot Response, then "
+    "Hotspot Action), svd (Serious Violence Duty grant)"
 )
 AMOUNT_KIND_DESCRIPTION = (
     "How the printed amount reads: exact (to the pound or penny), rounded ('£3.37m', 'around £1.5m', 'c.£535k'), "
@@ -113,7 +109,7 @@ SOURCES = Table(
             "compilation), 4 press, research bodies and other reports.",
             required=True,
             minimum=1,
-            maximum=4,
+            maximum=max(SOURCE_KIND_RANKS.values()),
         ),
         Column(
             "verification",
@@ -494,8 +490,9 @@ FUNDING_COVERAGE = Table(
     title="Funding coverage",
     description=(
         "Every area, stream and year for which a Home Office figure could exist, and what is known: VRU and "
-        "Surge/Grip for the VRU areas from their first funded year (Grip to 2023-24), the hotspot fund (from "
-        "2024-25) and the Serious Violence Duty grant (from 2022-23) for all 43 areas. Gaps stay gaps."
+        f"Surge/Grip for the VRU areas from their first funded year (Grip to {stream_last_year('surge_grip')}), "
+        f"the hotspot fund (from {stream_first_year('hotspot_fund')}) and the Serious Violence Duty grant (from "
+        f"{stream_first_year('svd')}) for all 43 areas. Gaps stay gaps."
     ),
     columns=(
         *CELL,
@@ -1163,7 +1160,7 @@ OUTCOME_CHANGE_BY_GROUP = Table(
         Column(
             "area_group",
             "string",
-            "vru_from_2019-20, vru_from_2022-23 or no_vru.",
+            ", ".join(AREA_GROUPS[:-1]) + f" or {AREA_GROUPS[-1]}.",
             required=True,
             enum=AREA_GROUPS,
         ),
@@ -1214,7 +1211,7 @@ def _panel_source(prefix: str, value: str, derived_from: str) -> Column:
     )
 
 
-def _panel_columns() -> tuple[Column, ...]:
+def panel_columns() -> tuple[Column, ...]:
     columns: list[Column] = []
     for stream in STREAMS:
         columns += [
@@ -1280,7 +1277,7 @@ AREA_YEAR = Table(
             required=True,
             enum=PANEL_YEARS,
         ),
-        *_panel_columns(),
+        *panel_columns(),
     ),
     primary_key=("area_code", "financial_year"),
     foreign_keys=(

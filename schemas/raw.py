@@ -8,13 +8,11 @@ missing or extra column fails loudly.
 from dataclasses import replace
 
 from schemas.model import Column, Table
-from schemas.vocabulary import COMPONENTS, REPORT_STREAMS, VERDICTS
+from schemas.vocabulary import COMPONENTS, GBP_AS_PRINTED, GBP_HINT, REPORT_STREAMS, VERDICTS
 
 PFA_CODE = r"(E23|W15)\d{6}"
 PFA_HINT = "an ONS police force area code, like 'E23000001' or 'W15000003'"
-# Amounts as the Home Office prints them: "£8,907,532" or "£29,409.93". No sign is accepted.
-GBP_AS_PRINTED = r"£\d{1,3}(,\d{3})*(\.\d{2})?"
-GBP_HINT = "an amount in pounds as printed, like '£8,907,532' or '£29,409.93' (no sign, no words)"
+# Amounts as the Home Office prints them (GBP_AS_PRINTED, GBP_HINT) come from schemas/vocabulary.py.
 
 
 def _text(name: str, description: str, **kwargs) -> Column:

@@ -1,6 +1,11 @@
 """The project's vocabularies, each written once: financial years ('2019-20' is April 2019 to March 2020),
-funding streams and components, kinds of printed amount, verdicts on claims. Raw and published schemas and
-the pipeline read them from here."""
+funding streams and the years each ran, components, kinds of printed amount, amounts as printed, verdicts on
+claims, the groups of areas that outcome comparisons compare. Raw and published schemas, the pipeline's SQL and
+Python, the charts and the card read them from here (or generate their text from them)."""
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
 
 
 def financial_year(start: int) -> str:
@@ -18,10 +23,96 @@ OUTCOME_YEARS = tuple(financial_year(y) for y in range(2010, 2027))
 # Funding streams a figure is chosen for (allocations), and the labels a report may also carry.
 STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
 REPORT_STREAMS = (*STREAMS, "combined", "other")
+# The financial years (by their starting calendar year) each stream ran: first, and last (None: still running).
+# Surge/Grip ran until Grip was merged into the hotspot fund; the Serious Violence Duty grant began with the duty.
+STREAM_YEARS: dict[str, tuple[int, int | None]] = {
+    "vru": (2019, None),
+    "surge_grip": (2019, 2023),
+    "hotspot_fund": (2024, None),
+    "svd": (2022, None),
+}
+# The streams paid only to areas with a VRU, from the VRU's first funded year; the others go to every area.
+VRU_AREA_STREAMS = ("vru", "surge_grip")
+
+
+def stream_runs(stream: str, year: str) -> bool:
+    """Whether the stream ran in the financial year ('2023-24'), by STREAM_YEARS."""
+    first, last = STREAM_YEARS[stream]
+    return financial_year(first) <= year and (last is None or year <= financial_year(last))
+
+
+def stream_first_year(stream: str) -> str:
+    return financial_year(STREAM_YEARS[stream][0])
+
+
+def stream_last_year(stream: str) -> str:
+    last = STREAM_YEARS[stream][1]
+    if last is None:
+        raise ValueError(f"stream {stream!r} is still running")
+    return financial_year(last)
+
+
 COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
 AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound")
+# An exact amount as the Home Office prints it, "£8,907,532" or "£29,409.93": pounds with digits in groups of
+# three, pence in two places, no sign, no words. One pattern for the raw schemas (which refuse anything else in
+# an amount column) and for the pipeline's SQL (which reads these directly and sends any other printed amount to
+# pipeline/transform/parsing.parse_amount); it is both Python's and DuckDB's (RE2) syntax.
+GBP_AS_PRINTED = r"£\d{1,3}(?:,\d{3})*(?:\.\d{2})?"
+GBP_HINT = "an amount in pounds as printed, like '£8,907,532' or '£29,409.93' (no sign, no words)"
 VERDICTS = ("supported", "supported_with_caveats", "misstated", "not_supported")
-# Outcome comparisons: areas grouped by the year their VRU was first funded, and each figure computed with every
-# value and without the values a plausibility rule flagged.
-AREA_GROUPS = ("vru_from_2019-20", "vru_from_2022-23", "no_vru")
+
+# Kinds of source and their authority rank live in one place, the project's mapping raw/mappings/source_kinds.csv:
+# the pipeline loads it as a raw table (its lineage is published), and the published schema's enum and range are
+# read from it here, in its row order.
+SOURCE_KINDS_CSV = Path(__file__).resolve().parents[1] / "raw" / "mappings" / "source_kinds.csv"
+
+
+def source_kind_ranks(path: Path | None = None) -> dict[str, int]:
+    """Each kind of source with its authority rank (1 highest), in the mapping's order."""
+    with (path or SOURCE_KINDS_CSV).open(encoding="utf-8", newline="") as handle:
+        return {row["kind"]: int(row["authority_rank"]) for row in csv.DictReader(handle)}
+
+
+@dataclass(frozen=True)
+class AreaGroup:
+    """A group of areas in the outcome comparisons: those whose VRU was first funded in one year, or those
+    without a VRU (first_funded_year None)."""
+
+    first_funded_year: str | None
+
+    @property
+    def code(self) -> str:
+        return "no_vru" if self.first_funded_year is None else f"vru_from_{self.first_funded_year}"
+
+    @property
+    def name(self) -> str:
+        """Short label, for charts and table cells."""
+        return "no VRU" if self.first_funded_year is None else f"VRU from {self.first_funded_year}"
+
+    @property
+    def in_words(self) -> str:
+        """The label inside a sentence."""
+        return (
+            "areas without a VRU"
+            if self.first_funded_year is None
+            else f"areas with a VRU from {self.first_funded_year}"
+        )
+
+
+# Outcome comparisons: areas grouped by the year their VRU was first funded (violence_reduction_units), then the
+# areas without a VRU; and each figure computed with every value and without the values a plausibility rule
+# flagged.
+AREA_GROUP_LIST = (AreaGroup("2019-20"), AreaGroup("2022-23"), AreaGroup(None))
+AREA_GROUPS = tuple(g.code for g in AREA_GROUP_LIST)
+AREA_GROUP = {g.code: g for g in AREA_GROUP_LIST}
+
+
+def area_group_sql(first_funded_year: str) -> str:
+    """The SQL expression giving an area's group code from its VRU's first funded year (NULL: no VRU)."""
+    none = AreaGroup(None).code
+    prefix = AreaGroup("").code
+    return f"CASE WHEN {first_funded_year} IS NULL THEN '{none}' ELSE '{prefix}' || {first_funded_year} END"
+
+
 VARIANTS = ("all_values", "excluding_flagged")

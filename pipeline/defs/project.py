@@ -21,7 +21,8 @@ from pipeline.defs.raw import raw_steps
 from pipeline.defs.resources import ProjectPaths, build_resources
 from pipeline.defs.steps import Step, layer
 from pipeline.sources.manifest import Manifest, ManifestError
-from pipeline.transform.plausibility import CHECKS_DIR
+from pipeline.transform.plausibility import CHECKS_DIR, MACROS
+from pipeline.transform.sqltext import sql_text
 from schemas import PUBLISHED_TABLES, RAW_TABLES, Table
 from schemas.plausibility import RULES
 from schemas.raw import layout_tables
@@ -35,13 +36,15 @@ def readable_manifest(paths: ProjectPaths) -> Manifest | None:
 
 
 def code_version(step: Step, tables: dict[str, Table]) -> str:
-    """A digest of what computes one asset: its function, the SQL named after it, the SQL of the plausibility
-    rules checked on it, and the table it declares. It changes when one of those does, so the UI can say which
-    assets a code change made stale. (Helpers the function calls in other modules are not followed.)"""
+    """A digest of what computes one asset: its function, the SQL named after it (as it runs, generated parts
+    filled in), the SQL of the plausibility rules checked on it and the macros they share, and the table it
+    declares. It changes when one of those does, so the UI can say which assets a code change made stale.
+    (Helpers the function calls in other modules are not followed.)"""
     name = step.key.to_user_string()
     parts = [inspect.getsource(step.compute)]
-    sql = [SQL_DIR / f"{name}.sql", *(CHECKS_DIR / f"{r.sql_name}.sql" for r in RULES if r.asset == name)]
-    parts += [path.read_text(encoding="utf-8") for path in sql if path.is_file()]
+    checks = [CHECKS_DIR / f"{r.sql_name}.sql" for r in RULES if r.asset == name]
+    sql = [SQL_DIR / f"{name}.sql", *checks, *([MACROS] if checks else [])]
+    parts += [sql_text(path) for path in sql if path.is_file()]
     parts.append(repr(tables.get(name)))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 

@@ -18,7 +18,7 @@ matplotlib.use("Agg")  # no screen on build machines; also keeps the PNG identic
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from schemas.vocabulary import AREA_GROUPS  # noqa: E402
+from schemas.vocabulary import AREA_GROUP, AREA_GROUPS, stream_first_year  # noqa: E402
 
 STREAM_LABELS = {"vru": "VRU", "surge_grip": "Surge/Grip", "hotspot_fund": "Hotspot fund", "svd": "SVD"}
 
@@ -86,17 +86,19 @@ def funding_grid_png(
 
 
 GROUPS = AREA_GROUPS
-GROUP_NAMES = {"vru_from_2019-20": "VRU from 2019-20", "vru_from_2022-23": "VRU from 2022-23", "no_vru": "no VRU"}
+GROUP_NAMES = {code: group.name for code, group in AREA_GROUP.items()}
 
 
 # Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), with a marker and a line
 # style each, so that no group is told apart by colour alone. Dotted lines are kept for "flagged values included".
-GROUP_STYLE = {
-    "vru_from_2019-20": ("#0072B2", "o"),
-    "vru_from_2022-23": ("#E69F00", "s"),
-    "no_vru": ("#009E73", "^"),
-}
-GROUP_LINE = {"vru_from_2019-20": "-", "vru_from_2022-23": "--", "no_vru": "-."}
+# Given to the groups in their order in schemas/vocabulary.py; a group beyond these has no style and fails here.
+_COLOURS, _MARKERS, _LINES = ("#0072B2", "#E69F00", "#009E73"), ("o", "s", "^"), ("-", "--", "-.")
+if len(GROUPS) > len(_COLOURS):
+    raise ValueError(f"chart.py styles {len(_COLOURS)} area groups; schemas/vocabulary.py declares {len(GROUPS)}")
+GROUP_STYLE = {group: (_COLOURS[i], _MARKERS[i]) for i, group in enumerate(GROUPS)}
+GROUP_LINE = {group: _LINES[i] for i, group in enumerate(GROUPS)}
+# Where each group's dots sit in the change chart's row for a measure: spread evenly, the first on top.
+GROUP_OFFSET = {group: 0.22 * ((len(GROUPS) - 1) / 2 - i) for i, group in enumerate(GROUPS)}
 
 
 @dataclass(frozen=True)
@@ -172,13 +174,14 @@ def homicide_png(comparison: HomicideComparison, caption: str) -> bytes:
             arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.6},
         )
     ax.set_xlim(-0.3, len(labels) + 2.6)
-    if "2019-20" in periods:
-        x = periods.index("2019-20")
+    began = stream_first_year("vru")
+    if began in periods:
+        x = periods.index(began)
         ax.axvline(x, color="#888888", linestyle="--", linewidth=1)
         ax.text(
             x + 0.05,
             top * 1.12,
-            "first period wholly after\nVRU funding began (2019-20)",
+            f"first period wholly after\nVRU funding began ({began})",
             fontsize=8,
             va="top",
             color="#555555",
@@ -215,7 +218,7 @@ def change_png(rows: list[tuple], caption: str) -> bytes:
             if not found:
                 continue
             change, n_areas = float(found[0][2]), found[0][3]
-            offset = {"vru_from_2019-20": 0.22, "vru_from_2022-23": 0.0, "no_vru": -0.22}[group]
+            offset = GROUP_OFFSET[group]
             ax.scatter(change, y + offset, color=colour, marker=marker, s=60, zorder=3)
             ax.annotate(
                 f"{GROUP_NAMES[group]} ({n_areas}): {change:+.1f}%",

@@ -12,6 +12,7 @@ from pipeline.publish.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_
 from pipeline.publish.package import AUTHOR, PACKAGE_ID
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
+from schemas.vocabulary import AREA_GROUP, stream_first_year
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CHART_PATH = "funding_by_area_and_year.png"
@@ -191,11 +192,7 @@ def homicide_alt(comparison: HomicideComparison) -> str:
     return text + " Descriptive: it says nothing about what caused any difference."
 
 
-IN_WORDS = {
-    "vru_from_2019-20": "areas with a VRU from 2019-20",
-    "vru_from_2022-23": "areas with a VRU from 2022-23",
-    "no_vru": "areas without a VRU",
-}
+IN_WORDS = {code: group.in_words for code, group in AREA_GROUP.items()}
 
 
 def change_section(rows: list[tuple]) -> tuple[str, str]:
@@ -293,6 +290,7 @@ def dataset_card(
         title=descriptor["title"],
         vru_areas=row_counts["violence_reduction_units"],
         police_force_areas=row_counts["police_force_areas"],
+        hotspot_from=stream_first_year("hotspot_fund"),
         version=descriptor["version"],
         date=release_date,
         description=descriptor["description"],

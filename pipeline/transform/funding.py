@@ -24,8 +24,16 @@ import pandas as pd
 
 from pipeline.publish.sqlcheck import literal, quoted
 from pipeline.transform import parsing
+from pipeline.transform.sqltext import sql_text
 from pipeline.validation import Failure
-from schemas.vocabulary import FUNDING_FIRST_YEAR, FUNDING_LAST_YEAR, STREAMS, financial_year
+from schemas.vocabulary import (
+    FUNDING_FIRST_YEAR,
+    FUNDING_LAST_YEAR,
+    STREAMS,
+    VRU_AREA_STREAMS,
+    financial_year,
+    stream_runs,
+)
 
 REPORT_FIELDS = (
     "area_as_published",
@@ -137,7 +145,9 @@ def build_reports(
     spans, span_errors = _read_each(texts, parsing.parse_year_span)
     for text, span in spans.items():
         if span.first and not FIRST_YEAR <= int(span.first[:4]) <= LAST_YEAR + 1:
-            span_errors[text] = f"year {span.first} is outside 2019-20 to 2026-27"
+            span_errors[text] = (
+                f"year {span.first} is outside {financial_year(FIRST_YEAR)} to {financial_year(LAST_YEAR + 1)}"
+            )
     years = pd.DataFrame(
         [(t, s.first, s.last, s.inferred, None) for t, s in spans.items() if t not in span_errors]
         + [(t, None, None, False, e) for t, e in span_errors.items()],
@@ -414,7 +424,7 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
         con.execute("CREATE SCHEMA core")
         con.register("frame", reports)
         con.execute("CREATE TABLE core.funding_reports AS SELECT * FROM frame")
-        con.execute(ALLOCATION_SQL.read_text(encoding="utf-8"), {"streams": list(ALLOCATION_STREAMS)})
+        con.execute(sql_text(ALLOCATION_SQL), {"streams": list(ALLOCATION_STREAMS)})
         # Amounts as exact text ('2580000.00'): a DECIMAL column would reach pandas as floats.
         exact = ("amount_gbp", "min_reported_gbp", "max_reported_gbp")
         amounts = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in exact)
@@ -427,24 +437,16 @@ def financial_years() -> list[str]:
 
 
 def expected_cells(vru_first_years: dict[str, str], all_areas: list[str]) -> pd.DataFrame:
-    """Every area, stream and year for which a Home Office figure could exist.
-
-    VRU and Surge/Grip go to the areas with a VRU from its first funded year (Grip until 2023-24:
-    from 2024-25 it is merged into the hotspot fund); the hotspot fund (from 2024-25) and the
-    Serious Violence Duty grant (from 2022-23) go to all 43 areas.
+    """Every area, stream and year for which a Home Office figure could exist: each stream in the years it ran
+    (schemas/vocabulary.py STREAM_YEARS), the VRU_AREA_STREAMS to the areas with a VRU from its first funded
+    year, the others to every area.
     """
     rows = []
     for year in financial_years():
         for area, first in vru_first_years.items():
-            if year >= first:
-                rows.append((area, "vru", year))
-                if year <= "2023-24":
-                    rows.append((area, "surge_grip", year))
+            rows += [(area, s, year) for s in VRU_AREA_STREAMS if year >= first and stream_runs(s, year)]
         for area in all_areas:
-            if year >= "2024-25":
-                rows.append((area, "hotspot_fund", year))
-            if year >= "2022-23":
-                rows.append((area, "svd", year))
+            rows += [(area, s, year) for s in STREAMS if s not in VRU_AREA_STREAMS and stream_runs(s, year)]
     return pd.DataFrame(rows, columns=["area_code", "stream", "financial_year"])
 
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from schemas.vocabulary import financial_year
+from schemas.vocabulary import GBP_AS_PRINTED, financial_year
 
 
 class ParseError(ValueError):
@@ -95,10 +95,10 @@ def parse_amount(text: str) -> Amount:
     return Amount(gbp=value, kind=kind, low=low, high=high, over_years=over_years)
 
 
-# The commonest printed form, "£8,907,532" or "£29,409.93": pounds, digits in groups of three, pence in two places.
-# An exact figure, read in SQL by pipeline/transform/funding.py (tests/test_parsing.py checks it reads what
-# parse_amount reads); the pattern is both Python's and DuckDB's (RE2) syntax.
-PLAIN_POUNDS = r"£(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d{2})?"
+# The commonest printed form, "£8,907,532" or "£29,409.93": the raw schemas' amount as printed
+# (schemas/vocabulary.py). An exact figure, read in SQL by pipeline/transform/funding.py (tests/test_parsing.py
+# checks it reads what parse_amount reads); any other printed amount goes to parse_amount.
+PLAIN_POUNDS = GBP_AS_PRINTED
 
 
 def ranges_meet(amounts: list[Amount]) -> bool:

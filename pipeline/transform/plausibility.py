@@ -13,9 +13,12 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipeline.transform.sqltext import sql_text
 from schemas.plausibility import FLAG_COLUMNS, Rule, rules_for
 
 CHECKS_DIR = Path(__file__).resolve().parent / "sql" / "checks"
+# The outlier method the rules share (robust_centre, robust_spread, robust_z, ...), made before each rule runs.
+MACROS = Path(__file__).resolve().parent / "sql" / "macros" / "robust_score.sql"
 MAX_LISTED = 50
 
 
@@ -34,7 +37,8 @@ def check_specs(asset: str) -> list[dg.AssetCheckSpec]:
 
 def flags(con, rule: Rule) -> pd.DataFrame:
     """The rule's flags: one row per flagged value, with FLAG_COLUMNS."""
-    query = (CHECKS_DIR / f"{rule.sql_name}.sql").read_text(encoding="utf-8")
+    query = sql_text(CHECKS_DIR / f"{rule.sql_name}.sql")
+    con.execute(sql_text(MACROS))
     params = {k: list(v) if isinstance(v, tuple) else v for k, v in rule.params.items()}
     frame = con.execute(query, params or None).df()
     missing = [c for c in FLAG_COLUMNS if c not in frame]

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipeline.transform.sqltext import sql_text
 from schemas.model import Table
 
 MANIFEST_ASSET = "raw_manifest__sources"
@@ -16,6 +17,7 @@ MADE_BY = {
     "raw.manifest_sources": MANIFEST_ASSET,
     "core.source_urls": "core_sources",
     "core.cited_source": "core_sources",
+    "core.plausibility_rules": "core_quality_flags",
     "core.ons_pfa_cells": "core_area_outcomes",
     "core.ons_wide_cells": "core_area_outcomes",
     "core.full_year": "core_area_outcomes",
@@ -28,7 +30,7 @@ _TABLE_REF = re.compile(r"\b(raw|core)\.([a-z][a-z0-9_]*)")
 def sql_deps(name: str) -> list[str]:
     """The assets whose tables or macros pipeline/transform/sql/<name>.sql reads: `raw.x` is made by raw_x, `core.x` by
     core_x (or as MADE_BY says), so the lineage auditors see is the lineage the SQL has."""
-    text = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    text = sql_text(SQL_DIR / f"{name}.sql")
     code = "\n".join(line.split("--")[0] for line in text.splitlines())
     return sorted(
         {MADE_BY.get(f"{schema}.{table}", f"{schema}_{table}") for schema, table in _TABLE_REF.findall(code)} - {name}
@@ -37,7 +39,7 @@ def sql_deps(name: str) -> list[str]:
 
 def run_sql(duckdb: DuckDBResource, name: str, **params: object) -> pd.DataFrame | None:
     """Run pipeline/transform/sql/<name>.sql; a SELECT returns its rows as a frame."""
-    query = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    query = sql_text(SQL_DIR / f"{name}.sql")
     with duckdb.get_connection() as con:
         con.execute("CREATE SCHEMA IF NOT EXISTS core")
         result = con.execute(query, params or None)

@@ -11,9 +11,10 @@ from pipeline.defs.resources import ProjectPaths
 from pipeline.defs.steps import Step, step
 from pipeline.publish.sqlcheck import quoted
 from pipeline.transform import plausibility
+from pipeline.transform.sqltext import sql_text
 from pipeline.transform.warehouse import SQL_DIR, count, run_sql, sql_deps
 from pipeline.validation import Failure
-from schemas.plausibility import RULES
+from schemas.plausibility import RULES, Action
 from schemas.published import OUTCOME_CHANGE
 
 
@@ -88,7 +89,7 @@ def area_outcomes_asset(outcome_tables: list[str]) -> Step:
             f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
             for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
         )
-        query = (SQL_DIR / "core_area_outcomes.sql").read_text(encoding="utf-8")
+        query = sql_text(SQL_DIR / "core_area_outcomes.sql")
         with duckdb.get_connection() as con:
             con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
             con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
@@ -174,6 +175,18 @@ def core_outcome_change_by_area(duckdb: DuckDBResource):
 RULE_ASSETS = sorted({rule.asset for rule in RULES})
 
 
+def rules_frame(rules=RULES) -> pd.DataFrame:
+    """core.plausibility_rules: each rule as the SQL reads it. `action` is the published wording; the comparisons
+    leave out a rule's flagged values where `excluded_from_comparisons` (the rule's Action, not its wording)."""
+    return pd.DataFrame(
+        [
+            (r.name, r.severity, r.table, r.explanation, r.action_text, str(r.action), r.action is Action.EXCLUDED)
+            for r in rules
+        ],
+        columns=["rule", "severity", "table_name", "explanation", "action", "action_code", "excluded_from_comparisons"],
+    )
+
+
 @step(group=GROUP, kinds=KINDS, deps=RULE_ASSETS)
 def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Every value a plausibility rule flagged (schemas/plausibility.py), one row per rule and value.
@@ -183,17 +196,15 @@ def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     where a value is impossible (those stop the run, so a published package has none). Each flag says
     what was observed, what was expected, why, and what the package did with the value.
     """
-    rules = pd.DataFrame(
-        [(r.name, r.severity, r.table, r.explanation, r.action) for r in RULES],
-        columns=["rule", "severity", "table_name", "explanation", "action"],
-    )
+    rules = rules_frame()
     flags = " UNION ALL ".join(f"SELECT '{r.name}' AS rule, * FROM core.flags__{r.name}" for r in RULES)
-    query = (SQL_DIR / "core_quality_flags.sql").read_text(encoding="utf-8")
+    query = sql_text(SQL_DIR / "core_quality_flags.sql")
     with duckdb.get_connection() as con:
         con.register("rules", rules)
+        con.execute("CREATE OR REPLACE TABLE core.plausibility_rules AS SELECT * FROM rules")
+        con.unregister("rules")
         con.execute(f"CREATE OR REPLACE TEMP VIEW flags AS {flags}")
         con.execute(query)
-        con.unregister("rules")
         by_check = dict(
             con.execute("SELECT check_name, count(*) FROM core.quality_flags GROUP BY 1 ORDER BY 1").fetchall()
         )

@@ -1,15 +1,15 @@
 -- A panel: every police force area and financial year, the funding figure chosen per stream (with what is known of
 -- it and its source) beside the recorded offences ONS prints for that financial year (newest edition, its source).
 -- Outcomes count only when their period is exactly a financial year (1 April to 31 March); a symbol in the newest
--- edition stays a blank, never an older edition's figure.
+-- edition stays a blank, never an older edition's figure. The {{ ... }} parts are generated from the panel's
+-- declaration (pipeline/transform/sqltext.py): one column per stream and per measure of schemas/published.py.
 CREATE OR REPLACE TABLE core.area_year AS
 WITH outcome_years AS (
     SELECT area_code, measure, value, edition, source_id,
            CAST(year(period_start) AS VARCHAR) || '-' || right(CAST(year(period_start) + 1 AS VARCHAR), 2)
                AS financial_year
     FROM core.area_outcomes
-    WHERE measure IN ('violence_with_injury_offences', 'violence_without_injury_offences',
-                      'possession_of_weapons_offences', 'homicide_offences', 'knife_selected_offences')
+    WHERE measure IN ({{ panel_measures }})
       AND month(period_start) = 4 AND day(period_start) = 1
       AND period_end = CAST(period_start + INTERVAL 1 YEAR - INTERVAL 1 DAY AS DATE)
     QUALIFY row_number() OVER (
@@ -17,18 +17,7 @@ WITH outcome_years AS (
 ),
 funding AS (
     SELECT k.area_code, k.financial_year,
-           max(a.amount_gbp) FILTER (WHERE k.stream = 'vru') AS vru_gbp,
-           max(c.known) FILTER (WHERE k.stream = 'vru') AS vru_known,
-           max(a.source_id) FILTER (WHERE k.stream = 'vru') AS vru_source_id,
-           max(a.amount_gbp) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_gbp,
-           max(c.known) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_known,
-           max(a.source_id) FILTER (WHERE k.stream = 'surge_grip') AS surge_grip_source_id,
-           max(a.amount_gbp) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_gbp,
-           max(c.known) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_known,
-           max(a.source_id) FILTER (WHERE k.stream = 'hotspot_fund') AS hotspot_fund_source_id,
-           max(a.amount_gbp) FILTER (WHERE k.stream = 'svd') AS svd_gbp,
-           max(c.known) FILTER (WHERE k.stream = 'svd') AS svd_known,
-           max(a.source_id) FILTER (WHERE k.stream = 'svd') AS svd_source_id
+           {{ panel_funding_columns }}
     -- Every cell either table has: two allocated cells lie outside the coverage grid (their known is blank).
     FROM (SELECT area_code, stream, financial_year FROM core.funding_coverage
           UNION SELECT area_code, stream, financial_year FROM core.funding_allocations) AS k
@@ -38,27 +27,7 @@ funding AS (
 ),
 outcomes AS (
     SELECT area_code, financial_year,
-           max(value) FILTER (WHERE measure = 'violence_with_injury_offences') AS violence_with_injury_offences,
-           max(edition) FILTER (WHERE measure = 'violence_with_injury_offences')
-               AS violence_with_injury_offences_edition,
-           max(source_id) FILTER (WHERE measure = 'violence_with_injury_offences')
-               AS violence_with_injury_offences_source_id,
-           max(value) FILTER (WHERE measure = 'violence_without_injury_offences') AS violence_without_injury_offences,
-           max(edition) FILTER (WHERE measure = 'violence_without_injury_offences')
-               AS violence_without_injury_offences_edition,
-           max(source_id) FILTER (WHERE measure = 'violence_without_injury_offences')
-               AS violence_without_injury_offences_source_id,
-           max(value) FILTER (WHERE measure = 'possession_of_weapons_offences') AS possession_of_weapons_offences,
-           max(edition) FILTER (WHERE measure = 'possession_of_weapons_offences')
-               AS possession_of_weapons_offences_edition,
-           max(source_id) FILTER (WHERE measure = 'possession_of_weapons_offences')
-               AS possession_of_weapons_offences_source_id,
-           max(value) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences,
-           max(edition) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences_edition,
-           max(source_id) FILTER (WHERE measure = 'homicide_offences') AS homicide_offences_source_id,
-           max(value) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences,
-           max(edition) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences_edition,
-           max(source_id) FILTER (WHERE measure = 'knife_selected_offences') AS knife_selected_offences_source_id
+           {{ panel_outcome_columns }}
     FROM outcome_years
     GROUP BY area_code, financial_year
 ),

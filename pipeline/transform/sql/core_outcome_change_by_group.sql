@@ -1,15 +1,19 @@
 -- Areas with a VRU (by first funded year) against the others: the summed counts of the areas that have a
 -- value in both periods, before and after, with the change. Two variants: all_values, and
--- excluding_flagged (areas whose before or after value, or whose change, a plausibility rule flagged).
+-- excluding_flagged (areas whose before or after value, or whose change, a plausibility rule flagged, where the
+-- rule's declared action leaves such values out of comparisons).
 CREATE OR REPLACE TABLE core.outcome_change_by_group AS
 WITH flagged AS (
-    SELECT area_code, subject AS measure, edition, string_agg(DISTINCT check_name, ', ' ORDER BY check_name) AS checks
-    FROM core.quality_flags
-    WHERE table_name IN ('area_outcomes', 'outcome_change_by_area') AND area_code IS NOT NULL
+    SELECT q.area_code, q.subject AS measure, q.edition,
+           string_agg(DISTINCT q.check_name, ', ' ORDER BY q.check_name) AS checks
+    FROM core.quality_flags AS q
+    JOIN core.plausibility_rules AS r ON r.rule = q.check_name
+    WHERE r.excluded_from_comparisons AND q.table_name IN ('area_outcomes', 'outcome_change_by_area')
+      AND q.area_code IS NOT NULL
     GROUP BY ALL
 ), rows AS (
     SELECT c.*, a.area_name,
-           CASE WHEN v.first_funded_year IS NULL THEN 'no_vru' ELSE 'vru_from_' || v.first_funded_year END AS area_group,
+           {{ area_group(v.first_funded_year) }} AS area_group,
            (SELECT string_agg(DISTINCT f.checks, ', ') FROM flagged AS f
              WHERE f.area_code = c.area_code AND f.measure = c.measure
                AND f.edition IN (c.before_edition, c.after_edition, c.before_edition || ' to ' || c.after_edition))

@@ -1,7 +1,7 @@
 -- Areas with a VRU (by first funded year) against the others: per homicide-rate period, and for knife
 -- offences in the last three years before VRU funding began (2016-17 to 2018-19), each edition apart.
 -- Two variants: all_values (every value the edition gives) and excluding_flagged (values a plausibility
--- rule flagged in quality_flags left out). How many areas have a value, how many of the values used are
+-- rule flagged in quality_flags left out, where the rule's declared action says so). How many areas have a value, how many of the values used are
 -- flagged, the sum, unweighted mean and median, the mean weighted by the areas' mid-2018 population
 -- (rates only; the latest population in hand, whatever the period), and which areas are left out.
 -- Descriptive only: it says nothing about what caused any difference.
@@ -9,10 +9,11 @@
 -- offences until a review in December 2017, so they are not comparable with later years or other forces.
 CREATE OR REPLACE TABLE core.outcome_comparison AS
 WITH flagged AS (
-    SELECT area_code, subject AS measure, period AS period_as_published, edition,
-           string_agg(DISTINCT check_name, ', ' ORDER BY check_name) AS checks
-    FROM core.quality_flags
-    WHERE table_name = 'area_outcomes' AND area_code IS NOT NULL
+    SELECT q.area_code, q.subject AS measure, q.period AS period_as_published, q.edition,
+           string_agg(DISTINCT q.check_name, ', ' ORDER BY q.check_name) AS checks
+    FROM core.quality_flags AS q
+    JOIN core.plausibility_rules AS r ON r.rule = q.check_name
+    WHERE r.excluded_from_comparisons AND q.table_name = 'area_outcomes' AND q.area_code IS NOT NULL
     GROUP BY ALL
 ), population AS (
     -- Several editions print the same mid-2018 estimate: the newest edition's, one per area.
@@ -24,7 +25,7 @@ WITH flagged AS (
     SELECT o.*, a.area_name, f.checks, p.population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
                 THEN 'under-count before 2018' END AS excluded,
-           CASE WHEN v.first_funded_year IS NULL THEN 'no_vru' ELSE 'vru_from_' || v.first_funded_year END
+           {{ area_group(v.first_funded_year) }}
                AS area_group
     FROM core.area_outcomes AS o
     JOIN core.police_force_areas AS a USING (area_code)

@@ -1,5 +1,6 @@
 -- Every flag of every plausibility rule (core.flags__<rule>, written by the rules' asset checks), with the
--- rule's severity, explanation and what the package did about it (table rules: one row per rule).
+-- rule's severity, explanation and what the package did about it (core.plausibility_rules: one row per rule,
+-- written from schemas/plausibility.py by the same asset).
 CREATE OR REPLACE TABLE core.quality_flags AS
 SELECT r.rule || ':' || concat_ws(':', coalesce(f.area_code, 'national'), f.subject, f.period, f.edition) AS flag_id,
        r.rule AS check_name,
@@ -15,4 +16,4 @@ SELECT r.rule || ':' || concat_ws(':', coalesce(f.area_code, 'national'), f.subj
        r.action,
        f.source_id
 FROM flags AS f
-JOIN rules AS r USING (rule)
+JOIN core.plausibility_rules AS r USING (rule)
