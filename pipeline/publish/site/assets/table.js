@@ -29,6 +29,10 @@
     var button = document.createElement("button");
     button.type = "button";
     button.textContent = th.textContent;
+    var arrow = document.createElement("span");
+    arrow.className = "arrow";
+    arrow.setAttribute("aria-hidden", "true");  // the state is in aria-sort; the arrow is for the eye
+    button.appendChild(arrow);
     button.addEventListener("click", function () {
       ascending = sortBy === i ? !ascending : true;
       sortBy = i;
