@@ -358,3 +358,17 @@ def test_colours_meet_wcag_aa(site):
     assert low == []
     for graphic in (module.OUTLINE, module.FLAGGED, module.EARLIER, module.NEWEST):
         assert contrast(graphic, "#ffffff") >= 3, graphic
+
+
+def test_the_release_archive_holds_the_site(site, tmp_path):
+    import zipfile
+
+    from pipeline.release.archive import build_archive
+
+    archive = build_archive(OUTPUTS, PROJECT_DIR / "raw", tmp_path)
+    prefix = archive.name.removesuffix(".zip") + "/site/"
+    with zipfile.ZipFile(archive) as zf:
+        inside = {n.removeprefix(prefix): zf.read(n) for n in zf.namelist() if n.startswith(prefix)}
+    built = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    assert inside.keys() == built.keys()
+    assert all(inside[name] == built[name] for name in built)
