@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data test test-slow release ui audit serve serve-stop serve-status duckdb bench lint format clean-state
+.PHONY: data test test-slow release site ui audit serve serve-stop serve-status duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-slow: $(STAMP)
 # and their manifest, and dist/SHA256SUMS. The same package gives the same bytes; `cd dist && sha256sum -c SHA256SUMS`.
 release: data
 	$(BIN)/python -m pipeline.release.archive
+
+# The release as a static web site (pipeline/publish/site.py): dist/site/, built from outputs/ alone, opens from
+# file:// or any static host (no server, no network). Same outputs/, same bytes.
+site: $(STAMP)
+	$(BIN)/python -m pipeline.publish.site
 
 # The published tables as one DuckDB database (not committed: DuckDB files are not byte-reproducible).
 duckdb: $(STAMP)

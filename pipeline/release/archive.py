@@ -3,7 +3,8 @@
 The archive holds one folder, <name>-<version>/, with the published package as it is in outputs/ (CSVs,
 Parquet, datapackage.json, the card, dictionary, changelog, charts, CITATION.cff), an Excel workbook of every
 table (serious_violence.xlsx, made here: it is not in outputs/), the raw files with their manifest under raw/
-(so every `raw_file` in a table opens, relative to that folder), and a SHA256SUMS of its own files. The same
+(so every `raw_file` in a table opens, relative to that folder), the static site under site/ (open
+site/index.html: pipeline/publish/site.py), and a SHA256SUMS of its own files. The same
 outputs/ and raw/ give the same bytes: entries in sorted order, each dated with the release date, the same
 permissions, the same compression.
 
@@ -17,11 +18,13 @@ import io
 import json
 import re
 import sys
+import tempfile
 import zipfile
 from decimal import Decimal
 from pathlib import Path
 
 from pipeline.operations.locations import PROJECT_DIR, outputs_dir, raw_dir
+from pipeline.publish.site import build_site
 
 SUMS = "SHA256SUMS"
 WORKBOOK = "serious_violence.xlsx"
@@ -137,6 +140,9 @@ def build_archive(outputs: Path, raw: Path, dist: Path) -> Path:
     name, _, stamp = release_name(outputs)
     contents = files_under(outputs) | files_under(raw, "raw/")
     contents[WORKBOOK] = excel_workbook(outputs, stamp)
+    with tempfile.TemporaryDirectory() as folder:
+        build_site(outputs, Path(folder) / "site")
+        contents |= files_under(Path(folder) / "site", "site/")
     contents[SUMS] = sha256sums(contents)
     dist.mkdir(parents=True, exist_ok=True)
     archive = dist / f"{name}.zip"
