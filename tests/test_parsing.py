@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.defs.core.reference import add_initiative_ids
-from pipeline.transform.funding import reports_from_frames
 from pipeline.transform.parsing import (
     PLAIN_POUNDS,
     ParseError,
@@ -21,6 +20,7 @@ from pipeline.transform.parsing import (
     ranges_meet,
     slug,
 )
+from tests.reference import reports_from_frames
 
 
 @pytest.mark.parametrize(
