@@ -148,7 +148,10 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
+        """Stop serving and close the socket: a post to it is then refused at once (a socket left listening
+        would accept the connection and leave the post waiting for its 10 s timeout)."""
         self.server.shutdown()
+        self.server.server_close()
 
 
 @pytest.fixture
