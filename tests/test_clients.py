@@ -11,6 +11,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from pipeline.defs.resources import PROJECT_DIR
 from pipeline.publish.export import build_database
 from pipeline.release.versions import count_rows
 from schemas import PUBLISHED_TABLES
@@ -219,3 +220,26 @@ def test_the_card_speaks_to_someone_holding_only_the_download(fresh_build):
         assert repository_only not in card, repository_only
     for download in ("SHA256SUMS", "raw/sources.yaml", "serious_violence.xlsx", "dataset.jsonld"):
         assert download in card, download
+
+
+def test_the_committed_card_and_dictionary_are_what_docs_renders_from_the_published_tables(fresh_build):
+    """The card's every sentence, table and figure, the dictionary, the citation and the JSON-LD, rendered by
+    pipeline/publish/report.py and docs.py from this session's build of the committed raw/ (whose tables equal the
+    committed ones, test_build.py) for the committed version: byte for byte what outputs/ holds. A change to the
+    wording or the numbers the card states fails here, without a rebuild."""
+    from dagster_duckdb import DuckDBResource
+
+    from pipeline.publish import report
+    from pipeline.release import versions
+
+    committed = PROJECT_DIR / "outputs"
+    descriptor = json.loads((committed / "datapackage.json").read_text(encoding="utf-8"))
+    release = versions.Release(descriptor["version"], descriptor["created"][:10], [])
+    row_counts = {name: count_rows((committed / "data" / f"{name}.csv").read_bytes()) for name in PUBLISHED_TABLES}
+    warehouse = DuckDBResource(
+        database=str(fresh_build.root / "warehouse.duckdb"), connection_config={"access_mode": "READ_ONLY"}
+    )
+    changelog = (committed / "CHANGELOG.md").read_text(encoding="utf-8")
+    files = report.report_files(warehouse, descriptor, release, row_counts, changelog)
+    for name in ("README.md", "DATA_DICTIONARY.md", "CITATION.cff", "dataset.jsonld"):
+        assert files[name] == (committed / name).read_bytes(), name

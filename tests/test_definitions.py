@@ -78,11 +78,22 @@ def test_every_plausibility_rule_is_an_asset_check_with_its_sql():
     assert {r.severity for r in RULES} == {"warn", "error"}
 
 
-def test_publish_job_and_weekly_schedule():
-    job = defs.resolve_job_def("publish_package")
+def test_a_tick_of_the_weekly_schedule_runs_the_job_that_publishes_every_asset():
+    """Dagster evaluates a tick (a Monday 06:00 in London, as documented) into one run request for the publish job,
+    and that job materialises every asset and runs every check, the package last."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
     schedule = defs.resolve_schedule_def("weekly_publish")
-    assert schedule.job_name == job.name
-    assert schedule.cron_schedule == "0 6 * * 1"
+    monday = dt.datetime(2026, 11, 30, 6, 0, tzinfo=ZoneInfo("Europe/London"))
+    with dg.build_schedule_context(scheduled_execution_time=monday) as context:
+        ticked = schedule.evaluate_tick(context)
+    assert [request.job_name or schedule.job_name for request in ticked.run_requests or []] == ["publish_package"]
+    from pipeline.defs.automation import publish_job
+
+    assert publish_job.name == "publish_package"
+    selected = publish_job.selection.resolve(defs.resolve_asset_graph())
+    assert {k.to_user_string() for k in selected} == asset_keys() and dg.AssetKey("datapackage") in selected
     assert isinstance(defs.executor, dg.ExecutorDefinition) and defs.executor.name == "in_process"
 
 

@@ -4,6 +4,7 @@ import pandas as pd
 
 from pipeline.transform import funding
 from pipeline.transform.parsing import parse_amount
+from tests import reference
 
 STREAMS = {"VRU": ("vru", "total"), "Grip": ("surge_grip", "total"), "SVD - labour": ("svd", "labour")}
 AREAS = {"Kent": "E23000032", "Wales": None, "Avon and Somerset": "E23000036"}
@@ -43,7 +44,7 @@ def test_wide_table_becomes_one_report_per_stream_and_blank_cells_are_gaps():
         "amount_columns": {"Grip allocation": "Grip", "VRU allocation": "VRU"},
         "constants": {"year_as_published": "23/24"},
     }
-    out, failures, _ = funding.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
+    out, failures, _ = reference.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
     assert failures == []
     assert list(out["report_id"]) == ["ho:2:grip", "ho:2:vru", "ho:3:grip"]
     assert set(out["source_id"]) == {"S01"} and set(out["year_as_published"]) == {"23/24"}
@@ -58,7 +59,7 @@ def test_wide_table_failure_names_the_amount_column_as_printed():
         "amount_columns": {"Grip allocation": "Grip", "VRU allocation": "VRU"},
         "constants": {"year_as_published": "23/24"},
     }
-    out, failures, _ = funding.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
+    out, failures, _ = reference.reports_from_frames([(raw, layout, "ho", "raw/ho.csv", "S01")], AREAS, STREAMS)
     assert list(out["report_id"]) == ["ho:2:grip"]
     assert [f.message() for f in failures] == [
         "raw/ho.csv, row 2, column 'VRU allocation': value 'lots': cannot read amount 'lots': expected pounds as "
@@ -75,7 +76,7 @@ def test_normalise_codes_areas_and_reads_periods_and_amounts():
             ("Kent", "VRU", "2020/21", "£3.5m over three years", None, "S22"),
         ]
     )
-    out, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
+    out, failures, _ = reference.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
     assert failures == []
     rows = out.set_index("report_id")
     assert rows.loc["f:2", ["area_code", "stream", "financial_year", "amount_gbp", "amount_kind"]].tolist() == [
@@ -111,7 +112,7 @@ def test_normalise_names_file_row_and_raw_column_of_every_unreadable_cell():
             ("Kent", "VRU", "2031/32", "£5", None, "S1"),
         ]
     )
-    out, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
+    out, failures, _ = reference.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS)
     assert out.empty
     assert [f.message().split(": ")[0] for f in failures] == [
         "raw/f.csv, row 2, column 'area_as_published'",
@@ -126,7 +127,7 @@ def test_normalise_names_file_row_and_raw_column_of_every_unreadable_cell():
 
 def test_a_source_missing_from_the_manifest_is_named():
     raw = long_file([("Kent", "VRU", "2019/20", "£1", None, "S404")])
-    _, failures, _ = funding.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS, ranks={"S1": 1})
+    _, failures, _ = reference.reports_from_frames([(raw, LONG, "f", "raw/f.csv", "")], AREAS, STREAMS, ranks={"S1": 1})
     assert [f.message() for f in failures] == [
         "raw/sources.yaml, column 'source_id': value 'S404': cited by funding files but not in the manifest's sources"
     ]
@@ -137,7 +138,7 @@ def test_a_figure_two_files_transcribe_from_one_source_is_kept_once_from_the_fir
         [("Kent", "VRU", "2019/20", "£1,000", None, "S22"), ("Kent", "VRU", "2020/21", "£9", None, "S22")]
     )
     second = long_file([("Kent", "VRU", "2019/20", "£1,000", "again", "S22")])
-    out, failures, repeats = funding.reports_from_frames(
+    out, failures, repeats = reference.reports_from_frames(
         [(first, LONG, "a", "raw/a.csv", ""), (second, LONG, "b", "raw/b.csv", "")], AREAS, STREAMS
     )
     assert (failures, repeats, list(out["report_id"])) == ([], 1, ["a:2", "a:3"])
@@ -178,7 +179,7 @@ def test_the_most_authoritative_source_wins_and_conflicts_are_flagged():
             ("E23000001", "vru", "2023-24", 9_400_000, "rounded", "£9.4m", "X9", 4),
         ]
     )
-    allocations = funding.choose_allocations(reports).set_index("area_code")
+    allocations = reference.choose_allocations(reports).set_index("area_code")
     avon, met = allocations.loc["E23000036"], allocations.loc["E23000001"]
     assert (avon["source_id"], avon["n_reports"], avon["has_conflict"]) == ("S19", 3, True)
     assert (met["source_id"], met["amount_as_published"], met["has_conflict"]) == ("S01", "£9,497,400", False)
@@ -242,6 +243,6 @@ def test_reported_range_compares_amounts_as_numbers_not_text():
             ("E23000036", "vru", "2019-20", 1_200_000, "exact", "£1,200,000", "S19", 3),
         ]
     )
-    cell = funding.choose_allocations(reports).iloc[0]
+    cell = reference.choose_allocations(reports).iloc[0]
     assert (str(cell["min_reported_gbp"]), str(cell["max_reported_gbp"])) == ("950000.00", "1200000.00")
     assert (cell["source_id"], cell["n_reports"], cell["n_sources"], cell["has_conflict"]) == ("S19", 2, 2, True)

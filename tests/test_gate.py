@@ -49,6 +49,13 @@ def test_the_gate_stops_a_lost_key_unless_acknowledged_for_the_version_it_replac
     assert notes == {"funding": "1 published key(s) would vanish: (id=2) (acknowledged: row 2 was a duplicate)"}
 
 
+def test_a_table_that_shrinks_is_stopped_by_the_keys_it_loses(tmp_path):
+    """There is no row-count comparison of its own: a primary key is unique, so fewer rows means lost keys."""
+    shrunk = gate.diff_table("t", ["id"], BEFORE, b"id,area,amount\n3,Surrey,\n")
+    with pytest.raises(gate.ReleaseBlocked, match=r"t 2 published key\(s\) would vanish: \(id=1\); \(id=2\)"):
+        gate.check([shrunk], tmp_path, "2026.1.1", "2026.1.2")
+
+
 def test_the_gate_stops_a_table_below_its_committed_row_count_and_a_table_that_disappears(tmp_path):
     (tmp_path / "expected_rows.csv").write_text("table,min_rows\nt,4\n")
     grown = gate.diff_table("t", ["id"], None, AFTER)  # a first release: nothing to lose, but 3 < 4 rows

@@ -85,3 +85,14 @@ def test_path_escaping_raw_is_refused(tmp_path):
     )
     with pytest.raises(ManifestError, match=r"path '\.\./\.\./etc/passwd' escapes"):
         load_manifest(tmp_path)
+
+
+def test_a_manifest_whose_byte_count_is_wrong_is_refused_even_when_the_checksum_matches(tmp_path):
+    """A hand-edited `bytes` (or one copied from another entry) is caught: the size is checked after the sha256."""
+    (tmp_path / "a.csv").write_bytes(b"x\n1\n")
+    (tmp_path / "sources.yaml").write_text(
+        "sources: []\nfiles: [{file_id: f, path: a.csv, title: t, date_retrieved: 2026-11-25, "
+        f"sha256: {sha256_of(tmp_path / 'a.csv')}, bytes: 5}}]\n"
+    )
+    with pytest.raises(ManifestError, match=r"a\.csv: 4 bytes, the manifest says 5"):
+        verify_file(load_manifest(tmp_path), "f")

@@ -93,31 +93,39 @@ def june_2025_rows() -> tuple[list[str], list[list[str]]]:
     return data[7], data[8:]  # seven lines of title and notes above the header row
 
 
-def test_june_2025_force_totals_equal_the_sum_of_their_partnerships():
-    """Where Table C2 prints a force total and its partnerships, they agree for every published measure."""
-    header, rows = june_2025_rows()
-    measures = [
-        h
-        for h in header
-        if h in ("Homicide", "Violence with injury", "Violence without injury", "Possession of weapons offences")
-    ]
-    assert len(measures) == 4
-    checked = 0
-    for code in {r[0] for r in rows}:
-        # One row of the table, "unassigned Surrey", carries Kent's code and no figures: it adds nothing.
-        force = [r for r in rows if r[0] == code and any(r[6:])]
-        totals = [r for r in force if not r[2] and not r[3]]
-        parts = [r for r in force if r[2] or r[3]]
-        if not totals:
-            assert len(parts) == 1  # the City of London prints only its one partnership
-            continue
-        for heading in measures:
-            column = header.index(heading)
-            assert number(totals[0][column].replace(",", "")) == sum(
-                number(p[column].replace(",", "")) for p in parts
-            ), (code, heading)
-            checked += 1
-    assert checked == 42 * 4
+def test_the_partnership_rule_compares_every_june_2025_force_total_and_catches_one_that_is_off(fresh_build):
+    """The rule (schemas/plausibility.py, partnerships_add_up) over the cells this build read from Table C2: every
+    force that prints a total and its partnerships is compared, for each published measure, and all agree; one
+    partnership figure off by one is flagged, naming its force and measure."""
+    from pipeline.transform import plausibility
+    from schemas.plausibility import RULES
+
+    rule = next(r for r in RULES if r.name == "partnerships_add_up")
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{fresh_build.root / 'warehouse.duckdb'}' AS built (READ_ONLY)")
+    for table in ("core.ons_wide_cells", "raw.project__outcome_measures"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.')[0]}")
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM built.{table}")
+    con.execute("DETACH built")
+    ((compared,),) = con.execute(
+        """SELECT count(*) FROM (
+            SELECT area_code, column_heading FROM core.ons_wide_cells AS w
+            WHERE EXISTS (SELECT 1 FROM raw.project__outcome_measures AS m
+                          WHERE m.source_table = w.source_table AND m.column_heading = w.column_heading)
+            GROUP BY ALL HAVING bool_or(is_area_total) AND bool_or(NOT is_area_total))"""
+    ).fetchall()
+    assert compared == 42 * 4  # every force but the City of London, which prints only its one partnership
+    assert plausibility.flags(con, rule).empty
+
+    con.execute(
+        """UPDATE core.ons_wide_cells SET value_as_published = CAST(
+               CAST(replace(trim(value_as_published), ',', '') AS BIGINT) + 1 AS VARCHAR)
+           WHERE rowid = (SELECT min(rowid) FROM core.ons_wide_cells
+                          WHERE area_code = 'E23000013' AND column_heading = 'Violence with injury'
+                            AND NOT is_area_total)"""
+    )
+    found = plausibility.flags(con, rule)
+    assert list(zip(found["area_code"], found["subject"], strict=True)) == [("E23000013", "Violence with injury")]
 
 
 def test_june_2025_values_are_read_as_published(fresh_build):

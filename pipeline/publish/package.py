@@ -7,16 +7,12 @@ was; a leftover staging folder is removed by the next run.
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import hashlib
-import io
 import json
 import os
 import shutil
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 
 import frictionless
@@ -59,43 +55,12 @@ class PackageInvalid(RuntimeError):
         self.errors = errors
 
 
-def format_value(value: object) -> str:
-    """One CSV cell: blank for missing, ISO dates, lower-case booleans, no float artefacts."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, Decimal):
-        # A column declared with two places (money, percentages) always prints both, so that every reader
-        # (polars guesses a column's type from its first rows) sees a decimal column; other whole numbers print
-        # whole, and a rate stored with more places prints the digits the source published.
-        if value.as_tuple().exponent == -2:
-            return f"{value:.2f}"
-        if value == value.to_integral_value():
-            return str(value.quantize(Decimal(1)))
-        return format(value.normalize(), "f")
-    if isinstance(value, float):
-        raise TypeError(f"float {value!r} reached the CSV writer; declare the column as an exact number")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def csv_bytes(header: list[str], rows: list[tuple]) -> bytes:
-    """UTF-8, LF line endings, a header row, quoting only where needed."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([format_value(v) for v in row] for row in rows)
-    return buffer.getvalue().encode("utf-8")
-
-
 def csv_select(con, query: str) -> str:
-    """A SELECT over `query` whose cells DuckDB's CSV writer prints exactly as `format_value` does: missing and
+    """A SELECT over `query` whose cells DuckDB's CSV writer prints as the package's CSV contract says: missing and
     empty text both blank, two-place columns (money) with both places, whole numbers whole, other decimals without
     the trailing zeros of their storage type. `COPY (csv_select(...)) TO ... (HEADER, NULLSTR '')` then writes the
-    same bytes as `csv_bytes`, without a Python object per cell (tests/test_publish.py compares them on every
-    table)."""
+    same bytes as the cell-by-cell reference writer of tests/reference.py, without a Python object per cell
+    (tests/test_publish.py compares them on every table)."""
     columns = con.execute(f"DESCRIBE {query}").fetchall()
     cells = []
     for name, kind, *_ in columns:

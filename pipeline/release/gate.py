@@ -5,7 +5,8 @@ and for keys in both, each cell that changed (as printed). The comparison is pub
 as RELEASE_DIFF.md (a summary) and release_diff.csv (every change).
 
 The gate (after PUDL's and OWID's release checks): a publish stops, before anything is written, when a
-published key would vanish, a table would shrink or disappear, or a table falls below the row count committed in
+published key would vanish (a table that shrinks or disappears always loses keys: a primary key is unique, so
+there is no separate row-count comparison), or a table falls below the row count committed in
 release/expected_rows.csv, unless release/acknowledged.yaml names the table and the version being replaced, with
 the reason. An acknowledgement applies to that one release only: once the version it names is replaced, it no
 longer matches anything.
@@ -239,8 +240,6 @@ def problems(diffs: list[TableDiff], expected: dict[str, int]) -> dict[str, str]
         if d.removed:
             shown = "; ".join(f"({k})" for k in d.removed[:3]) + (" …" if len(d.removed) > 3 else "")
             found.setdefault(d.table, []).append(f"{len(d.removed)} published key(s) would vanish: {shown}")
-        if d.rows_after < d.rows_before:
-            found.setdefault(d.table, []).append(f"shrinks from {d.rows_before} to {d.rows_after} rows")
         if d.table in expected and d.rows_after < expected[d.table]:
             found.setdefault(d.table, []).append(
                 f"has {d.rows_after} rows, fewer than the {expected[d.table]} in release/{EXPECTED}"

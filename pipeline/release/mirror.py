@@ -28,10 +28,6 @@ class MirrorError(RuntimeError):
     pass
 
 
-def read_pointer(url: str) -> dict | None:
-    return _pointer(*fsspec.core.url_to_fs(url))
-
-
 def _pointer(fs, root: str) -> dict | None:
     path = posixpath.join(root, POINTER)
     return json.loads(fs.cat_file(path)) if fs.exists(path) else None

@@ -17,7 +17,6 @@ MANIFEST_NAME = "sources.yaml"
 # The layouts a file can be read with (schemas/raw.py makes each one's raw table): a new file in one of them is
 # a manifest entry, not code. A funding file says how its columns map onto a report in `funding_layout` instead.
 TABLE_LAYOUTS = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
-VERIFICATIONS = ("verified", "not_rechecked", "contradicted")
 
 
 class ManifestError(ValueError):

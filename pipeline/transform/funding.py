@@ -1,14 +1,14 @@
 """Funding figures: from files of many layouts to one report per printed figure, then one figure per cell.
 
-The steps, testable without Dagster (each has a form that runs on small frames in a throwaway DuckDB):
+The steps, testable without Dagster (tests/reference.py runs them on small frames in a throwaway DuckDB):
 
 1. `build_reports` maps each raw file's columns onto report fields, as its manifest `funding_layout` says
    (`standardise_sql`); codes areas and streams through the mapping tables; reads periods and amounts; names
    every cell it cannot read with its file, row and column; splits figures stated for each year of a period;
    and keeps a figure two files transcribe once. SQL over the raw tables, so a million rows cost seconds;
    only distinct printed periods and unusual amounts go through the parsers of pipeline/transform/parsing.py.
-2. `choose_allocations` picks one figure per area, stream and year by source authority and flags
-   cells whose reports cannot all be true at once (pipeline/transform/sql/core_funding_allocations.sql).
+2. pipeline/transform/sql/core_funding_allocations.sql picks one figure per area, stream and year by source
+   authority and flags cells whose reports cannot all be true at once.
 3. `reconcile` compares published national totals with the sum of the known cells.
 4. `coverage` says, for every cell that could exist, what kind of figure is known.
 """
@@ -24,7 +24,6 @@ import pandas as pd
 
 from pipeline.publish.sqlcheck import literal, quoted
 from pipeline.transform import parsing
-from pipeline.transform.sqltext import sql_text
 from pipeline.validation import Failure
 from schemas.vocabulary import (
     FUNDING_FIRST_YEAR,
@@ -225,35 +224,6 @@ def build_reports(
     return expanded - kept, failures
 
 
-def reports_from_frames(
-    files: list[tuple[pd.DataFrame, dict, str, str, str]],
-    areas: dict[str, str | None],
-    streams: dict[str, tuple[str, str]],
-    ranks: dict[str, int] | None = None,
-) -> tuple[pd.DataFrame, list[Failure], int]:
-    """`build_reports` on raw frames (frame, layout, file id, raw file, source id), in a throwaway database:
-    (reports, failures, repeats dropped). Every source cited has authority rank 1 unless `ranks` says."""
-    with duckdb.connect() as con:
-        con.execute("CREATE SCHEMA raw")
-        for frame, _, file_id, _, _ in files:
-            con.register("frame", frame)
-            con.execute(f"CREATE TABLE raw.{file_id} AS SELECT * FROM frame")
-            con.unregister("frame")
-        con.register("area_frame", pd.DataFrame(list(areas.items()), columns=["area_as_published", "area_code"]))
-        con.register(
-            "stream_frame",
-            pd.DataFrame([(k, *v) for k, v in streams.items()], columns=["stream_as_published", "stream", "component"]),
-        )
-        cited = {s for frame, _, _, _, source in files for s in [source, *frame.get("source_id", [])] if s}
-        ranks = ranks if ranks is not None else dict.fromkeys(cited, 1)
-        con.register("rank_frame", pd.DataFrame(list(ranks.items()), columns=["source_id", "authority_rank"]))
-        found = [FundingFile(f, f"raw.{f}", layout, raw_file, source) for _, layout, f, raw_file, source in files]
-        repeats, failures = build_reports(con, found, "area_frame", "stream_frame", "rank_frame", "reports")
-        exact = "CAST(amount_gbp AS VARCHAR) AS amount_gbp"
-        reports = con.execute(f"SELECT * REPLACE ({exact}) FROM reports ORDER BY report_id").df()
-    return reports.astype(object).where(reports.notna(), None), failures, repeats
-
-
 def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [row[0] for row in con.execute(f"DESCRIBE {table}").fetchall()]
 
@@ -405,31 +375,6 @@ def _read_each(texts: list[str | None], parse) -> tuple[dict, dict]:
         except parsing.ParseError as exc:
             errors[text] = str(exc)
     return parsed, errors
-
-
-def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
-    """One figure per area, stream and single financial year, chosen by source authority.
-
-    Rule: the most authoritative kind of source wins (Home Office table, then Home Office answer,
-    then PCC/VRU/force publication, then press); among equals an exact figure beats a rounded one,
-    which beats a bound; then the more precise wording ("£2.58 million" over "£2m"); then the lowest
-    source id, compared as a number (S14 before S113). `has_conflict` marks a cell whose reports cannot
-    all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
-    £1.1 million" and "£1.16m" do not). `min_reported_gbp` and `max_reported_gbp` compare amounts as numbers.
-
-    The rule is pipeline/transform/sql/core_funding_allocations.sql, which the asset runs in the warehouse over a
-    million reports as fast as over a hundred; here the same SQL runs over a frame of reports.
-    """
-    with duckdb.connect() as con:
-        con.execute("CREATE SCHEMA core")
-        con.register("frame", reports)
-        con.execute("CREATE TABLE core.funding_reports AS SELECT * FROM frame")
-        con.execute(sql_text(ALLOCATION_SQL), {"streams": list(ALLOCATION_STREAMS)})
-        # Amounts as exact text ('2580000.00'): a DECIMAL column would reach pandas as floats.
-        exact = ("amount_gbp", "min_reported_gbp", "max_reported_gbp")
-        amounts = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in exact)
-        chosen = con.execute(f"SELECT * REPLACE ({amounts}) FROM core.funding_allocations").df()
-    return chosen.astype(object).where(chosen.notna(), None)
 
 
 def financial_years() -> list[str]:
