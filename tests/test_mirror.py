@@ -27,20 +27,20 @@ def read_pointer(url: str) -> dict:
 def test_a_version_is_uploaded_whole_before_latest_json_names_it(tmp_path):
     url = f"file://{tmp_path / 'bucket'}"
     version = version_of(PUBLISHED)
-    pointer = mirror.mirror(PUBLISHED, url, version)
+    pointer = mirror.mirror(PUBLISHED, url, version, with_site=False)
     assert pointer == read_pointer(url)
     assert pointer["prefix"] == f"v/{version}/"
     assert snapshot(tmp_path / "bucket" / "v" / version) == snapshot(PUBLISHED)
     assert set(pointer["files"]) == set(snapshot(PUBLISHED)) and "datapackage.json" in pointer["files"]
     # The same package again uploads nothing (the pointer already names it) and leaves every byte as it was.
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "bucket").rglob("*")}
-    assert mirror.mirror(PUBLISHED, url, version) == pointer
+    assert mirror.mirror(PUBLISHED, url, version, with_site=False) == pointer
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "bucket").rglob("*")} == before
 
 
 def test_an_upload_that_fails_leaves_latest_json_naming_the_previous_version(tmp_path, monkeypatch):
     url = f"file://{tmp_path / 'bucket'}"
-    old = mirror.mirror(PUBLISHED, url, version_of(PUBLISHED))
+    old = mirror.mirror(PUBLISHED, url, version_of(PUBLISHED), with_site=False)
     pointer_bytes = (tmp_path / "bucket" / "latest.json").read_bytes()
 
     newer = tmp_path / "outputs"
@@ -60,19 +60,24 @@ def test_an_upload_that_fails_leaves_latest_json_naming_the_previous_version(tmp
     with pytest.raises(
         mirror.MirrorError, match=r"uploading \S+ to file://.*/v/9999\.1\.1/ failed .*latest\.json unchanged"
     ):
-        mirror.mirror(newer, url, "9999.1.1")
+        mirror.mirror(newer, url, "9999.1.1", with_site=False)
     assert (tmp_path / "bucket" / "latest.json").read_bytes() == pointer_bytes
     assert read_pointer(url) == old
     monkeypatch.undo()
     # The next publish uploads the version whole and only then moves the pointer.
-    assert mirror.mirror(newer, url, "9999.1.1")["prefix"] == "v/9999.1.1/"
+    assert mirror.mirror(newer, url, "9999.1.1", with_site=False)["prefix"] == "v/9999.1.1/"
     assert snapshot(tmp_path / "bucket" / "v" / "9999.1.1") == snapshot(newer)
     assert snapshot(tmp_path / "bucket" / "v" / old["version"]) == snapshot(PUBLISHED)
 
 
 def test_a_run_that_starts_without_a_package_restores_the_mirrored_version_first(tmp_path):
+    """The mirror holds the version's static site too (under site/, so it can be served as it is); a restore
+    brings back the package only, every file checked against latest.json."""
     url = f"file://{tmp_path / 'bucket'}"
     pointer = mirror.mirror(PUBLISHED, url, version_of(PUBLISHED))
+    site = tmp_path / "bucket" / pointer["prefix"] / "site"
+    assert (site / "index.html").is_file() and (site / "areas").is_dir()
+    assert {n for n in pointer["files"] if n.startswith("site/")} == {f"site/{n}" for n in snapshot(site)}
     empty = tmp_path / "pod" / "outputs"
     assert mirror.restore(empty, url) == pointer["version"]
     assert snapshot(empty) == snapshot(PUBLISHED)

@@ -6,6 +6,9 @@ uploaded under its own prefix, `<url>/v/<version>/`, and only when every file is
 `latest.json` points to; readers who follow the pointer see one whole version. A run that starts without a
 package (a fresh pod) first restores the version latest.json names, so versions and the changelog carry on.
 
+Each version's static site (pipeline/publish/site.py) is uploaded with it under `v/<version>/site/`, so that the
+mirror can be served to readers as it is; a restore brings back the package only.
+
 The address is an fsspec URL in SV_PUBLISH_URL: `file:///srv/packages` (tested), `s3://bucket/serious-violence`
 or `gcs://bucket/serious-violence` with `s3fs` or `gcsfs` installed and the cloud's usual credentials.
 """
@@ -14,14 +17,17 @@ import hashlib
 import json
 import posixpath
 import shutil
+import tempfile
 from pathlib import Path
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
+from pipeline.publish.site import build_site
 from pipeline.release.archive import files_under
 
 POINTER = "latest.json"
+SITE = "site/"
 
 
 class MirrorError(RuntimeError):
@@ -33,10 +39,15 @@ def _pointer(fs, root: str) -> dict | None:
     return json.loads(fs.cat_file(path)) if fs.exists(path) else None
 
 
-def mirror(outputs: Path, url: str, version: str) -> dict:
-    """Upload the package in `outputs` under v/<version>/ and then point latest.json at it. Nothing is uploaded
-    when latest.json already names this version with these files. Returns the pointer written (or found)."""
+def mirror(outputs: Path, url: str, version: str, *, with_site: bool = True) -> dict:
+    """Upload the package in `outputs` (and, `with_site`, its static site under site/) under v/<version>/ and then
+    point latest.json at it. Nothing is uploaded when latest.json already names this version with these files.
+    Returns the pointer written (or found)."""
     files = files_under(outputs)
+    if with_site:
+        with tempfile.TemporaryDirectory() as folder:
+            build_site(outputs, Path(folder) / "site")
+            files |= files_under(Path(folder) / "site", SITE)
     pointer = {
         "version": version,
         "prefix": f"v/{version}/",
@@ -88,6 +99,8 @@ def restore(outputs: Path, url: str) -> str | None:
     shutil.rmtree(arriving, ignore_errors=True)
     try:
         for name, digest in pointer["files"].items():
+            if name.startswith(SITE):
+                continue  # built from the package, not part of it
             data = fs.cat_file(posixpath.join(root, pointer["prefix"], name))
             if hashlib.sha256(data).hexdigest() != digest:
                 raise MirrorError(f"{url}/{pointer['prefix']}{name} does not match its sha256 in latest.json")
