@@ -100,7 +100,8 @@ SOURCE = "source_id: S, title: t, publisher: p, url: u, licence: l, kind: k"
             "sources entry 1 (source_id S): fetch.method: unknown method 'scrape'",
         ),
         (
-            "{method: ons_dataset, address: 'http://www.ons.gov.uk/x', hosts: [www.ons.gov.uk], format: xlsx, folder: o}",
+            "{method: ons_dataset, address: 'http://www.ons.gov.uk/x', hosts: [www.ons.gov.uk], format: xlsx, "
+            "folder: o}",
             "sources entry 1 (source_id S): fetch: address 'http://www.ons.gov.uk/x' is not an https address",
         ),
         (
