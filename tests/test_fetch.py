@@ -503,3 +503,59 @@ def test_a_git_hosted_file_whose_heading_was_renamed_is_refused(tmp_path, publis
         site, before, outcome, "fetch ONS_HOMICIDE: https://raw.githubusercontent.com/ONSdigital/", "schema"
     )
     assert "Observation" in message
+
+
+# Candidate and accept -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(tmp_path, publisher, monkeypatch):
+    """raw/ before the December 2019 edition, published; the edition fetched becomes a candidate (the package it
+    would publish, its row-level diff); outputs/ is untouched until `accept` publishes it through the gate."""
+    from pipeline.sources import candidates
+
+    site = without_dec2019(tmp_path)
+    shutil.rmtree(site.root / "outputs")
+    (site.root / "outputs").mkdir()
+    monkeypatch.setenv("SV_RELEASE_DIR", str(tmp_path / "release"))  # no committed row minimum for this raw/
+    (tmp_path / "release").mkdir()
+    baseline = candidates.run_build(
+        candidates.build_env(tmp_path / "baseline", site.raw, site.root / "outputs"), tmp_path / "baseline.log"
+    )
+    assert baseline == 0, (tmp_path / "baseline.log").read_text()[-3000:]
+    published = snapshot(site.root / "outputs")
+    ons_listing(publisher, "yearendingdecember2019", "yearendingseptember2019")
+    ons_edition(
+        publisher, "yearendingdecember2019", "Year ending December 2019", {"pfatablesdec19.xlsx": DEC2019.read_bytes()}
+    )
+
+    settings = fetch.Settings(timeout=5, attempts=2, backoff=0.01, mirror=publisher.mirror)
+    outcome = fetch.fetch_all(
+        site.raw, site.root / "outputs", site.candidates, settings=settings, sources=["ONS_PFA_TABLES"]
+    )
+
+    (candidate,) = outcome.candidates
+    report = (candidate / "CANDIDATE.md").read_text()
+    assert json.loads((candidate / "candidate.json").read_text())["build"] == "passed", report
+    assert snapshot(site.root / "outputs") == published  # nothing published yet
+    diff = (candidate / "outputs" / "release_diff.csv").read_text().splitlines()
+    added = [line for line in diff if line.startswith("area_outcomes,") and ",added," in line]
+    assert added, report  # the December 2019 edition's rows
+    assert "area_outcomes" in report and f"make accept CANDIDATE={candidate.name}" in report
+    assert "New quality flags" in report
+
+    # `make accept` publishes with the project's warehouse and instance; here, this test's own.
+    accept_env = candidates.build_env(tmp_path / "accept", site.raw, site.root / "outputs")
+    for name in ("SV_WAREHOUSE", "DAGSTER_HOME"):
+        monkeypatch.setenv(name, accept_env[name])
+    message = candidates.accept(candidate, site.raw, site.root / "outputs")
+
+    assert "accepted" in message
+    assert (site.raw / "outcomes/workbooks/pfatablesdec19.xlsx").read_bytes() == DEC2019.read_bytes()
+    now = snapshot(site.root / "outputs")
+    expected = snapshot(candidate / "outputs")
+    assert {k: v for k, v in now.items() if k.startswith("data/")} == {
+        k: v for k, v in expected.items() if k.startswith("data/")
+    }
+    with pytest.raises(Exception, match="accepted already"):
+        candidates.accept(candidate, site.raw, site.root / "outputs")
