@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data test test-slow release site ui audit serve serve-stop serve-status duckdb bench lint format clean-state
+.PHONY: data fetch accept test test-slow release site ui audit serve serve-stop serve-status duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,20 @@ $(INSTANCE): $(STAMP)
 # A run is skipped when nothing it reads has changed since the last publish (pipeline/operations/build.py); FORCE=1 runs anyway.
 data: $(INSTANCE)
 	$(BIN)/python -m pipeline.operations.build
+	$(BIN)/frictionless validate outputs/datapackage.json
+
+# Every source with a `fetch:` block in raw/sources.yaml, fetched from its publisher (pipeline/sources/fetch.py):
+# what is new and passes its checks becomes a candidate in .state/candidates/<id>/ (CANDIDATE.md: the files, the
+# package it would publish, its row-level diff and new quality flags); raw/ and outputs/ are not touched.
+# SV_FETCH_MIRROR=http://HOST:PORT sends https://HOST/PATH to http://HOST:PORT/HOST/PATH (proxies, archives, tests).
+fetch: $(INSTANCE)
+	$(BIN)/python -m pipeline.sources.fetch
+
+# Accept a candidate: its new files and manifest entries go into raw/ and the package is published through the
+# release gate (`make data`); a publish that fails puts raw/ back as it was.
+accept: $(INSTANCE)
+	@test -n "$(CANDIDATE)" || { echo "make accept CANDIDATE=<id> (python -m pipeline.sources.candidates list)"; exit 2; }
+	$(BIN)/python -m pipeline.sources.candidates accept $(CANDIDATE)
 	$(BIN)/frictionless validate outputs/datapackage.json
 
 # Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test

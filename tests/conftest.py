@@ -1,6 +1,8 @@
-"""Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones."""
+"""Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones. The test session
+opens no connection to another machine (tests/network_guard/sitecustomize.py, installed here for this process)."""
 
 import hashlib
+import importlib.util
 import io
 import json
 import shutil
@@ -16,6 +18,19 @@ from pipeline.defs.project import assets_for
 from pipeline.defs.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
 from pipeline.operations.build import cli_env
 from pipeline.release.archive import files_under
+
+
+def _guard_network() -> None:
+    """The hook that refuses a connect to anything but loopback, for the whole session (loaded by path: a
+    `sitecustomize` of the interpreter's own may already hold that module name)."""
+    spec = importlib.util.spec_from_file_location(
+        "network_guard", Path(__file__).parent / "network_guard" / "sitecustomize.py"
+    )
+    assert spec and spec.loader
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+_guard_network()
 
 
 @dataclass

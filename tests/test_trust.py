@@ -15,7 +15,9 @@ import pytest
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.sources.manifest import load_manifest
 from pipeline.transform import plausibility
+from schemas import RAW_TABLES
 from schemas.plausibility import RULES
+from schemas.raw import layout_tables
 from tests import reference
 
 RULE = {r.name: r for r in RULES}
@@ -233,8 +235,22 @@ def test_every_published_source_is_cited_by_a_row(fresh_build):
         if path.stem != "sources":
             cited |= {r.get("source_id") for r in read_table(fresh_build, path.stem)}
     published = {s["source_id"] for s in read_table(fresh_build, "sources")}
-    assert published - cited == set()
-    assert published == set(load_manifest(PROJECT_DIR / "raw").sources)
+    manifest = load_manifest(PROJECT_DIR / "raw")
+    # Declared for acquisition, not yet cited (issue 22): a series page `make fetch` reads its editions from, and the
+    # sources of files held in raw/ before the pipeline reads them (the population files).
+    read = {t.file_id for t in layout_tables(manifest.files.values())} | {t.file_id for t in RAW_TABLES.values()}
+    held_unread = {
+        f.source_id for f in manifest.files.values() if f.file_id not in read and not f.path.endswith(".json")
+    }
+    assert published - cited <= set(manifest.fetches) | held_unread
+    assert published - cited == {
+        "ONS_PFA_TABLES",
+        "ONS_MYE",
+        "ONS_LAD_CSP_PFA_DEC2023",
+        "HO_PRC_OPEN_DATA",
+        "PQ_SV_FUNDING",
+    }
+    assert published == set(manifest.sources)
 
 
 # Finding 7: an edition's implausible values are found by general rules, and comparisons say so.

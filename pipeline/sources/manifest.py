@@ -5,18 +5,36 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 MANIFEST_NAME = "sources.yaml"
 
 # The layouts a file can be read with (schemas/raw.py makes each one's raw table): a new file in one of them is
 # a manifest entry, not code. A funding file says how its columns map onto a report in `funding_layout` instead.
 TABLE_LAYOUTS = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
+# How a source's next version is discovered at its publisher (pipeline/sources/fetch.py): one method per kind of
+# publisher interface, so a new source to fetch is a manifest entry, not code.
+FETCH_METHODS = ("ons_dataset", "govuk_content", "git_file", "parliament_written_questions")
+FETCH_FORMATS = ("xlsx", "csv", "ods", "json", "html")
+# Whether the bytes we hold were ever compared with the publisher's: fetched from (or byte-identical with) the
+# publisher's own file; a third-party copy never compared; a transcription (typed from a page: no bytes to compare).
+BYTES_VERIFICATIONS = ("publisher_file", "copy_not_compared", "transcription")
 
 
 class ManifestError(ValueError):
@@ -39,6 +57,8 @@ class RawFile:
     table_options: dict  # layout settings of this file: header_row, source_table, period_as_published
     sha256: str
     bytes: int
+    version: str = ""  # the publisher's identifier of this version (edition and file name, commit), when fetched
+    fetched_from: str = ""  # the address the bytes were downloaded from, when fetched
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,7 @@ class Manifest:
     path: Path
     sources: dict[str, dict]
     files: dict[str, RawFile]
+    fetches: dict[str, FetchSpec] = field(default_factory=dict)  # source_id -> how its next version is fetched
 
     @property
     def raw_dir(self) -> Path:
@@ -111,6 +132,65 @@ class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FetchSpec(_Entry):
+    """Where a source's next version is discovered and downloaded: the publisher's discovery method and address,
+    and the only hosts a request (or a redirect) may reach."""
+
+    method: str
+    address: Text  # the publisher's discovery address (https): dataset page, Content API page, repository, API
+    hosts: list[Text] = Field(min_length=1)
+    format: str  # what a download must be: an .xlsx workbook, a CSV, an ODS spreadsheet, a JSON or HTML document
+    like: str | None = None  # a file read with the layout a new version must be readable with; none: not a table
+    folder: str | None = None  # the folder of raw/ a new version lands in
+    path: str | None = None  # git_file: the file's path in the repository
+    select: str | None = None  # a regular expression choosing among the files the publisher lists
+    sheets: list[Text] = []  # sheets a workbook must have (beside those its layout names)
+    search_terms: list[Text] = []  # parliament_written_questions: one search per term
+    max_megabytes: int = Field(default=100, ge=1)
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _method(cls, value: object) -> object:
+        if value not in FETCH_METHODS:
+            raise ValueError(f"unknown method {value!r} (one of {', '.join(FETCH_METHODS)})")
+        return value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format(cls, value: object) -> object:
+        if value not in FETCH_FORMATS:
+            raise ValueError(f"unknown format {value!r} (one of {', '.join(FETCH_FORMATS)})")
+        return value
+
+    @field_validator("hosts")
+    @classmethod
+    def _bare_hosts(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", host):
+                raise ValueError(f"{host!r} is not a host name (lower case, no scheme or path)")
+        return hosts
+
+    @model_validator(mode="after")
+    def _reachable(self) -> FetchSpec:
+        parts = urlsplit(self.address)
+        if parts.scheme != "https":
+            raise ValueError(f"address {self.address!r} is not an https address")
+        if parts.hostname not in self.hosts:
+            raise ValueError(f"address {self.address!r}: host {parts.hostname!r} is not in hosts {self.hosts}")
+        if self.method == "git_file" and not self.path:
+            raise ValueError("a git_file fetch needs path (the file's path in the repository)")
+        if self.method == "parliament_written_questions" and not self.search_terms:
+            raise ValueError("a parliament_written_questions fetch needs search_terms")
+        if self.format in ("xlsx", "csv", "ods") and not self.folder:
+            raise ValueError(f"a {self.format} fetch needs folder (where a new version lands in raw/)")
+        if self.select is not None:
+            try:
+                re.compile(self.select)
+            except re.error as exc:
+                raise ValueError(f"select {self.select!r} is not a regular expression: {exc}") from None
+        return self
+
+
 class SourceEntry(_Entry):
     """A public document the data cites."""
 
@@ -128,6 +208,8 @@ class SourceEntry(_Entry):
     verification: Literal["verified", "not_rechecked", "contradicted"] = "not_rechecked"
     checked_on: IsoDate = None
     check_method: str | None = None
+    bytes_verification: Literal[BYTES_VERIFICATIONS] | None = None  # type: ignore[valid-type]
+    fetch: FetchSpec | None = None
 
     @model_validator(mode="after")
     def _checked(self) -> SourceEntry:
@@ -183,6 +265,8 @@ class FileEntry(_Entry):
     table_options: TableOptions | None = None
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
     bytes: int = Field(ge=0, strict=True)
+    version: str | None = None
+    fetched_from: str | None = None
 
     @model_validator(mode="after")
     def _dated(self) -> FileEntry:
@@ -250,12 +334,18 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
         raise ManifestError(f"{path}: expected top-level lists 'sources' and 'files'")
 
     sources: dict[str, dict] = {}
+    fetches: dict[str, tuple[str, FetchSpec]] = {}
     for n, entry in enumerate(doc["sources"], start=1):
         where = f"{path}: sources entry {n}" + _named(entry, "source_id")
         source = _validated(SourceEntry, entry, where)
         if source.source_id in sources:
             raise ManifestError(f"{where}: duplicate source_id {source.source_id!r}")
-        sources[source.source_id] = {k: ("" if v is None else v) for k, v in source.model_dump().items()}
+        # The fetch block is how to acquire the source, not a fact about it: kept beside the sources, not in them.
+        sources[source.source_id] = {
+            k: ("" if v is None else v) for k, v in source.model_dump(exclude={"fetch"}).items()
+        }
+        if source.fetch:
+            fetches[source.source_id] = (where, source.fetch)
 
     files: dict[str, RawFile] = {}
     resolved_raw = raw_dir.resolve()
@@ -285,8 +375,15 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
             table_options=file.table_options.model_dump(exclude_none=True) if file.table_options else {},
             sha256=file.sha256,
             bytes=file.bytes,
+            version=file.version or "",
+            fetched_from=file.fetched_from or "",
         )
-    return Manifest(path=path, sources=sources, files=files)
+    for where, fetch in fetches.values():
+        if fetch.like and fetch.like not in files:
+            raise ManifestError(f"{where}: fetch.like {fetch.like!r} is not a file_id of the files list")
+    return Manifest(
+        path=path, sources=sources, files=files, fetches={source_id: spec for source_id, (_, spec) in fetches.items()}
+    )
 
 
 def sha256_of(path: Path) -> str:

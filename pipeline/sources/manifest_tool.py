@@ -54,26 +54,33 @@ def _relative(raw_dir: Path, path: Path) -> str:
         raise ManifestError(f"{path}: not inside {raw_dir}") from None
 
 
-def add_file(raw_dir: Path, path: Path, like: str, file_id: str, **fields: str | None) -> dict:
-    """Append a files entry for `path`, read like the file `like`; returns the entry written."""
+def add_file(
+    raw_dir: Path, path: Path, like: str | None, file_id: str, layout: dict | None = None, **fields: str | None
+) -> dict:
+    """Append a files entry for `path`, read like the file `like`; returns the entry written. `layout` replaces
+    parts of the copied layout (a fetched edition's own sheet names and period); `version` and `fetched_from`
+    record where a fetched file came from."""
     manifest = load_manifest(raw_dir)
     relative = _relative(raw_dir, path)
     if not path.is_file():
         raise ManifestError(f"{path}: no such file")
     if any(f.path == relative for f in manifest.files.values()):
         raise ManifestError(f"{manifest.path}: {relative} already has an entry (rehash it instead)")
-    model = manifest.file(like)
+    model = manifest.file(like) if like else None  # no model: a file no layout reads (yet)
     entry = {
         "file_id": file_id,
         "path": relative,
-        "source_id": fields.get("source_id") or model.source_id or None,
-        "title": fields.get("title") or model.title,
+        "source_id": fields.get("source_id") or (model.source_id if model else None) or None,
+        "title": fields.get("title") or (model.title if model else None),
         "date_retrieved": dt.datetime.now(dt.UTC).date().isoformat(),
         "transcribed_from": fields.get("transcribed_from") or f"added with the manifest tool, read like {like}",
-        "verified": "not re-checked",
+        "verified": fields.get("verified") or "not re-checked",
         # The model's layout as its entry writes it (without the empty parts the manifest's models fill in).
-        **{name: _without_empty(getattr(model, name)) for name in LAYOUT_FIELDS if getattr(model, name)},
+        **{name: _without_empty(getattr(model, name)) for name in LAYOUT_FIELDS if model and getattr(model, name)},
+        **(layout or {}),
         "edition_date": fields.get("edition_date") or None,
+        "version": fields.get("version") or None,
+        "fetched_from": fields.get("fetched_from") or None,
         "sha256": sha256_of(path),
         "bytes": path.stat().st_size,
     }
