@@ -69,7 +69,9 @@ SOURCES = Table(
     title="Sources",
     description=(
         "Every public document a published row cites, from the manifest raw/sources.yaml, with the "
-        "authority of its kind (1 highest), which decides between sources that disagree."
+        "authority of its kind (1 highest), which decides between sources that disagree; and the publishers' "
+        "series pages the pipeline fetches new versions from (ONS dataset pages, GOV.UK pages, Parliament's "
+        "written questions), listed before any row cites them."
     ),
     columns=(
         Column("source_id", "string", "Manifest identifier of the document.", required=True, unique=True),

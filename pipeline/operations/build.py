@@ -7,13 +7,12 @@ inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and senso
 
 What a person reads: the first line of each event at INFO and above, and, when the run fails, a summary last:
 each failed check and failed step with its file, row or cell, column, value and what to do, and that outputs/ was
-left as it was. The whole output, stack frames included, is kept in `.state/logs/make-data-<run start>.log`, and
-every event (DEBUG too) in the run's record, which the UI shows.
+left as it was. The whole output, DEBUG events and stack frames included, is kept in
+`.state/logs/make-data-<run start>.log`, and every event in the run's record, which the UI shows.
 """
 
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import subprocess
@@ -27,8 +26,6 @@ INPUTS = ("pipeline", "schemas", "requirements.lock")
 # The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds
 # the code location through [tool.dg] in pyproject.toml).
 JOB_COMMAND = [str(Path(sys.executable).parent / "dg"), "launch", "--job", "publish_package"]
-# The console at INFO: Dagster's DEBUG events (every handled output, every resource) stay in the run's record.
-AT_INFO = ["--config-json", json.dumps({"loggers": {"console": {"config": {"log_level": "INFO"}}}})]
 # A console event's first line: "<date> <time> <zone> - dagster - <LEVEL> - <job> - <run id> - <step> - <message>".
 # The exception's module path in front of a step failure's message ("dagster._core...Failure: ").
 QUALIFIED_CLASS = re.compile(r"^[\w.]+\.\w+: ")
@@ -74,7 +71,7 @@ def main() -> int:
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
     log = log_path()
-    returncode = run_logged([*JOB_COMMAND, *AT_INFO], log)
+    returncode = run_logged(JOB_COMMAND, log)
     if returncode == 0:
         stamp.write_text(current_stamp(raw, outputs) + "\n")
         print(f"published {outputs} (full log: {log})")
@@ -91,7 +88,8 @@ def log_path() -> Path:
 
 
 def run_logged(command: list[str], log: Path) -> int:
-    """Run `command`, every line of its output into `log`; on the console, the first line of each event."""
+    """Run `command`, every line of its output into `log`; on the console, the first line of each event at INFO
+    and above (Dagster writes each step's and asset's progress at DEBUG: those stay in the log)."""
     with (
         log.open("w", encoding="utf-8") as full,
         subprocess.Popen(
