@@ -71,3 +71,43 @@ def test_every_sql_file_is_expected():
         "checks/" + p.stem for p in (warehouse.SQL_DIR / "checks").glob("*.sql")
     ]
     assert sorted(files) == sorted(EXPECTED)
+
+
+def test_a_new_reference_adds_a_dependency_and_a_comment_or_string_does_not(tmp_path):
+    """The parser reads references from the syntax tree: a join to core.x in the SQL makes core_x a dependency;
+    core.y in a comment or a string literal does not; a macro another file creates is a dependency on that file."""
+    sql = tmp_path / "sql"
+    sql.mkdir()
+    for path in warehouse.SQL_DIR.glob("*.sql"):
+        (sql / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    query = sql / "core_area_year.sql"
+    text = query.read_text(encoding="utf-8").rstrip().removesuffix(";")
+    assert "core.x" not in text and "core.y" not in text
+    before = warehouse.sql_deps("core_area_year", sql)
+    query.write_text(
+        text + "\n-- reads core.y, says this comment\n"
+        "UNION ALL BY NAME SELECT x.*, 'see core.y' AS note, /* core.y */ core.full_year('19') AS y\n"
+        "FROM core.x AS x;\n",
+        encoding="utf-8",
+    )
+    after = warehouse.sql_deps("core_area_year", sql)
+    assert set(after) - set(before) == {"core_x"} | ({"core_area_outcomes"} - set(before))
+    assert "core_y" not in after
+    # core.full_year is a macro core_area_outcomes.sql creates: a dependency on that asset, not on core_full_year.
+    assert "core_area_outcomes" in after and "core_full_year" not in after
+
+
+def test_what_a_sql_file_creates_is_made_by_it():
+    """Helper tables and macros are made by the asset of the file that creates them, read from the files."""
+    made = warehouse.made_by()
+    assert made["core.source_urls"] == made["core.cited_source"] == "core_sources"
+    assert {made[f"core.{m}"] for m in ("full_year", "period_start", "period_end")} == {"core_area_outcomes"}
+    for path in warehouse.SQL_DIR.glob("core_*.sql"):
+        created = warehouse.sql_lineage(path.stem).creates
+        assert f"core.{path.stem.removeprefix('core_')}" in created or path.stem == "core_initiatives"
+
+
+def test_sql_the_parser_cannot_read_is_refused_naming_the_file(tmp_path):
+    (tmp_path / "core_broken.sql").write_text("CREATE TABLE core.broken AS SELECT FROM WHERE (;", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"core_broken\.sql"):
+        warehouse.sql_deps("core_broken", tmp_path)
