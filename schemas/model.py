@@ -19,7 +19,7 @@ import pandera.pandas as pa
 
 # Frictionless field type -> (pandas dtype for pandera, DuckDB type)
 _TYPES: dict[str, tuple[str, str]] = {
-    "string": ("string", "VARCHAR"),
+    "string": ("string[pyarrow]", "VARCHAR"),
     "integer": ("Int64", "BIGINT"),
     # Money and other decimals are exact in DuckDB, so CSVs never show float artefacts.
     "number": ("Float64", "DECIMAL(18, 2)"),
