@@ -6,8 +6,10 @@ and a blocking foreign-key check (SQL on DuckDB) for every declared foreign key.
 """
 
 import dagster as dg
+import pandas as pd
 import sqlglot
 from dagster_duckdb import DuckDBResource
+from duckdb import DuckDBPyConnection
 from sqlglot import exp
 
 from pipeline.defs.steps import Step, step
@@ -37,6 +39,19 @@ def out_sql(table: Table) -> str:
 
 def decimals(table: Table) -> list:
     return [c for c in table.columns if c.type == "number"]
+
+
+def rows_to_check(con: DuckDBPyConnection, table: Table, source: str = "") -> pd.DataFrame:
+    """The rows of out.<name> (or of `source`) as pandera checks them, at any size: in primary-key order, as the CSV
+    is written, so that a failure names the row a reader sees; exact decimals as DOUBLE, every column Arrow-backed
+    (pipeline/validation.py: declared_frame)."""
+    doubles = [exp.cast(exp.column(c.name), "DOUBLE").as_(c.name) for c in decimals(table)]
+    ordered = (
+        exp.select(exp.Star(**{"replace": doubles}))
+        .from_(exp.to_table(source, dialect="duckdb") if source else exp.table_(table.name, db="out"))
+        .order_by(*table.primary_key, dialect="duckdb")
+    )
+    return declared_frame(con.sql(ordered.sql(dialect="duckdb")).to_arrow_table())
 
 
 def column_lineage(table: Table) -> dg.TableColumnLineage:
@@ -131,15 +146,7 @@ def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckD
         con.execute("CREATE SCHEMA IF NOT EXISTS out")
         con.execute(out_sql(table))
         (rows,) = con.execute(f"SELECT count(*) FROM out.{table.name}").fetchall()[0]
-        # Rows in primary-key order, as the CSV is written, so that a failure names the row a reader sees.
-        ordered = (
-            exp.select(
-                exp.Star(**{"replace": [exp.cast(exp.column(c.name), "DOUBLE").as_(c.name) for c in decimals(table)]})
-            )
-            .from_(exp.table_(table.name, db="out"))
-            .order_by(*table.primary_key, dialect="duckdb")
-        )
-        frame = declared_frame(con.sql(ordered.sql(dialect="duckdb")).to_arrow_table())
+        frame = rows_to_check(con, table)
     failures = validate(frame, table, label)
     del frame  # a million rows of text: not held while the foreign keys are checked
     for failure in failures[:20]:
