@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import dagster as dg
 import pandas as pd
 import pandera.errors
+import pyarrow as pa
 
 from schemas.model import Table
 
@@ -52,6 +53,22 @@ def validate(
         hints = {c.name: c.pattern_hint for c in table.columns if c.pattern_hint}
         return [_failure(row, file_label, hints, header_row) for row in exc.failure_cases.itertuples(index=False)]
     return []
+
+
+# Arrow types as the pandas dtypes the published schemas declare (schemas/model.py), so that pandera's coercion is a
+# no-op: text stays Arrow-backed and the pattern, enum and formula checks run as Arrow kernels, not per cell in Python.
+_DECLARED_DTYPES = {
+    pa.string(): pd.StringDtype("pyarrow"),
+    pa.int64(): pd.Int64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.float64(): pd.Float64Dtype(),
+}
+
+
+def declared_frame(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table (a warehouse query's rows) as the frame a published table's pandera schema checks. Exact
+    decimals must arrive as DOUBLE: the schema compares numbers as floats, as frictionless does."""
+    return table.to_pandas(types_mapper=_DECLARED_DTYPES.get, date_as_object=False)
 
 
 def _failure(case, file_label: str, hints: dict[str, str], header_row: int = 1) -> Failure:

@@ -19,7 +19,7 @@ import pandera.pandas as pa
 
 # Frictionless field type -> (pandas dtype for pandera, DuckDB type)
 _TYPES: dict[str, tuple[str, str]] = {
-    "string": ("string", "VARCHAR"),
+    "string": ("string[pyarrow]", "VARCHAR"),
     "integer": ("Int64", "BIGINT"),
     # Money and other decimals are exact in DuckDB, so CSVs never show float artefacts.
     "number": ("Float64", "DECIMAL(18, 2)"),
@@ -194,6 +194,8 @@ class Table:
                 checks=c.pandera_checks() + ([NO_FORMULA] if c.type == "string" else []),
                 nullable=not c.required,
                 unique=c.unique,
+                # A repeated value is an error on each later row, as frictionless reports it.
+                report_duplicates="exclude_first",
                 coerce=True,
                 title=c.display_title,
                 description=c.description,
@@ -205,6 +207,7 @@ class Table:
             strict=self.strict,
             ordered=raw and self.strict,
             unique=list(self.primary_key) if len(self.primary_key) > 1 else None,
+            report_duplicates="exclude_first",
             name=self.name,
             description=self.description,
         )

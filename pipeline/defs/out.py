@@ -6,22 +6,52 @@ and a blocking foreign-key check (SQL on DuckDB) for every declared foreign key.
 """
 
 import dagster as dg
+import pandas as pd
+import sqlglot
 from dagster_duckdb import DuckDBResource
+from duckdb import DuckDBPyConnection
+from sqlglot import exp
 
 from pipeline.defs.steps import Step, step
-from pipeline.publish import sqlcheck
-from pipeline.publish.package import SQL_CHECKED_ROWS
-from pipeline.validation import Failure, check_result, spreadsheet_row, validate
+from pipeline.validation import Failure, check_result, declared_frame, spreadsheet_row, validate
 from schemas import Table
+from schemas.model import ForeignKey
 
 GROUP = "out"
 
 
 def out_sql(table: Table) -> str:
-    columns = ",\n    ".join(f"CAST({c.published_as or c.name} AS {c.duckdb_type}) AS {c.name}" for c in table.columns)
+    """CREATE TABLE out.<name>: every declared column cast to its declared type, computed as `published_as` says
+    where it is not the core column as it is."""
+    columns = [
+        exp.cast(
+            sqlglot.parse_one(c.published_as, read="duckdb") if c.published_as else exp.column(c.name),
+            exp.DataType.build(c.duckdb_type, dialect="duckdb"),
+        ).as_(c.name)
+        for c in table.columns
+    ]
     # Not sorted here: the CSV and Parquet files are written in primary-key order (package.table_files), and a
     # million-row sort is a second; checks number rows in that order themselves.
-    return f"CREATE OR REPLACE TABLE out.{table.name} AS\nSELECT\n    {columns}\nFROM core.{table.name}"
+    select = exp.select(*columns).from_(exp.table_(table.name, db="core"))
+    create = exp.Create(this=exp.table_(table.name, db="out"), kind="TABLE", replace=True, expression=select)
+    return create.sql(dialect="duckdb", pretty=True)
+
+
+def decimals(table: Table) -> list:
+    return [c for c in table.columns if c.type == "number"]
+
+
+def rows_to_check(con: DuckDBPyConnection, table: Table, source: str = "") -> pd.DataFrame:
+    """The rows of out.<name> (or of `source`) as pandera checks them, at any size: in primary-key order, as the CSV
+    is written, so that a failure names the row a reader sees; exact decimals as DOUBLE, every column Arrow-backed
+    (pipeline/validation.py: declared_frame)."""
+    doubles = [exp.cast(exp.column(c.name), "DOUBLE").as_(c.name) for c in decimals(table)]
+    ordered = (
+        exp.select(exp.Star(**{"replace": doubles}))
+        .from_(exp.to_table(source, dialect="duckdb") if source else exp.table_(table.name, db="out"))
+        .order_by(*table.primary_key, dialect="duckdb")
+    )
+    return declared_frame(con.sql(ordered.sql(dialect="duckdb")).to_arrow_table())
 
 
 def column_lineage(table: Table) -> dg.TableColumnLineage:
@@ -45,24 +75,32 @@ def lineage_markdown(lineage: dg.TableColumnLineage) -> str:
     return "| published column | comes from |\n|---|---|\n" + "\n".join(rows)
 
 
+def dangling(table: Table, fk: ForeignKey) -> exp.Condition:
+    """Rows `t` of out.<table> whose foreign key `fk` has every cell and matches no row `r` of the referenced table."""
+    present = exp.and_(*(exp.column(a, "t").is_(exp.null()).not_() for a in fk.columns))
+    match = exp.and_(
+        *(exp.column(a, "t").eq(exp.column(b, "r")) for a, b in zip(fk.columns, fk.reference, strict=True))
+    )
+    referenced = exp.select("1").from_(exp.table_(fk.table, db="out", alias="r")).where(match)
+    return exp.and_(present, exp.Exists(this=referenced).not_())
+
+
 def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
     """Rows whose foreign key matches no row of the referenced table."""
     label = f"outputs/data/{table.name}.csv"
-    order = ", ".join(table.primary_key)
+    # Rows numbered as the CSV numbers them (it is written in primary-key order): 0 for the first data row.
+    order = exp.Order(expressions=[exp.Ordered(this=exp.column(k)) for k in table.primary_key])
+    number = exp.Sub(this=exp.Window(this=exp.RowNumber(), order=order), expression=exp.Literal.number(1))
+    numbered = exp.select(number.as_("n"), exp.Star()).from_(exp.table_(table.name, db="out")).subquery("t")
     failures = []
     with duckdb.get_connection() as con:
         for fk in table.foreign_keys:
-            join = " AND ".join(f"t.{a} = r.{b}" for a, b in zip(fk.columns, fk.reference, strict=True))
-            present = " AND ".join(f"t.{a} IS NOT NULL" for a in fk.columns)
-            dangling = f"{present} AND NOT EXISTS (SELECT 1 FROM out.{fk.table} AS r WHERE {join})"
+            where = dangling(table, fk)
+            count = exp.select("count(*)").from_(exp.table_(table.name, db="out", alias="t")).where(where)
             # Rows are numbered (a sort of the whole table) only when some key dangles.
-            if not con.execute(f"SELECT count(*) FROM out.{table.name} AS t WHERE {dangling}").fetchall()[0][0]:
+            if not con.execute(count.sql(dialect="duckdb")).fetchall()[0][0]:
                 continue
-            rows = con.execute(
-                f"SELECT n, {', '.join(fk.columns)} FROM ("
-                f" SELECT row_number() OVER (ORDER BY {order}) - 1 AS n, * FROM out.{table.name}) AS t"
-                f" WHERE {dangling}"
-            ).fetchall()
+            rows = exp.select("n", *fk.columns).from_(numbered).where(where)
             failures += [
                 Failure(
                     label,
@@ -71,7 +109,7 @@ def dangling_keys(duckdb: DuckDBResource, table: Table) -> list[Failure]:
                     values[0] if len(values) == 1 else values,
                     f"matches no row of {fk.table}",
                 )
-                for n, *values in rows
+                for n, *values in con.execute(rows.sql(dialect="duckdb")).fetchall()
             ]
     return failures
 
@@ -108,15 +146,9 @@ def publish_shape(context: dg.AssetExecutionContext, table: Table, duckdb: DuckD
         con.execute("CREATE SCHEMA IF NOT EXISTS out")
         con.execute(out_sql(table))
         (rows,) = con.execute(f"SELECT count(*) FROM out.{table.name}").fetchall()[0]
-        if rows > SQL_CHECKED_ROWS:
-            # The declared checks as SQL in the warehouse (pipeline/publish/sqlcheck.py), not a pandas copy.
-            failures = [
-                Failure(label, e.row, e.field, None, f"{e.type} (declared: {table.name}.{e.field})")
-                for e in sqlcheck.validate_table(con, f"out.{table.name}", table)
-            ]
-        else:
-            order = ", ".join(table.primary_key)
-            failures = validate(con.execute(f"SELECT * FROM out.{table.name} ORDER BY {order}").df(), table, label)
+        frame = rows_to_check(con, table)
+    failures = validate(frame, table, label)
+    del frame  # a million rows of text: not held while the foreign keys are checked
     for failure in failures[:20]:
         context.log.error(failure.message())
     lineage = column_lineage(table)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import frictionless
 
-from pipeline.publish import sqlcheck
+from pipeline.transform.warehouse import quoted
 from schemas.model import Table
 
 LICENCES = {
@@ -64,7 +64,7 @@ def csv_select(con, query: str) -> str:
     columns = con.execute(f"DESCRIBE {query}").fetchall()
     cells = []
     for name, kind, *_ in columns:
-        column = sqlcheck.quoted(name)
+        column = quoted(name)
         if kind == "VARCHAR":
             cells.append(f"NULLIF({column}, '') AS {column}")
         elif kind.startswith("DECIMAL"):
@@ -89,9 +89,7 @@ def parquet_select(con, query: str) -> str:
     the exact digits."""
     columns = con.execute(f"DESCRIBE {query}").fetchall()
     cells = [
-        f"CAST({sqlcheck.quoted(n)} AS DOUBLE) AS {sqlcheck.quoted(n)}"
-        if kind.startswith("DECIMAL")
-        else sqlcheck.quoted(n)
+        f"CAST({quoted(n)} AS DOUBLE) AS {quoted(n)}" if kind.startswith("DECIMAL") else quoted(n)
         for n, kind, *_ in columns
     ]
     return f"SELECT {', '.join(cells)} FROM ({query})"
@@ -219,13 +217,13 @@ def write_package(folder: Path, descriptor: dict, files: dict[str, bytes]) -> No
     (folder / "datapackage.json").write_text(text, encoding="utf-8")
 
 
-# A table with more data rows than this is checked by the SQL checks (pipeline/publish/sqlcheck.py, the same checks
-# derived from the same declarations, proven equal on a corpus of broken packages) instead of frictionless's
-# row-by-row Python, which takes about a minute per million rows (100,000 rows: ~5 s, measured by make bench; the
-# SQL checks cost ~0.2 s at that size). The real tables are below it (the largest, area_outcomes, has ~8,300 rows),
-# so the published package is validated by frictionless alone; `make data` then runs `frictionless validate`
-# over the whole package as the final word.
-SQL_CHECKED_ROWS = 20_000
+# A table with more data rows than this is checked by frictionless as a file: its bytes and sha256 against the
+# descriptor, not cell by cell. Frictionless reads every cell in Python, about a minute per million rows (100,000
+# rows: ~5 s), and the out layer has already validated the same rows with pandera (declared types, required, unique,
+# pattern, enum, range, primary key; pipeline/defs/out.py) and their foreign keys in SQL, at every size. The real
+# tables are far below it (the largest, area_outcomes, has ~8,300 rows), so the published package is validated
+# cell by cell by frictionless; `make data` then runs `frictionless validate` over the whole package as well.
+FRICTIONLESS_CELL_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -234,7 +232,7 @@ class Validation:
     errors: list[str]  # 'resource, row N, field F: message', the first ones
     resources: int
     rows: int
-    sql_checked: list[str]  # resources checked in DuckDB rather than by frictionless
+    checked_as_files: list[str]  # resources whose bytes and hash frictionless checked, not their cells
 
 
 def _data_rows(path: Path) -> int:
@@ -244,20 +242,24 @@ def _data_rows(path: Path) -> int:
         return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1
 
 
-def validate_package(folder: Path, tables: dict[str, Table] | None = None, limit: int = 20) -> Validation:
-    """The whole package validated: types, constraints, primary and foreign keys, bytes and hashes. Frictionless
-    checks every table of up to SQL_CHECKED_ROWS rows; larger ones (and the foreign keys pointing at them) are
-    checked in DuckDB."""
+def validate_package(folder: Path, limit: int = 20) -> Validation:
+    """The whole package validated by frictionless: the descriptor, and for every resource its bytes and sha256;
+    for every table of up to FRICTIONLESS_CELL_ROWS rows also its cells (types, constraints) and its primary and
+    foreign keys. A larger table is checked as a file (a resource without its schema), and foreign keys into it are
+    left to the out layer's check, which ran on the same rows."""
     descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
     rows = {r["name"]: _data_rows(folder / r["path"]) for r in descriptor["resources"]}
-    large = [name for name, n in rows.items() if n > SQL_CHECKED_ROWS and tables and name in tables]
-    checked = descriptor
-    if large:
-        checked = json.loads(json.dumps(descriptor))
-        checked["resources"] = [r for r in checked["resources"] if r["name"] not in large]
-        for resource in checked["resources"]:
-            keys = [fk for fk in resource["schema"].get("foreignKeys", []) if fk["reference"]["resource"] not in large]
-            resource["schema"]["foreignKeys"] = keys
+    large = [name for name, n in rows.items() if n > FRICTIONLESS_CELL_ROWS]
+    checked = json.loads(json.dumps(descriptor))
+    for resource in checked["resources"]:
+        if resource["name"] in large:
+            # A file resource: frictionless streams its bytes through its sha256 and counts them.
+            resource["type"] = "file"
+            for key in ("schema", "dialect", "encoding"):
+                resource.pop(key, None)
+        elif "schema" in resource:
+            keys = resource["schema"].get("foreignKeys", [])
+            resource["schema"]["foreignKeys"] = [fk for fk in keys if fk["reference"]["resource"] not in large]
     target = folder / ".frictionless.json"
     target.write_text(json.dumps(checked), encoding="utf-8")
     try:
@@ -265,19 +267,6 @@ def validate_package(folder: Path, tables: dict[str, Table] | None = None, limit
     finally:
         target.unlink()
     errors = report_errors(report, limit)
-    if large and tables:
-        pointing = [
-            r["name"]
-            for r in descriptor["resources"]
-            if any(fk.table in large for fk in tables[r["name"]].foreign_keys)
-        ]
-        found = sqlcheck.validate_package(folder, descriptor, tables, sorted(set(large) | set(pointing)))
-        # Frictionless has checked the cells of the small tables; only their keys into a large one are new here.
-        found = [e for e in found if e.resource in large or e.type == "foreign-key"]
-        errors += [
-            f"{e.resource}{f', row {e.row}' if e.row else ''}{f', field {e.field!r}' if e.field else ''}: {e.type}"
-            for e in found
-        ][: max(limit - len(errors), 0)]
     return Validation(not errors, errors, len(rows), sum(rows.values()), large)
 
 
@@ -298,9 +287,7 @@ def report_errors(report: frictionless.Report, limit: int = 20) -> list[str]:
     return lines[:limit]
 
 
-def build_and_publish(
-    outputs: Path, staging: Path, descriptor: dict, files: dict[str, bytes], tables: dict[str, Table] | None = None
-) -> Validation:
+def build_and_publish(outputs: Path, staging: Path, descriptor: dict, files: dict[str, bytes]) -> Validation:
     """Write the package to `staging`, validate it, and only if valid swap it into `outputs`.
 
     Raises PackageInvalid (with the validation's errors) and leaves `outputs` untouched otherwise;
@@ -308,7 +295,7 @@ def build_and_publish(
     """
     try:
         write_package(staging, descriptor, files)
-        validation = validate_package(staging, tables)
+        validation = validate_package(staging)
         if not validation.valid:
             raise PackageInvalid(validation.errors)
         publish(staging, outputs)

@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from pipeline.publish.sqlcheck import quoted
 from pipeline.release.versions import count_rows
+from pipeline.transform.warehouse import quoted
 
 DIFF_MD = "RELEASE_DIFF.md"
 DIFF_CSV = "release_diff.csv"

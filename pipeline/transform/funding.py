@@ -22,8 +22,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.publish.sqlcheck import literal, quoted
 from pipeline.transform import parsing
+from pipeline.transform.warehouse import literal, quoted
 from pipeline.validation import Failure
 from schemas.vocabulary import (
     FUNDING_FIRST_YEAR,

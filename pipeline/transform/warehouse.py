@@ -1,40 +1,102 @@
 """The DuckDB warehouse, as the assets use it: run a SQL file, read or write a table, count rows, and the
-assets a SQL file reads (its lineage)."""
+assets a SQL file reads (its lineage, parsed with sqlglot)."""
 
-import re
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import sqlglot
+import sqlglot.errors
 from dagster_duckdb import DuckDBResource
+from sqlglot import exp
 
 from pipeline.transform.sqltext import sql_text
 from schemas.model import Table
 
 MANIFEST_ASSET = "raw_manifest__sources"
 SQL_DIR = Path(__file__).resolve().parent / "sql"
-# What the SQL reads that an asset other than its namesake makes: helper tables and macros.
-MADE_BY = {
+# The schemas whose tables and macros assets make; anything else a query names (out, a CTE, a temp view) is not
+# lineage between assets.
+LINEAGE_SCHEMAS = ("raw", "core")
+# Tables SQL reads that Python code makes rather than a SQL file, and the asset whose code makes them
+# (pipeline/defs/raw.py, pipeline/defs/core/outcomes.py). What a SQL file creates is read from the file.
+MADE_IN_PYTHON = {
     "raw.manifest_sources": MANIFEST_ASSET,
-    "core.source_urls": "core_sources",
-    "core.cited_source": "core_sources",
     "core.plausibility_rules": "core_quality_flags",
     "core.ons_pfa_cells": "core_area_outcomes",
     "core.ons_wide_cells": "core_area_outcomes",
-    "core.full_year": "core_area_outcomes",
-    "core.period_start": "core_area_outcomes",
-    "core.period_end": "core_area_outcomes",
 }
-_TABLE_REF = re.compile(r"\b(raw|core)\.([a-z][a-z0-9_]*)")
 
 
-def sql_deps(name: str) -> list[str]:
-    """The assets whose tables or macros pipeline/transform/sql/<name>.sql reads: `raw.x` is made by raw_x, `core.x` by
-    core_x (or as MADE_BY says), so the lineage auditors see is the lineage the SQL has."""
-    text = sql_text(SQL_DIR / f"{name}.sql")
-    code = "\n".join(line.split("--")[0] for line in text.splitlines())
-    return sorted(
-        {MADE_BY.get(f"{schema}.{table}", f"{schema}_{table}") for schema, table in _TABLE_REF.findall(code)} - {name}
-    )
+def quoted(name: str) -> str:
+    """A SQL identifier, quoted: a heading as a publisher prints it ('Violence with injury') is a column name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The `schema.name` of every table or macro in the raw and core schemas a SQL text reads, and of those it
+    creates (CREATE TABLE, VIEW or MACRO)."""
+
+    reads: frozenset[str]
+    creates: frozenset[str]
+
+
+@functools.cache  # by text: every asset's lineage reads every file's, and an edited file is new text
+def lineage(text: str, label: str = "SQL") -> Lineage:
+    """What `text` (DuckDB SQL, one or more statements) reads and creates, from its syntax tree: a name in a
+    comment or a string is not a reference. A macro call `core.f(x)` parses as `core` dot a function call."""
+    try:
+        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
+    except sqlglot.errors.SqlglotError as exc:
+        raise ValueError(f"{label}: sqlglot cannot parse it, so its lineage is unknown: {exc}") from exc
+    reads, creates = set(), set()
+    for statement in statements:
+        target = statement.this.find(exp.Table) if isinstance(statement, exp.Create) else None
+        if target is not None:
+            creates.add(f"{target.db}.{target.name}")
+        reads |= {
+            f"{table.db}.{table.name}"
+            for table in statement.find_all(exp.Table)
+            if table is not target and table.db in LINEAGE_SCHEMAS and not table.catalog
+        }
+        reads |= {
+            f"{dot.this.name}.{dot.expression.name}"
+            for dot in statement.find_all(exp.Dot)
+            if isinstance(dot.this, exp.Identifier)
+            and dot.this.name in LINEAGE_SCHEMAS
+            and isinstance(dot.expression, exp.Anonymous)
+        }
+    return Lineage(frozenset(reads), frozenset(creates))
+
+
+def sql_lineage(name: str, sql_dir: Path = SQL_DIR) -> Lineage:
+    """The lineage of <sql_dir>/<name>.sql."""
+    path = sql_dir / f"{name}.sql"
+    return lineage(sql_text(path), f"pipeline/transform/sql/{name}.sql")
+
+
+def made_by(sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    """The asset that makes each table or macro: the SQL file that creates it (core_sources.sql makes
+    core.source_urls and core.cited_source), or the Python code of MADE_IN_PYTHON."""
+    made = dict(MADE_IN_PYTHON)
+    for path in sorted(sql_dir.glob("*.sql")):
+        made |= dict.fromkeys(sql_lineage(path.stem, sql_dir).creates, path.stem)
+    return made
+
+
+def sql_deps(name: str, sql_dir: Path = SQL_DIR) -> list[str]:
+    """The assets whose tables or macros <sql_dir>/<name>.sql reads: the asset that makes each (`made_by`), else
+    by the naming rule, `raw.x` made by raw_x and `core.x` by core_x; so the lineage auditors see is the lineage
+    the SQL has."""
+    made = made_by(sql_dir)
+    reads = sql_lineage(name, sql_dir).reads
+    return sorted({made.get(ref, ref.replace(".", "_", 1)) for ref in reads} - {name})
 
 
 def run_sql(duckdb: DuckDBResource, name: str, **params: object) -> pd.DataFrame | None:

@@ -9,10 +9,9 @@ from pipeline.defs.core.common import GROUP, KINDS, sql_core_asset
 from pipeline.defs.raw import load_manifest_or_fail
 from pipeline.defs.resources import ProjectPaths
 from pipeline.defs.steps import Step, step
-from pipeline.publish.sqlcheck import quoted
 from pipeline.transform import plausibility
 from pipeline.transform.sqltext import sql_text
-from pipeline.transform.warehouse import SQL_DIR, count, run_sql, sql_deps
+from pipeline.transform.warehouse import SQL_DIR, count, quoted, run_sql, sql_deps
 from pipeline.validation import Failure
 from schemas.plausibility import RULES, Action
 from schemas.published import OUTCOME_CHANGE
