@@ -1,17 +1,18 @@
 """The pipeline's SQL files as they run: the text of pipeline/transform/sql/<name>.sql with its generated parts
-filled in. A part written `{{ name }}` (or `{{ name(argument) }}`) is SQL that repeats a vocabulary (one line
-per funding stream, per measure, per group of areas); it is generated here from the vocabulary's one home
-(schemas/vocabulary.py, schemas/published.py), so a stream added there is a stream in the SQL too."""
+filled in. A part written `{{ name }}` (or `{{ name("argument") }}`, a Jinja expression) is SQL that repeats a
+vocabulary (one line per funding stream, per measure, per group of areas); it is generated here from the
+vocabulary's one home (schemas/vocabulary.py, schemas/published.py), so a stream added there is a stream in the
+SQL too. The files are Jinja templates with nothing but such parts: an unknown name is an error naming it."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
+import jinja2
+
 from schemas import plausibility, published, vocabulary
 
-_PART = re.compile(r"\{\{\s*(\w+)(?:\(([^)]*)\))?\s*\}\}")
 _INDENT = "           "  # a SELECT list's continuation lines, under its first column
 
 
@@ -56,6 +57,8 @@ def robust_scale() -> str:
     return repr(plausibility.ROBUST_SCALE)
 
 
+# Parts called with an argument in the SQL (`area_group("v.first_funded_year")`); the others are filled as text.
+CALLED = {"area_group"}
 PARTS: dict[str, Callable[..., str]] = {
     "robust_scale": robust_scale,
     "panel_measures": panel_measures,
@@ -65,16 +68,20 @@ PARTS: dict[str, Callable[..., str]] = {
 }
 
 
+# Strict: a name no part gives fails the render; nothing is escaped (the output is SQL, not HTML).
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
 def render(text: str, where: str = "SQL") -> str:
     """`text` with every generated part filled in; an unknown part is an error naming it."""
-
-    def fill(match: re.Match) -> str:
-        name, argument = match[1], match[2]
-        if name not in PARTS:
-            raise ValueError(f"{where}: unknown generated part {{{{ {name} }}}}; known: {', '.join(PARTS)}")
-        return PARTS[name](argument.strip()) if argument is not None else PARTS[name]()
-
-    return _PART.sub(fill, text)
+    # Each part is computed as the template is rendered, so a changed vocabulary is always what runs.
+    values = {name: (part if name in CALLED else part()) for name, part in PARTS.items()}
+    try:
+        return _JINJA.from_string(text).render(values)
+    except jinja2.UndefinedError as exc:
+        raise ValueError(f"{where}: unknown generated part ({exc.message}); known: {', '.join(PARTS)}") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"{where}, line {exc.lineno}: {exc.message}") from exc
 
 
 def sql_text(path: Path) -> str:

@@ -1,7 +1,7 @@
 -- A panel: every police force area and financial year, the funding figure chosen per stream (with what is known of
 -- it and its source) beside the recorded offences ONS prints for that financial year (newest edition, its source).
 -- Outcomes count only when their period is exactly a financial year (1 April to 31 March); a symbol in the newest
--- edition stays a blank, never an older edition's figure. The {{ ... }} parts are generated from the panel's
+-- edition stays a blank, never an older edition's figure. The parts in double braces are generated from the panel's
 -- declaration (pipeline/transform/sqltext.py): one column per stream and per measure of schemas/published.py.
 CREATE OR REPLACE TABLE core.area_year AS
 WITH outcome_years AS (

@@ -13,7 +13,7 @@ WITH flagged AS (
     GROUP BY ALL
 ), rows AS (
     SELECT c.*, a.area_name,
-           {{ area_group(v.first_funded_year) }} AS area_group,
+           {{ area_group("v.first_funded_year") }} AS area_group,
            (SELECT string_agg(DISTINCT f.checks, ', ') FROM flagged AS f
              WHERE f.area_code = c.area_code AND f.measure = c.measure
                AND f.edition IN (c.before_edition, c.after_edition, c.before_edition || ' to ' || c.after_edition))

@@ -25,7 +25,7 @@ WITH flagged AS (
     SELECT o.*, a.area_name, f.checks, p.population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
                 THEN 'under-count before 2018' END AS excluded,
-           {{ area_group(v.first_funded_year) }}
+           {{ area_group("v.first_funded_year") }}
                AS area_group
     FROM core.area_outcomes AS o
     JOIN core.police_force_areas AS a USING (area_code)
