@@ -31,6 +31,7 @@ RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... o
   runId status startTime endTime tags { key value } } } } }"""
 # The newest homicide edition; one digit of Cleveland's 2022-25 rate changes (a revision far inside tolerance).
 HOMICIDE = "outcomes/ons-els-homicide-offences.csv"
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
 def free_port() -> int:
@@ -84,12 +85,15 @@ class Served:
         return serve.graphql(self.stack, RUNS, {"filter": flt}, url=url)["runsOrError"]["results"]
 
     def wait_for_runs(self, count: int, timeout: float = 300, **tags: str) -> list[dict]:
-        """The runs with these tags once `count` of them have finished; fails with the daemon's log if not."""
+        """The finished runs with these tags, oldest first, once `count` of them have finished; fails with the
+        daemon's log if not. Only finished runs are returned: a run still queued has no start time yet (sorting
+        on it raised TypeError under load), and a schedule ticking every minute may queue a second run while the
+        first finishes. A run cancelled before it started has no start time either: its end time orders it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = self.runs(**tags)
-            if len([r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]) >= count:
-                return sorted(runs, key=lambda r: r["startTime"])
+            finished = [r for r in self.runs(**tags) if r["status"] in FINISHED]
+            if len(finished) >= count:
+                return sorted(finished, key=lambda r: (r["startTime"] or r["endTime"] or 0.0, r["runId"]))
             time.sleep(2)
         log = (self.stack.state / "daemon.log").read_text(errors="replace")[-3000:]
         raise AssertionError(f"no {count} finished runs tagged {tags} after {timeout} s: {self.runs(**tags)}\n{log}")
@@ -202,12 +206,16 @@ def test_a_failed_run_is_posted_to_the_webhook_and_outputs_stay_as_they_were(ser
 
 
 def test_a_schedule_tick_evaluated_by_the_daemon_launches_a_run(served):
+    schedule = {"dagster/schedule_name": "weekly_publish"}
     served.dagster("schedule", "start", "weekly_publish")
     try:
-        [run] = served.wait_for_runs(1, timeout=240, **{"dagster/schedule_name": "weekly_publish"})
+        run = served.wait_for_runs(1, timeout=240, **schedule)[0]
     finally:
         served.dagster("schedule", "stop", "weekly_publish")
     assert run["status"] == "SUCCESS", run
+    # A tick every minute may have queued another run meanwhile: let it finish so the next test's runs do not
+    # wait behind it.
+    served.wait_for_runs(len(served.runs(**schedule)), timeout=240, **schedule)
     assert package_is_whole(served.project.outputs)
 
 
