@@ -79,8 +79,10 @@ audit: $(INSTANCE)
 	$(BIN)/python -m pipeline.operations.serve audit --port $(AUDIT_PORT)
 
 # The production topology on loopback (pipeline/operations/serve.py): PostgreSQL from Debian's `postgresql` package, the
-# code location as a gRPC server, dagster-daemon (schedule, sensors, run queue) and the webserver on UI_PORT.
-# State (cluster, run history, logs) in .state/serve/. `make serve-stop` stops exactly what it started.
+# code location as a gRPC server, dagster-daemon (schedule, sensors, run queue) and the read-only webserver on UI_PORT,
+# kept running by supervisord (Debian's `supervisor`), as the user svdata when root starts it and svdata can.
+# State (cluster, run history, logs) in .state/serve/. `make serve-stop` stops exactly what it started; after a crash
+# `make serve` cleans up by itself; `make serve-status` exits 1 when anything is unhealthy (docs/DEPLOYMENT.md).
 serve: $(STAMP)
 	$(BIN)/python -m pipeline.operations.serve start
 

@@ -67,3 +67,89 @@ def test_helm_values_match_the_served_instance():
     [deployment] = values["dagster-user-deployments"]["deployments"]
     assert deployment["dagsterApiGrpcArgs"] == ["-m", serve.LOCATION]
     assert values["telemetry"]["enabled"] == served["telemetry"]["enabled"]
+
+
+def locked(name: str) -> str:
+    """The version requirements.lock pins for a package."""
+    for line in (PROJECT_DIR / "requirements.lock").read_text(encoding="utf-8").splitlines():
+        if line.lower().startswith(f"{name}=="):
+            return line.split("==", 1)[1].strip()
+    raise AssertionError(f"{name} is not in requirements.lock")
+
+
+def test_the_image_carries_the_kubernetes_launcher_the_object_store_driver_and_the_release_gate():
+    dockerfile = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    extras = dict(re.findall(r"\b(dagster-k8s|dagster-docker|dagster-aws|s3fs)==([\w.]+)", dockerfile))
+    # Pinned to the release of the Dagster family and the fsspec the lock file installs (s3fs pins fsspec exactly).
+    integration = locked("dagster-postgres")
+    assert extras == {
+        "dagster-docker": integration,
+        "dagster-k8s": integration,
+        "dagster-aws": integration,
+        "s3fs": locked("fsspec"),
+    }
+    assert "COPY release release" in dockerfile and "SV_RELEASE_DIR=/opt/sv/release" in dockerfile
+    assert re.search(r"^USER svdata$", dockerfile, flags=re.MULTILINE), "the image runs as root"
+
+
+def test_the_build_context_leaves_out_local_state_and_secrets():
+    lines = [
+        line.strip()
+        for line in (PROJECT_DIR / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*", "everything is left out unless named"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    dockerfile = (DEPLOY / "docker" / "Dockerfile").read_text(encoding="utf-8")
+    copied = {
+        path for source in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE) for path in source.split()
+    }
+    assert all(any(path == a or path.startswith(a + "/") for a in allowed) for path in copied), (copied, allowed)
+    assert not allowed & {".venv", ".state", "dagster_home", "outputs", ".git", "dist"}
+
+
+def test_compose_restarts_and_health_checks_every_service_and_keeps_the_docker_socket_from_the_webserver():
+    services = load("docker/docker-compose.yaml")["services"]
+    for name, service in services.items():
+        restart = service.get("restart") or load("docker/docker-compose.yaml")["x-dagster"]["restart"]
+        assert restart in ("always", "unless-stopped"), name
+        assert service["healthcheck"]["test"][0] in ("CMD", "CMD-SHELL"), name
+    webserver = services["webserver"]
+    assert "--read-only" in webserver["command"]
+    assert not [v for v in webserver.get("volumes", []) if "docker.sock" in v]
+    assert services["daemon"]["command"][:2] == ["dagster-daemon", "run"]
+    assert services["daemon"]["healthcheck"]["test"][1:] == ["dagster-daemon", "liveness-check"]
+    assert int(services["daemon"]["environment"]["DAGSTER_DAEMON_HEARTBEAT_TOLERANCE"]) <= 120
+    code_server = services["code-server"]
+    port = code_server["command"][code_server["command"].index("-p") + 1]
+    assert code_server["healthcheck"]["test"][1:] == ["dagster", "api", "grpc-health-check", "-p", port]
+
+
+def test_the_served_instance_monitors_runs_and_the_publish_job_has_a_maximum_run_time():
+    from pipeline.defs.automation import publish_job
+
+    monitoring = load("dagster.postgres.yaml")["run_monitoring"]
+    assert monitoring["enabled"] is True and monitoring["poll_interval_seconds"] <= 60
+    assert float(publish_job.tags["dagster/max_runtime"]) > 0
+    helm = load("helm/values.yaml")["dagsterDaemon"]["runMonitoring"]
+    assert helm["enabled"] is True and helm["pollIntervalSeconds"] == monitoring["poll_interval_seconds"]
+    assert helm["startTimeoutSeconds"] == monitoring["start_timeout_seconds"]
+
+
+def test_helm_keeps_run_logs_and_limits_every_pod():
+    values = load("helm/values.yaml")
+    logs = values["computeLogManager"]
+    assert logs["type"] == "S3ComputeLogManager" and logs["config"]["s3ComputeLogManager"]["bucket"]
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    runs = values["runLauncher"]["config"]["k8sRunLauncher"]["runK8sConfig"]["containerConfig"]["resources"]
+    for resources in (deployment["resources"], runs, values["dagsterWebserver"]["resources"],
+                      values["dagsterDaemon"]["resources"]):  # fmt: skip
+        assert set(resources) == {"requests", "limits"}
+        assert memory(resources["requests"]["memory"]) <= memory(resources["limits"]["memory"])
+    # A run holds DuckDB's memory limit plus Python: its pod must be allowed that much.
+    assert memory(runs["limits"]["memory"]) >= memory("768Mi") + memory("512Mi")
+
+
+def memory(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+    return int(quantity[:-2]) * units[quantity[-2:]]

@@ -7,6 +7,7 @@ fail in CI.
 
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -14,13 +15,16 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import frictionless
 import pytest
 
 from pipeline.defs.resources import PROJECT_DIR
-from pipeline.operations import serve
+from pipeline.operations import processes, serve
 from tests.conftest import Project, snapshot
 from tests.test_operations import Receiver
 
@@ -31,6 +35,8 @@ RUNS = """query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { ... o
   runId status startTime endTime tags { key value } } } } }"""
 # The newest homicide edition; one digit of Cleveland's 2022-25 rate changes (a revision far inside tolerance).
 HOMICIDE = "outcomes/ons-els-homicide-offences.csv"
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+MAX_RUNTIME = 240
 
 
 def free_port() -> int:
@@ -60,6 +66,8 @@ class Served:
             "SV_PUBLISH_CRON": "* * * * *",  # every minute, so that a test sees the daemon's tick
             "SV_FAILURE_WEBHOOK_URL": self.receiver.url,
             "SV_PUBLISH_URL": f"file://{self.mirror}",
+            # Long enough for a publish on a busy 2-core machine, short enough for the test of a dead worker.
+            "SV_MAX_RUNTIME_SECONDS": str(MAX_RUNTIME),
         }
 
     def serve(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -84,12 +92,15 @@ class Served:
         return serve.graphql(self.stack, RUNS, {"filter": flt}, url=url)["runsOrError"]["results"]
 
     def wait_for_runs(self, count: int, timeout: float = 300, **tags: str) -> list[dict]:
-        """The runs with these tags once `count` of them have finished; fails with the daemon's log if not."""
+        """The finished runs with these tags, oldest first, once `count` of them have finished; fails with the
+        daemon's log if not. Only finished runs are returned: a run still queued has no start time yet (sorting
+        on it raised TypeError under load), and a schedule ticking every minute may queue a second run while the
+        first finishes. A run cancelled before it started has no start time either: its end time orders it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            runs = self.runs(**tags)
-            if len([r for r in runs if r["status"] in ("SUCCESS", "FAILURE", "CANCELED")]) >= count:
-                return sorted(runs, key=lambda r: r["startTime"])
+            finished = [r for r in self.runs(**tags) if r["status"] in FINISHED]
+            if len(finished) >= count:
+                return sorted(finished, key=lambda r: (r["startTime"] or r["endTime"] or 0.0, r["runId"]))
             time.sleep(2)
         log = (self.stack.state / "daemon.log").read_text(errors="replace")[-3000:]
         raise AssertionError(f"no {count} finished runs tagged {tags} after {timeout} s: {self.runs(**tags)}\n{log}")
@@ -100,8 +111,15 @@ def served(tmp_path_factory):
     if not Path("/usr/lib/postgresql").is_dir():
         reason = "PostgreSQL's server is not installed (apt-get install postgresql)"
         pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
-    served = Served(tmp_path_factory.mktemp("served"))
-    started = served.serve("start")
+    # Run as root, the stack runs as the service user, which must reach and write the copy it publishes into
+    # (pytest's own temporary folders are private to root).
+    root = Path(tempfile.mkdtemp(prefix="sv-served-"))
+    root.chmod(0o755)
+    served = Served(root)
+    if (user := serve.service_user()) is not None:
+        for path in [root, *root.rglob("*")]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+    started = served.started = served.serve("start")
     assert started.returncode == 0, started.stdout + started.stderr
     auditor = subprocess.Popen(
         [sys.executable, "-m", "pipeline.operations.serve", "audit", "--port", str(served.audit_port)], cwd=PROJECT_DIR,
@@ -117,9 +135,11 @@ def served(tmp_path_factory):
         stopped = served.serve("stop")
         served.receiver.close()
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        assert not [pid for pid in pids if serve.group_alive(pid)], "make serve-stop left a process group behind"
+        assert not [pid for pid in pids if processes.group_alive(pid)], "make serve-stop left a process group behind"
+        assert not processes.with_marker(serve.MARKER, str(served.stack.state)), "a process of the stack outlived it"
         assert not (served.stack.postgres / "data" / "postmaster.pid").exists(), "PostgreSQL still running"
         shutil.rmtree(served.stack.state, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def package_is_whole(outputs: Path) -> bool:
@@ -128,19 +148,86 @@ def package_is_whole(outputs: Path) -> bool:
     )
 
 
+def test_a_recorded_pid_of_another_process_is_left_alone_and_status_and_stop_answer_plainly(tmp_path):
+    """Finding 4: the state file of a stack that crashed names a supervisor whose id the kernel has since given to
+    another process (here a `sleep`, recorded with another start time and command line)."""
+    stack = serve.Stack(tmp_path / "state", pg_port=free_port(), grpc_port=free_port(), ui_port=free_port())
+    stack.state.mkdir()
+    (stack.state / "pg_password").write_text("unused\n")
+    other = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    try:
+        actual = processes.Identity.of_started(other.pid, "sleep")
+        assert actual is not None
+        for recorded in (
+            {**actual.record(), "started": actual.started - 1},
+            {**actual.record(), "cmdline": [str(BIN / "supervisord"), "-c", str(stack.supervisor_config)]},
+        ):
+            stack.processes.write_text(json.dumps({"supervisord": recorded}))
+            env = os.environ | {"SV_SERVE_DIR": str(stack.state), "UI_PORT": str(stack.ui_port)}
+            command = [sys.executable, "-m", "pipeline.operations.serve"]
+            status = subprocess.run([*command, "status"], env=env, capture_output=True, text=True, timeout=60)
+            assert status.returncode == 1 and "Traceback" not in status.stdout + status.stderr, status
+            assert not json.loads(status.stdout)["healthy"]
+            stopped = subprocess.run([*command, "stop"], env=env, capture_output=True, text=True, timeout=60)
+            assert stopped.returncode == 0 and "Traceback" not in stopped.stdout + stopped.stderr, stopped
+            assert other.poll() is None and processes.Identity.of(other.pid) == actual, "serve-stop killed it"
+            assert "left alone" in stopped.stdout
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_the_stack_stores_in_postgres_and_its_daemons_are_healthy(served):
     status = served.serve("status")
-    assert status.returncode == 0, status.stderr
+    assert status.returncode == 0, status.stdout + status.stderr
     report = json.loads(status.stdout)
+    assert report["healthy"] and not report["problems"]
     assert report["storage"] == {
         "run_storage": "PostgresRunStorage",
         "event_log_storage": "PostgresEventLogStorage",
         "schedule_storage": "PostgresScheduleStorage",
     }
-    assert all(report["daemons"][name] for name in serve.NEEDED_DAEMONS), report["daemons"]
+    assert all(report["daemons"].values()) and "MONITORING" in report["daemons"], report["daemons"]
     assert report["locations"] == {serve.LOCATION: "LOADED"}
-    assert set(report["processes"]) == {"code-server", "daemon", "webserver"}
-    assert all(serve.group_alive(pid) for pid in report["processes"].values())
+    assert {name: p["state"] for name, p in report["programs"].items()} == dict.fromkeys(serve.PROGRAMS, "RUNNING")
+    running = served.stack.running()
+    assert set(running) == {"supervisord", *serve.PROGRAMS}
+    assert all(processes.group_alive(pid) for pid in running.values())
+    # Run as root, the stack and its runs run as the service user, unless that user cannot run the environment
+    # (this machine's Python lives under /root, private): then `make serve` says so.
+    owners = {Path(f"/proc/{pid}").stat().st_uid for pid in running.values()}
+    user = serve.service_user()
+    if user is not None and serve.why_not_as(user) is None:
+        assert (owners, report["user"]) == ({user.pw_uid}, serve.SERVICE_USER), owners
+    else:
+        assert owners == {os.geteuid()} and report["user"] == pwd.getpwuid(os.geteuid()).pw_name
+        assert user is None or "WARNING: the stack runs as root" in served.started.stdout
+
+
+LAUNCH = f"""mutation {{ launchRun(executionParams: {{selector: {{repositoryLocationName: "{serve.LOCATION}",
+  repositoryName: "__repository__", jobName: "publish_package"}}}}) {{ __typename }} }}"""
+
+
+def test_the_shared_port_refuses_launches_posted_or_sent_as_get(served):
+    """Finding 1: anyone who reaches the port could launch runs (as POST, or as GET from a foreign page)."""
+    before = len(served.runs())
+    url = f"{served.stack.ui_url}/graphql"
+    posted = urllib.request.Request(
+        url, data=json.dumps({"query": LAUNCH}).encode(), headers={"Content-Type": "application/json"}
+    )
+    sent_as_get = urllib.request.Request(
+        f"{url}?query={urllib.parse.quote(LAUNCH)}", headers={"Origin": "http://elsewhere.test"}
+    )
+    for request in (posted, sent_as_get):
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body = response.read().decode()
+        except urllib.error.HTTPError as refused:
+            assert refused.code in (400, 403, 405), refused
+            continue
+        assert "UnauthorizedError" in body and "LaunchRunSuccess" not in body, (request.get_method(), body)
+    time.sleep(3)
+    assert len(served.runs()) == before
 
 
 def test_a_changed_raw_file_fires_the_sensor_and_the_package_is_republished_and_mirrored(served):
@@ -204,12 +291,16 @@ def test_a_failed_run_is_posted_to_the_webhook_and_outputs_stay_as_they_were(ser
 
 
 def test_a_schedule_tick_evaluated_by_the_daemon_launches_a_run(served):
+    schedule = {"dagster/schedule_name": "weekly_publish"}
     served.dagster("schedule", "start", "weekly_publish")
     try:
-        [run] = served.wait_for_runs(1, timeout=240, **{"dagster/schedule_name": "weekly_publish"})
+        run = served.wait_for_runs(1, timeout=240, **schedule)[0]
     finally:
         served.dagster("schedule", "stop", "weekly_publish")
     assert run["status"] == "SUCCESS", run
+    # A tick every minute may have queued another run meanwhile: let it finish so the next test's runs do not
+    # wait behind it.
+    served.wait_for_runs(len(served.runs(**schedule)), timeout=240, **schedule)
     assert package_is_whole(served.project.outputs)
 
 
@@ -240,21 +331,104 @@ def test_two_runs_submitted_at_once_both_succeed_one_after_the_other_through_the
     assert package_is_whole(served.project.outputs)
 
 
-def test_killing_the_daemon_mid_run_leaves_a_whole_package_and_a_clear_run_status(served):
+def wait_for_status(served, healthy: bool, timeout: float) -> tuple[dict, float]:
+    """The first `serve-status` report that is (un)healthy, and how long it took; fails after `timeout`."""
+    began = time.monotonic()
+    while True:
+        done = served.serve("status", timeout=120)
+        assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+        report = json.loads(done.stdout)
+        assert (done.returncode == 0) == report["healthy"], done.stdout
+        if report["healthy"] == healthy:
+            return report, time.monotonic() - began
+        assert time.monotonic() - began < timeout, f"serve-status still says healthy={not healthy}: {done.stdout}"
+        time.sleep(1)
+
+
+def wait_until_started(served, tag: str) -> None:
+    deadline = time.monotonic() + 120
+    while not [r for r in served.runs(test=tag) if r["status"] == "STARTED"]:
+        assert time.monotonic() < deadline, served.runs(test=tag)
+        time.sleep(0.5)
+
+
+def test_a_killed_daemon_is_reported_within_a_minute_and_restarted_by_the_supervisor_mid_run(served):
+    """Findings 2 and 3: a dead daemon was reported healthy for 30 minutes and nothing restarted it."""
     before = snapshot(served.project.outputs)
     served.launch("daemon-killed")
-    deadline = time.monotonic() + 120
-    while not [r for r in served.runs(test="daemon-killed") if r["status"] == "STARTED"]:
-        assert time.monotonic() < deadline, served.runs(test="daemon-killed")
-        time.sleep(0.5)
+    wait_until_started(served, "daemon-killed")
     daemon = served.stack.running()["daemon"]
     os.killpg(daemon, signal.SIGKILL)
-    time.sleep(1)
-    assert not serve.group_alive(daemon)
-    serve.spawn(served.stack, "daemon", serve.dagster_processes(served.stack)["daemon"])
+    report, took = wait_for_status(served, healthy=False, timeout=60)
+    print(f"killed daemon reported by serve-status after {took:.1f} s: {report['problems']}")
+    assert any("daemon" in problem for problem in report["problems"]), report["problems"]
+    report, took = wait_for_status(served, healthy=True, timeout=180)
+    print(f"healthy again after {took:.1f} s more")
+    assert report["programs"]["daemon"]["pid"] != daemon  # restarted by supervisord, not by hand
     [run] = served.wait_for_runs(1, test="daemon-killed")
     # Runs are children of the code server, not of the daemon: the run finishes and says so.
     assert run["status"] == "SUCCESS", run
     assert package_is_whole(served.project.outputs)
     assert snapshot(served.project.outputs) == before  # same inputs, same bytes
-    serve.wait_until("the daemons", lambda: serve.daemons_healthy(served.stack), 180, served.stack.state / "daemon.log")
+
+
+RUN_ERRORS = """query Events($runId: ID!) { runOrError(runId: $runId) { ... on Run { eventConnection { events {
+  __typename ... on MessageEvent { message } ... on ErrorEvent { error { message } } } } } } }"""
+
+
+def run_messages(served, run_id: str) -> str:
+    events = serve.graphql(served.stack, RUN_ERRORS, {"runId": run_id})["runOrError"]["eventConnection"]["events"]
+    return json.dumps(events)
+
+
+def test_a_launch_that_points_a_path_elsewhere_fails_before_touching_it(served):
+    """Finding 1: run config could point outputs_dir at any folder, which publishing then replaced."""
+    victim = Path(tempfile.mkdtemp(prefix="sv-victim-"))
+    (victim / "keep.txt").write_text("not the package's\n")
+    before = snapshot(served.project.outputs)
+    config = {"resources": {"paths": {"config": {"outputs_dir": str(victim)}}}}
+    try:
+        served.dagster("job", "launch", "-j", "publish_package", "--tags", json.dumps({"test": "override"}),
+                       "--config-json", json.dumps(config))  # fmt: skip
+        [run] = served.wait_for_runs(1, test="override")
+        assert run["status"] == "FAILURE", run
+        assert "run config may not set resources.paths.config.outputs_dir" in run_messages(served, run["runId"])
+        assert [p.name for p in victim.iterdir()] == ["keep.txt"]
+        assert snapshot(served.project.outputs) == before
+    finally:
+        shutil.rmtree(victim)
+
+
+def test_the_code_server_killed_mid_run_ends_in_a_failed_run_and_the_next_run_succeeds(served):
+    """Finding 2: a run whose worker died with the code server stayed STARTED and held the queue forever."""
+    served.launch("code-server-killed")
+    wait_until_started(served, "code-server-killed")
+    code_server = served.stack.running()["code-server"]
+    os.killpg(code_server, signal.SIGKILL)  # its group: the server and the run it started
+    report, took = wait_for_status(served, healthy=False, timeout=60)
+    print(f"killed code server reported by serve-status after {took:.1f} s: {report['problems']}")
+    # The next run is queued behind the dead one and must go through without anyone stepping in. (The CLI
+    # launching it loads the code from the code server, which supervisord is restarting.)
+    serve.wait_until("the code server", lambda: serve.code_server_up(served.stack), 120, served.stack.state)
+    served.launch("after-code-server-killed")
+    [dead] = served.wait_for_runs(1, timeout=MAX_RUNTIME + 240, test="code-server-killed")
+    assert dead["status"] == "FAILURE", dead
+    print(f"the dead run was marked failed {dead['endTime'] - dead['startTime']:.0f} s after it started")
+    [after] = served.wait_for_runs(1, timeout=300, test="after-code-server-killed")
+    assert after["status"] == "SUCCESS", after
+    assert package_is_whole(served.project.outputs)
+    wait_for_status(served, healthy=True, timeout=180)
+
+
+def test_after_a_crash_serve_recovers_by_itself(served):
+    """Finding 4: after a crash `make serve` refused (stale state) and serve-status printed a traceback."""
+    running = served.stack.running()
+    for pid in running.values():  # the supervisor and its programs die at once, as in a power cut or an OOM kill
+        os.killpg(pid, signal.SIGKILL)
+    report, _ = wait_for_status(served, healthy=False, timeout=30)
+    assert "stale state" in report["problems"][0], report
+    started = served.serve("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert "recovered" in started.stdout, started.stdout
+    wait_for_status(served, healthy=True, timeout=120)
+    assert not set(served.stack.running().values()) & set(running.values())

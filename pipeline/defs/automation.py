@@ -21,6 +21,9 @@ publish_job = dg.define_asset_job(
     "publish_package",
     selection=dg.AssetSelection.all(),
     description="Materialise every asset, run every check, and publish outputs/ if all pass.",
+    # Run monitoring (deploy/dagster.postgres.yaml) fails a run still going after this long: one whose worker died
+    # with the code server would otherwise stay STARTED and hold the one-run queue forever. A publish takes ~1 min.
+    tags={"dagster/max_runtime": os.environ.get("SV_MAX_RUNTIME_SECONDS", "1800")},
 )
 
 weekly_publish = dg.ScheduleDefinition(

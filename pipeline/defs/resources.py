@@ -22,6 +22,29 @@ from pipeline.sources.manifest import MANIFEST_NAME, Manifest, load_manifest
 _MANIFESTS: dict = {}
 
 
+# Fields that name a path or URL: the deployment sets them (its environment, or code), never a launch's run config.
+# Run config could otherwise point a run at any folder its user may write, and publishing replaces that folder.
+LOCKED_FIELDS = ("raw_dir", "outputs_dir", "release_dir", "database", "url")
+
+
+class RunConfigOverride(ValueError):
+    """A launch tried to set a path or URL through run config."""
+
+
+def refuse_run_config_paths(context: dg.InitResourceContext) -> None:
+    """Fails the run, before anything is read or written, when its run config sets a path or URL of a resource."""
+    run = getattr(context, "dagster_run", None)
+    resources = (run.run_config or {}).get("resources") if run is not None else None
+    for key, entry in (resources if isinstance(resources, dict) else {}).items():
+        config = entry.get("config") if isinstance(entry, dict) else None
+        named = sorted(set(config) & set(LOCKED_FIELDS)) if isinstance(config, dict) else []
+        if named:
+            raise RunConfigOverride(
+                f"run config may not set {', '.join(f'resources.{key}.config.{f}' for f in named)}: paths and URLs "
+                "come from the deployment (SV_RAW_DIR, SV_OUTPUTS_DIR, SV_RELEASE_DIR, SV_WAREHOUSE, SV_PUBLISH_URL)"
+            )
+
+
 class ProjectPaths(dg.ConfigurableResource):
     """Folders of one build. Tests point these at temporary copies; the real build uses the project's."""
 
@@ -30,6 +53,9 @@ class ProjectPaths(dg.ConfigurableResource):
     outputs_dir: str = str(locations.outputs_dir())
     # What a release must keep, and what it is allowed to lose (pipeline/release/gate.py).
     release_dir: str = str(locations.release_dir())
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        refuse_run_config_paths(context)
 
     @property
     def raw(self) -> Path:
@@ -57,6 +83,9 @@ class PackageMirror(dg.ConfigurableResource):
     """Object storage the published package is copied to after outputs/ (pipeline/release/mirror.py); blank: none."""
 
     url: str = locations.publish_url()
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        refuse_run_config_paths(context)
 
 
 class ReleaseSettings(dg.ConfigurableResource):
@@ -123,6 +152,7 @@ class Warehouse(DuckDBResource):
             if log:
                 log.info(f"waiting for another run to release {self.database}")
 
+        refuse_run_config_paths(context)
         lock = Path(self.database + ".lock")
         with (
             exclusive_lock(lock, self.lock_timeout_seconds, waiting),
@@ -158,7 +188,10 @@ def build_resources(paths: ProjectPaths | None = None, warehouse: str | None = N
     return {
         "paths": paths or ProjectPaths(),
         "release_settings": ReleaseSettings(date=release_date),
-        "package_mirror": PackageMirror(),
+        # A URL may carry a credential: the UI shows the variable's name, not its value.
+        "package_mirror": PackageMirror(url=dg.EnvVar("SV_PUBLISH_URL"))
+        if locations.publish_url()
+        else PackageMirror(),
         # DuckDBResource rather than the DuckDB pandas IO manager: the IO manager deletes then inserts
         # by column position without a transaction, which empties or silently reorders a table when
         # its columns change (measured with dagster-duckdb-pandas 0.29.27). Every table here is written with

@@ -1,26 +1,27 @@
 """The production topology on one machine, on loopback: `make serve` starts it, `make serve-stop` stops it.
 
-    PostgreSQL  (Debian's server; cluster and data in .state/serve/postgres, run by a user that is not root)
+    PostgreSQL  (Debian's server; cluster and data in .state/serve/postgres, run by its own `postgres` user)
       ↑ runs, events, schedules, sensor cursors (deploy/dagster.postgres.yaml, the instance every deployment uses)
-    code server (the code location as its own gRPC process; it launches each run as a child process)
-    dagster-daemon (scheduler, sensors, run queue: one run at a time)
-    webserver   (UI_PORT; `make audit` adds a read-only one over the same storage)
+    supervisord (Debian's `supervisor`): starts and restarts the three Dagster processes
+      code server (the code location as its own gRPC process; it launches each run as a child process)
+      dagster-daemon (scheduler, sensors, run queue: one run at a time; run monitoring)
+      webserver   (UI_PORT, read-only: runs are launched by the schedule, the sensors and the CLI)
 
-Every process started is recorded in .state/serve/processes.json with its process group; `stop` stops exactly
-those groups and then the PostgreSQL cluster, and nothing else. SV_SERVE_DIR moves the state folder; SV_PG_PORT,
-SV_GRPC_PORT and UI_PORT choose the ports.
+Run as root, supervisord and everything under it run as the system user `svdata` (created if missing), which owns
+the state folder and may write only where runs publish. The supervisor is recorded in .state/serve/processes.json
+with its process id, start time and command line, and is signalled only while all three match; every process of
+the stack carries SV_SERVE_STACK=<state folder> in its environment, which is how what is left of a crashed stack
+is found. SV_SERVE_DIR moves the state folder; SV_PG_PORT, SV_GRPC_PORT and UI_PORT choose the ports.
 
     python -m pipeline.operations.serve start | stop | status | env | audit
 """
 
 import argparse
-import contextlib
 import json
 import os
 import pwd
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,19 +30,52 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.operations import processes
 from pipeline.operations.locations import PROJECT_DIR
+from pipeline.operations.processes import Identity
 
 BIN = Path(sys.executable).parent
 INSTANCE_CONFIG = PROJECT_DIR / "deploy" / "dagster.postgres.yaml"
 LOCATION = "pipeline.definitions"
-# The daemons the deployment needs healthy before it is up (the names GraphQL reports).
-NEEDED_DAEMONS = ("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR")
+PROGRAMS = ("code-server", "daemon", "webserver")
 # PostgreSQL refuses to run as root; Debian's package creates this user.
 PG_SYSTEM_USER = "postgres"
+# The user the stack and its runs run as when started by root (useradd --system).
+SERVICE_USER = "svdata"
+# Set in the environment of every process the stack starts (runs included), to the state folder.
+MARKER = "SV_SERVE_STACK"
+# A daemon whose newest heartbeat is older than this is reported dead (it beats every 30 s; Dagster's own
+# tolerance is 30 minutes, far too long to notice anything).
+HEARTBEAT_TOLERANCE_SECONDS = 75
+SUPERVISORD = shutil.which("supervisord") or "/usr/bin/supervisord"
+SUPERVISORCTL = shutil.which("supervisorctl") or "/usr/bin/supervisorctl"
 
 
 class ServeError(Exception):
     """A step of starting or stopping the stack failed; the message says which and where its log is."""
+
+
+def service_user() -> pwd.struct_passwd | None:
+    """The unprivileged user the stack runs as when started by root (created once); None for anyone else."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        pass
+    run(["useradd", "--system", "--user-group", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+        f"useradd {SERVICE_USER}")  # fmt: skip
+    return pwd.getpwnam(SERVICE_USER)
+
+
+def why_not_as(user: pwd.struct_passwd) -> str | None:
+    """Why `user` cannot run the project's Python environment (None if it can): an interpreter installed under a
+    private home, such as /root/.pyenv, is out of its reach."""
+    probe = ["runuser", "-u", user.pw_name, "--", sys.executable, "-c", "import dagster"]
+    done = subprocess.run(probe, capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120)
+    if done.returncode == 0:
+        return None
+    return f"{user.pw_name!r} cannot run {sys.executable} ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
 
 
 @dataclass(frozen=True)
@@ -70,12 +104,22 @@ class Stack:
         return self.state / "home"
 
     @property
+    def data(self) -> Path:
+        """Where runs publish and keep the warehouse when the stack runs as the service user and no SV_OUTPUTS_DIR
+        or SV_WAREHOUSE is set: the service user may write here, not in the work tree."""
+        return self.state / "data"
+
+    @property
     def workspace(self) -> Path:
         return self.state / "workspace.yaml"
 
     @property
     def processes(self) -> Path:
         return self.state / "processes.json"
+
+    @property
+    def supervisor_config(self) -> Path:
+        return self.state / "supervisord.conf"
 
     @property
     def ui_url(self) -> str:
@@ -94,10 +138,27 @@ class Stack:
             "VIRTUAL_ENV": str(BIN.parent),
         }
 
-    def running(self) -> dict[str, int]:
+    def record(self) -> dict:
         if not self.processes.is_file():
             return {}
-        return json.loads(self.processes.read_text(encoding="utf-8"))
+        try:
+            record = json.loads(self.processes.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def supervisor(self) -> Identity | None:
+        """The supervisor this stack started, if it still runs (the same process, not just the same id)."""
+        identity = Identity.from_record(self.record().get("supervisord"))
+        return identity if identity and identity.alive() else None
+
+    def running(self) -> dict[str, int]:
+        """The stack's live processes by name (the supervisor and the programs it keeps), or nothing."""
+        supervisor = self.supervisor()
+        if supervisor is None:
+            return {}
+        programs = {name: program["pid"] for name, program in supervised(self).items() if program["pid"]}
+        return {"supervisord": supervisor.pid} | programs
 
 
 # PostgreSQL -------------------------------------------------------------------------------------------------
@@ -169,11 +230,23 @@ def init_cluster(stack: Stack) -> None:
         pwfile.unlink()
 
 
+def postgres_running(stack: Stack) -> bool:
+    """`pg_ctl status`: this cluster's server runs (it checks the pid in postmaster.pid against the data folder)."""
+    data = stack.postgres / "data"
+    if not (data / "postmaster.pid").exists():
+        return False
+    return (
+        subprocess.run(as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "status"]), capture_output=True).returncode == 0
+    )
+
+
 def start_postgres(stack: Stack) -> None:
-    # Loopback TCP only; no Unix socket, so nothing outside the state folder is written.
-    options = f"-c listen_addresses=127.0.0.1 -p {stack.pg_port} -c unix_socket_directories=''"
-    data, log = stack.postgres / "data", stack.postgres / "server.log"
-    run(as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]), "pg_ctl start")
+    if not postgres_running(stack):  # left running by a stack that crashed: keep it
+        # Loopback TCP only; no Unix socket, so nothing outside the state folder is written.
+        options = f"-c listen_addresses=127.0.0.1 -p {stack.pg_port} -c unix_socket_directories=''"
+        data, log = stack.postgres / "data", stack.postgres / "server.log"
+        command = [pg_bin("pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "start"]
+        run(as_pg_user(command), f"pg_ctl start (see {log})")
     create_database(stack)
 
 
@@ -192,12 +265,12 @@ def create_database(stack: Stack) -> None:
 
 
 def stop_postgres(stack: Stack) -> None:
-    data = stack.postgres / "data"
-    if (data / "postmaster.pid").exists():
+    if postgres_running(stack):
+        data = stack.postgres / "data"
         run(as_pg_user([pg_bin("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"]), "pg_ctl stop")
 
 
-# Dagster ----------------------------------------------------------------------------------------------------
+# Dagster under supervisord -------------------------------------------------------------------------------------
 
 
 def write_instance(stack: Stack) -> None:
@@ -221,22 +294,115 @@ def dagster_processes(stack: Stack) -> dict[str, list[str]]:
         "code-server": [str(BIN / "dagster"), "code-server", "start", "-m", LOCATION, "-h", "127.0.0.1"]
         + ["-p", str(stack.grpc_port), "--location-name", LOCATION],
         "daemon": [str(BIN / "dagster-daemon"), "run", *workspace],
-        "webserver": [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(stack.ui_port), *workspace],
+        # Read-only: the port cannot launch, cancel or delete runs or switch automation (launchRun and every other
+        # mutation answer UnauthorizedError, GET or POST). Runs come from the schedule, the sensors and the CLI.
+        "webserver": [str(BIN / "dagster-webserver"), "--read-only", "-h", "127.0.0.1", "-p", str(stack.ui_port)]
+        + workspace,
     }
 
 
-def spawn(stack: Stack, name: str, command: list[str]) -> int:
-    """A process in its own session (so that stopping its group stops the children it starts, such as runs),
-    logging to .state/serve/<name>.log. Its pid is recorded before anything waits on it."""
-    log = (stack.state / f"{name}.log").open("ab")
-    process = subprocess.Popen(
-        command, cwd=PROJECT_DIR, env=os.environ | stack.env(), stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    log.close()
-    record = stack.running() | {name: process.pid}
-    stack.processes.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return process.pid
+def supervisor_config(stack: Stack) -> str:
+    """supervisord's configuration: each Dagster process restarted whenever it exits, its process group (a run is
+    a child of the code server) stopped with it, its log rotated at 10 MB."""
+    lines = [
+        "; Written by pipeline/operations/serve.py at each start.",
+        "[supervisord]",
+        f"logfile={stack.state / 'supervisord.log'}",
+        "logfile_maxbytes=10MB",
+        f"pidfile={stack.state / 'supervisord.pid'}",
+        "nodaemon=true",
+        f"childlogdir={stack.state}",
+        "[unix_http_server]",
+        f"file={stack.state / 'supervisor.sock'}",
+        "chmod=0700",
+        "[rpcinterface:supervisor]",
+        "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        "[supervisorctl]",
+        f"serverurl=unix://{stack.state / 'supervisor.sock'}",
+    ]
+    for priority, (name, command) in enumerate(dagster_processes(stack).items()):
+        lines += [
+            f"[program:{name}]",
+            "command=" + " ".join(command),
+            f"directory={PROJECT_DIR}",
+            # The code server first; `start` starts the other two once it answers.
+            f"autostart={'true' if name == 'code-server' else 'false'}",
+            "autorestart=true",
+            f"priority={priority + 1}",
+            "startsecs=5",
+            "startretries=10",
+            "stopasgroup=true",
+            "killasgroup=true",
+            "stopwaitsecs=20",
+            "redirect_stderr=true",
+            f"stdout_logfile={stack.state / f'{name}.log'}",
+            "stdout_logfile_maxbytes=10MB",
+            "stdout_logfile_backups=3",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def supervisorctl(stack: Stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SUPERVISORCTL, "-c", str(stack.supervisor_config), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def supervised(stack: Stack) -> dict[str, dict]:
+    """Each program's state as supervisord reports it (RUNNING, STARTING, BACKOFF, EXITED, FATAL...) and its pid."""
+    try:
+        answer = supervisorctl(stack, "status")
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    states = {}
+    for line in answer.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] in PROGRAMS:
+            pid = int(parts[3].rstrip(",")) if len(parts) >= 4 and parts[2] == "pid" else None
+            states[parts[0]] = {"state": parts[1], "pid": pid}
+    return states
+
+
+def program_env(stack: Stack, user: pwd.struct_passwd | None) -> dict[str, str]:
+    env = os.environ | stack.env() | {MARKER: str(stack.state)}
+    if user is not None:
+        env |= {"HOME": str(stack.home), "USER": user.pw_name, "LOGNAME": user.pw_name}
+        # The service user cannot write the work tree: unless told otherwise, runs publish into the state folder.
+        env.setdefault("SV_OUTPUTS_DIR", str(stack.data / "outputs"))
+        env.setdefault("SV_WAREHOUSE", str(stack.data / "warehouse.duckdb"))
+    return env
+
+
+def as_user(user: pwd.struct_passwd | None) -> dict:
+    """Popen options that start a process as `user` (nothing when there is no user to switch to)."""
+    if user is None:
+        return {}
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
+def prepare_for_user(stack: Stack, user: pwd.struct_passwd | None, env: dict[str, str]) -> None:
+    """The state folder (but the cluster and the password file) belongs to the service user; the first start seeds
+    its package from the work tree's outputs/ so that versions follow on. Folders named by SV_OUTPUTS_DIR or
+    SV_WAREHOUSE are not changed: the user must be able to write them already."""
+    if user is None:
+        return
+    outputs = Path(env["SV_OUTPUTS_DIR"])
+    if outputs == stack.data / "outputs" and not outputs.exists():
+        stack.data.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(PROJECT_DIR / "outputs", outputs)
+    stack.data.mkdir(parents=True, exist_ok=True)
+    keep = {stack.postgres, stack.state / "pg_password"}
+    for path in [stack.state, *stack.state.rglob("*")]:
+        if not any(path == k or k in path.parents for k in keep) and not path.is_symlink():
+            os.chown(path, user.pw_uid, user.pw_gid)
+    needed = {outputs.parent: "SV_OUTPUTS_DIR's parent", Path(env["SV_WAREHOUSE"]).parent: "SV_WAREHOUSE's folder"}
+    for folder, what in needed.items():
+        probe = subprocess.run(["runuser", "-u", user.pw_name, "--", "test", "-w", str(folder)], capture_output=True)
+        if probe.returncode != 0:
+            raise ServeError(
+                f"the stack runs as {user.pw_name!r}, which cannot write {folder} ({what}): "
+                f"chown -R {user.pw_name}: {folder}, or leave it unset to publish into {stack.data}"
+            )
 
 
 def graphql(stack: Stack, query: str, variables: dict | None = None, *, url: str | None = None) -> dict:
@@ -251,8 +417,9 @@ def graphql(stack: Stack, query: str, variables: dict | None = None, *, url: str
     return answer["data"]
 
 
-HEALTH = """{ instance { info daemonHealth { allDaemonStatuses { daemonType healthy required } } }
-  workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"""
+HEALTH = """{ instance { info daemonHealth { allDaemonStatuses { daemonType healthy required lastHeartbeatTime } } }
+  workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
 
 
 def health(stack: Stack, url: str | None = None) -> dict:
@@ -260,10 +427,18 @@ def health(stack: Stack, url: str | None = None) -> dict:
     data = graphql(stack, HEALTH, url=url)
     instance = data["instance"]
     info = dict(line.split(": ", 1) for line in (instance["info"] or "").splitlines() if line.endswith("Storage"))
+    statuses = [d for d in instance["daemonHealth"]["allDaemonStatuses"] if d["required"]]
+    entries = data["workspaceOrError"]["locationEntries"]
     return {
         "storage": {kind: info.get(kind) for kind in ("run_storage", "event_log_storage", "schedule_storage")},
-        "daemons": {d["daemonType"]: d["healthy"] for d in instance["daemonHealth"]["allDaemonStatuses"]},
-        "locations": {e["name"]: e["loadStatus"] for e in data["workspaceOrError"]["locationEntries"]},
+        "daemons": {d["daemonType"]: d["healthy"] for d in statuses},
+        "heartbeats": {d["daemonType"]: d["lastHeartbeatTime"] for d in statuses},
+        "locations": {e["name"]: e["loadStatus"] for e in entries},
+        "location_errors": {
+            e["name"]: (e["locationOrLoadError"] or {}).get("message", "not loaded")
+            for e in entries
+            if (e["locationOrLoadError"] or {}).get("__typename") != "RepositoryLocation"
+        },
     }
 
 
@@ -273,7 +448,7 @@ def wait_until(what: str, ready, timeout: float, log: Path) -> None:
         try:
             if ready():
                 return
-        except (OSError, urllib.error.URLError, ServeError):
+        except (OSError, urllib.error.URLError, ServeError, ValueError, KeyError):
             pass
         time.sleep(1)
     raise ServeError(f"{what} not ready after {timeout:.0f} s; see {log}")
@@ -281,80 +456,174 @@ def wait_until(what: str, ready, timeout: float, log: Path) -> None:
 
 def code_server_up(stack: Stack) -> bool:
     probe = [str(BIN / "dagster"), "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(stack.grpc_port)]
-    return subprocess.run(probe, capture_output=True).returncode == 0
+    return subprocess.run(probe, capture_output=True, timeout=60).returncode == 0
+
+
+def started_at(pid: int) -> float | None:
+    """When a process started, in seconds since the epoch (from its start time in ticks after boot)."""
+    fields = processes.stat_fields(pid)
+    if fields is None:
+        return None
+    boot = next(
+        int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime")
+    )
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
 
 
 def daemons_healthy(stack: Stack) -> bool:
-    daemons = health(stack)["daemons"]
-    return all(daemons.get(name) for name in NEEDED_DAEMONS)
+    """Every required daemon has beaten since the running daemon process started (not just within Dagster's
+    30-minute tolerance, which a dead daemon's last heartbeat satisfies)."""
+    pid = supervised(stack).get("daemon", {}).get("pid")
+    since = started_at(pid) if pid else None
+    beats = health(stack)["heartbeats"]
+    return since is not None and bool(beats) and all(t is not None and t >= since for t in beats.values())
 
 
-def start(stack: Stack) -> None:
-    if stack.running():
-        raise ServeError(f"the stack is already running ({stack.processes}); `make serve-stop` first")
+def record(stack: Stack, supervisor: Identity, user: pwd.struct_passwd | None) -> None:
+    user_name = user.pw_name if user else pwd.getpwuid(os.geteuid()).pw_name
+    text = json.dumps({"supervisord": supervisor.record(), "user": user_name}, indent=2)
+    stack.processes.write_text(text + "\n", encoding="utf-8")
+
+
+def clear_stale(stack: Stack) -> list[str]:
+    """What is left of a stack that ended without `serve-stop` (its supervisor killed, the machine restarted):
+    processes still carrying this stack's marker are stopped, and the state file and the supervisor's socket and
+    pid file are removed. A recorded id now used by another process is left alone."""
+    notes = []
+    for pid in processes.with_marker(MARKER, str(stack.state)):
+        identity = Identity.of(pid)
+        if identity is not None and processes.stop(identity):
+            notes.append(f"stopped pid {pid} ({' '.join(identity.cmdline)[:80]})")
+    for name in ("processes.json", "supervisor.sock", "supervisord.pid"):
+        if (stack.state / name).exists():
+            (stack.state / name).unlink()
+            notes.append(f"removed stale {name}")
+    return notes
+
+
+def start(stack: Stack) -> list[str]:
+    """Starts the stack; what it had to clean up first, if anything."""
+    if (supervisor := stack.supervisor()) is not None:
+        raise ServeError(f"the stack is already running (supervisord pid {supervisor.pid}); `make serve-stop` first")
+    if not shutil.which(SUPERVISORD):
+        raise ServeError("supervisord is not installed: apt-get install supervisor")
+    notes = clear_stale(stack)
     stack.state.mkdir(parents=True, exist_ok=True)
     init_cluster(stack)
     start_postgres(stack)
     try:
+        user = service_user()
+        if user is not None and (reason := why_not_as(user)) is not None:
+            notes.append(f"WARNING: the stack runs as root, not as {SERVICE_USER!r}: {reason}; install the environment "
+                         f"where {SERVICE_USER!r} can read it to run unprivileged")  # fmt: skip
+            user = None
         write_instance(stack)
+        stack.supervisor_config.write_text(supervisor_config(stack), encoding="utf-8")
+        env = program_env(stack, user)
+        prepare_for_user(stack, user, env)
         # The schema is created once, before three processes could race to create it.
-        run([str(BIN / "dagster"), "instance", "migrate"], "dagster instance migrate", env=os.environ | stack.env())
-        commands = dagster_processes(stack)
-        spawn(stack, "code-server", commands["code-server"])
+        migrate = [str(BIN / "dagster"), "instance", "migrate"]
+        run(migrate, "dagster instance migrate", env=env, cwd=stack.state, **as_user(user))
+        log = (stack.state / "supervisord.out").open("ab")
+        process = subprocess.Popen(
+            [SUPERVISORD, "-c", str(stack.supervisor_config)], cwd=stack.state, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user(user),
+        )  # fmt: skip
+        log.close()
+        identity = Identity.of_started(process.pid, SUPERVISORD)
+        if identity is None:
+            raise ServeError(f"supervisord exited at once; see {stack.state / 'supervisord.out'}")
+        record(stack, identity, user)
         wait_until("the code server", lambda: code_server_up(stack), 120, stack.state / "code-server.log")
-        spawn(stack, "daemon", commands["daemon"])
-        spawn(stack, "webserver", commands["webserver"])
+        answer = supervisorctl(stack, "start", "daemon", "webserver")
+        if answer.returncode != 0:
+            raise ServeError(f"supervisorctl start: {answer.stdout.strip()}; see {stack.state / 'supervisord.log'}")
         wait_until("the webserver", lambda: bool(health(stack)), 120, stack.state / "webserver.log")
         wait_until("the daemons", lambda: daemons_healthy(stack), 180, stack.state / "daemon.log")
     except BaseException:
         stop(stack)
         raise
+    return notes
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. Zombies do not count: a process whose parent exited waits
-    for init to reap it, and a signal to its group still succeeds meanwhile."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
-def stop_group(pid: int, grace: float = 20) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not group_alive(pid):
-            return
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-
-
-def stop(stack: Stack) -> None:
-    """The recorded process groups (webserver and daemon first, the code server and its runs last), then
-    PostgreSQL. The state (cluster, run history) stays for the next start."""
-    for name, pid in reversed(list(stack.running().items())):
-        stop_group(pid)
-        record = stack.running()
-        record.pop(name, None)
-        stack.processes.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    stack.processes.unlink(missing_ok=True)
-    if (stack.postgres / "data").is_dir():
+def stop(stack: Stack) -> list[str]:
+    """The supervisor (which stops the three programs and their process groups, runs included), anything else of
+    this stack that outlived it, then PostgreSQL. The state (cluster, run history) stays for the next start."""
+    notes = []
+    supervisor = Identity.from_record(stack.record().get("supervisord"))
+    if supervisor is not None and processes.stop(supervisor, grace=60):
+        notes.append(f"stopped supervisord (pid {supervisor.pid}) and the processes it kept")
+    elif supervisor is not None:
+        notes.append(f"supervisord (pid {supervisor.pid}) was not running; that id is left alone")
+    notes += clear_stale(stack)
+    if (stack.postgres / "data").is_dir() and postgres_running(stack):
         stop_postgres(stack)
+        notes.append("stopped PostgreSQL")
+    return notes
+
+
+RUNS_IN_PROGRESS = """{ runsOrError(filter: {statuses: [STARTED, CANCELING]}) { ... on Runs { results {
+  runId status startTime eventConnection(limit: 200) { events { __typename ... on EngineEvent { message } } } } } } }"""
+
+
+def stuck_runs(stack: Stack) -> list[str]:
+    """Runs recorded as in progress whose worker process is gone (the code server started it and recorded its
+    pid; a run whose worker died stays STARTED until run monitoring's maximum run time ends it)."""
+    stuck = []
+    for run_ in graphql(stack, RUNS_IN_PROGRESS)["runsOrError"]["results"]:
+        pids = [
+            int(event["message"].split("pid: ")[1].rstrip(")."))
+            for event in run_["eventConnection"]["events"]
+            if (event.get("message") or "").startswith("Started process for run (pid: ")
+        ]
+        if not pids:
+            continue  # not started by a worker yet
+        worker = Identity.of(pids[-1])
+        if worker is None or "execute_run" not in worker.cmdline:
+            stuck.append(f"run {run_['runId']} is {run_['status']} but its worker (pid {pids[-1]}) is gone")
+    return stuck
+
+
+def status(stack: Stack) -> dict:
+    """Every check, each failure a line under `problems`; never raises."""
+    supervisor = stack.supervisor()
+    if supervisor is None:
+        stale = stack.processes.exists() or bool(processes.with_marker(MARKER, str(stack.state)))
+        problem = "not running" + (" (stale state of a stack that crashed: `make serve` recovers)" if stale else "")
+        return {"healthy": False, "problems": [problem]}
+    report: dict = {"supervisord": supervisor.pid, "user": stack.record().get("user"), "programs": supervised(stack)}
+    problems = [
+        f"{name} is {report['programs'].get(name, {}).get('state', 'unknown to supervisord')} (see {stack.state / f'{name}.log'})"  # noqa: E501
+        for name in PROGRAMS
+        if report["programs"].get(name, {}).get("state") != "RUNNING"
+    ]
+    if not code_server_up(stack):
+        problems.append(f"the code server does not answer on 127.0.0.1:{stack.grpc_port}")
+    try:
+        report |= health(stack)
+    except (OSError, urllib.error.URLError, ServeError, ValueError, KeyError) as error:
+        problems.append(f"the webserver does not answer on {stack.ui_url}: {error}")
+    else:
+        daemon = report["programs"].get("daemon", {}).get("pid")
+        since = started_at(daemon) if daemon else None
+        now = time.time()
+        for kind, beat in report["heartbeats"].items():
+            if beat is None or since is None or beat < since:
+                problems.append(f"daemon {kind} has not beaten since the daemon process started")
+            elif now - beat > HEARTBEAT_TOLERANCE_SECONDS:
+                problems.append(f"daemon {kind}'s last heartbeat is {now - beat:.0f} s old")
+        problems += [f"code location {name}: {message}" for name, message in report["location_errors"].items()]
+        try:
+            problems += stuck_runs(stack)
+        except (OSError, urllib.error.URLError, ServeError, ValueError, KeyError) as error:
+            problems.append(f"runs in progress could not be read: {error}")
+    return {"healthy": not problems, "problems": problems, **report}
 
 
 def audit(stack: Stack, port: int) -> None:
     """The auditor's read-only UI: over the served stack's storage when it runs, else over dagster_home/."""
     webserver = [str(BIN / "dagster-webserver"), "--read-only", "-h", "127.0.0.1", "-p", str(port)]
-    if stack.running():
+    if stack.supervisor() is not None:
         os.execve(webserver[0], [*webserver, "-w", str(stack.workspace)], os.environ | stack.env())
     os.execv(webserver[0], [*webserver, "-w", str(PROJECT_DIR / "workspace.yaml")])
 
@@ -367,24 +636,23 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack.from_env()
     try:
         if args.action == "start":
-            start(stack)
-            print(f"serving: UI {stack.ui_url}, code server 127.0.0.1:{stack.grpc_port}, "
+            for note in start(stack):
+                print(note if note.startswith("WARNING") else f"recovered: {note}")
+            print(f"serving: UI {stack.ui_url} (read-only), code server 127.0.0.1:{stack.grpc_port}, "
                   f"PostgreSQL 127.0.0.1:{stack.pg_port}; state in {stack.state}")  # fmt: skip
-            print(json.dumps(health(stack), indent=2))
         elif args.action == "stop":
-            stop(stack)
-            print("stopped")
+            notes = stop(stack)
+            print("\n".join(notes) if notes else "nothing of this stack was running")
         elif args.action == "status":
-            if not stack.running():
-                print("not running")
-                return 1
-            print(json.dumps({"processes": stack.running(), **health(stack)}, indent=2))
+            report = status(stack)
+            print(json.dumps(report, indent=2))
+            return 0 if report["healthy"] else 1
         elif args.action == "env":
             for key, value in stack.env().items():
                 print(f"export {key}={value}")
         else:
             audit(stack, args.port)
-    except ServeError as error:
+    except (ServeError, OSError, subprocess.SubprocessError) as error:
         print(f"serve {args.action}: {error}", file=sys.stderr)
         return 1
     return 0
