@@ -202,7 +202,17 @@ def test_without_a_webhook_nothing_is_posted_and_an_unreachable_one_names_the_se
         failed_run_webhook(context)
 
 
-def test_the_published_package_carries_a_weekly_freshness_policy():
-    policy = load_defs().resolve_assets_def("datapackage").specs_by_key[dg.AssetKey("datapackage")].freshness_policy
-    assert isinstance(policy, dg.FreshnessPolicy)
-    assert policy.deadline_cron == "0 9 * * 1" and policy.lower_bound_delta.days == 7
+def test_the_package_freshness_deadline_falls_after_the_weekly_publish_it_expects():
+    """The package's freshness policy and the weekly schedule are declared apart; they must agree: the deadline
+    is on the day the schedule publishes, in the same time zone, later that morning, and the package may be as old
+    as the interval between two scheduled publishes. A schedule moved past the deadline, or to another day, would
+    have the package reported stale every week."""
+    defs = load_defs()
+    policy = defs.resolve_assets_def("datapackage").specs_by_key[dg.AssetKey("datapackage")].freshness_policy
+    schedule = defs.resolve_schedule_def("weekly_publish")
+    minute, hour, _, _, weekday = schedule.cron_schedule.split()
+    d_minute, d_hour, _, _, d_weekday = policy.deadline_cron.split()
+    assert policy.timezone == schedule.execution_timezone
+    assert d_weekday == weekday
+    assert (int(d_hour), int(d_minute)) > (int(hour), int(minute))
+    assert policy.lower_bound_delta.days >= 7  # one scheduled publish a week
