@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -127,8 +128,8 @@ class Warehouse(DuckDBResource):
     DuckDB allows one writing process per file. Two runs started together (a schedule and a person,
     or two people) would otherwise collide on its lock; the DuckDB resource's own retries wait up to
     ~100 s in silence and then fail. Instead each run takes an exclusive file lock beside the warehouse
-    for its whole duration (resources live for the run under the in-process executor): the second run
-    logs that it is waiting and proceeds when the first finishes. The run queue in dagster.yaml does
+    from its first use of the warehouse to its end (resources live for the run under the in-process executor):
+    the second run logs that it is waiting and proceeds when the first finishes. The run queue in dagster.yaml does
     the same for runs the daemon launches; this lock also covers the CLI and tests.
 
     DuckDBResource.get_connection opens and closes the database file on every call, and closing it writes a
@@ -143,31 +144,25 @@ class Warehouse(DuckDBResource):
     lock_timeout_seconds: int = 1800
     _run: ExitStack | None = PrivateAttr(default=None)  # the run's resources, while it lasts
     _run_database: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _log: Any = PrivateAttr(default=None)  # the run's log (DagsterLogManager), to say when it waits for the lock
 
     @contextmanager
     def yield_for_execution(self, context):
-        log = getattr(context, "log", None)
-
-        def waiting() -> None:
-            if log:
-                log.info(f"waiting for another run to release {self.database}")
-
         refuse_run_config_paths(context)
-        lock = Path(self.database + ".lock")
-        with (
-            exclusive_lock(lock, self.lock_timeout_seconds, waiting),
-            super().yield_for_execution(context) as resource,
-            ExitStack() as run,
-        ):
-            resource.hold(run)
+        with super().yield_for_execution(context) as resource, ExitStack() as run:
+            resource.hold(run, getattr(context, "log", None))
             try:
                 yield resource
             finally:
                 resource.hold(None)
 
-    def hold(self, run: ExitStack | None) -> None:
-        """Keep one database for the run `run` (closed with it), or, with None, let go of it."""
-        self._run, self._run_database = run, None
+    def hold(self, run: ExitStack | None, log=None) -> None:
+        """Keep one database for the run `run` (closed with it, its lock released with it), or, with None, let go."""
+        self._run, self._run_database, self._log = run, None, log
+
+    def _waiting(self) -> None:
+        if self._log:
+            self._log.info(f"waiting for another run to release {self.database}")
 
     @contextmanager
     def get_connection(self):
@@ -176,6 +171,11 @@ class Warehouse(DuckDBResource):
                 yield connection
             return
         if self._run_database is None:
+            # The lock, like the database, from the run's first use to its end: a resource started again only for
+            # the run's result (the CLI does) neither waits for nor holds it.
+            self._run.enter_context(
+                exclusive_lock(Path(self.database + ".lock"), self.lock_timeout_seconds, self._waiting)
+            )
             self._run_database = self._run.enter_context(super().get_connection())
         cursor = self._run_database.cursor()
         try:
