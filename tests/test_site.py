@@ -22,6 +22,7 @@ import pytest
 
 from pipeline.operations.locations import PROJECT_DIR
 from pipeline.publish.site import build_site
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 OUTPUTS = PROJECT_DIR / "outputs"
 SCREENSHOTS = PROJECT_DIR / "dist" / "site-screenshots"
@@ -208,17 +209,6 @@ def test_headings_in_order_and_landmarks(site):
 
 # ---------------------------------------------------------------- in a browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FOUR = {
     "home": "index.html",
     "area": "areas/E23000036.html",

@@ -17,24 +17,13 @@ import pytest
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.operations.build import JOB_COMMAND
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import Project
 
 pytestmark = pytest.mark.slow  # a CLI build, a webserver and a browser: `make test-slow`
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 BIN = Path(sys.executable).parent
-# Flags that keep Chromium off the (closed) network and quiet as root in a container.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):

@@ -29,6 +29,7 @@ import yaml
 from markdown_it import MarkdownIt
 
 from pipeline.operations.locations import PROJECT_DIR, outputs_dir
+from schemas.published import PANEL_MEASURES
 from schemas.vocabulary import AREA_GROUPS
 
 HERE = Path(__file__).resolve().parent / "site"
@@ -68,13 +69,6 @@ MEASURES = {
     "violence_without_injury_rate_per_1000": "Violence without injury per 1,000 population",
     "population": "Population",
 }
-PANEL_MEASURES = (
-    "violence_with_injury_offences",
-    "violence_without_injury_offences",
-    "possession_of_weapons_offences",
-    "homicide_offences",
-    "knife_selected_offences",
-)
 
 
 # ---------------------------------------------------------------- reading the release
