@@ -578,8 +578,10 @@ def stuck_runs(stack: Stack) -> list[str]:
         ]
         if not pids:
             continue  # not started by a worker yet
-        worker = Identity.of(pids[-1])
-        if worker is None or "execute_run" not in worker.cmdline:
+        # The worker (a multiprocessing child of the code server) starts before it records the run's start: a
+        # process under that id that started later is another one.
+        began = started_at(pids[-1]) if Identity.of(pids[-1]) is not None else None
+        if began is None or (run_["startTime"] is not None and began > run_["startTime"] + 1):
             stuck.append(f"run {run_['runId']} is {run_['status']} but its worker (pid {pids[-1]}) is gone")
     return stuck
 
