@@ -7,7 +7,7 @@ inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and senso
 
 What a person reads: the first line of each event at INFO and above, and, when the run fails, a summary last:
 each failed check and failed step with its file, row or cell, column, value and what to do, and that outputs/ was
-left as it was. The whole output, DEBUG events and stack frames included, is kept in
+left as it was, with the reason last. The whole output, DEBUG events and stack frames included, is kept in
 `.state/logs/make-data-<run start>.log`, and every event in the run's record, which the UI shows.
 """
 
@@ -27,7 +27,7 @@ INPUTS = ("pipeline", "schemas", "requirements.lock")
 # the code location through [tool.dg] in pyproject.toml).
 JOB_COMMAND = [str(Path(sys.executable).parent / "dg"), "launch", "--job", "publish_package"]
 # A console event's first line: "<date> <time> <zone> - dagster - <LEVEL> - <job> - <run id> - <step> - <message>".
-# The exception's module path in front of a step failure's message ("dagster._core...Failure: ").
+# The exception's dotted class name in front of a step failure's message ("package.module.Failure: ").
 QUALIFIED_CLASS = re.compile(r"^[\w.]+\.\w+: ")
 EVENT_LINE = re.compile(r"^\S+ \S+ \S+ - dagster - (?P<level>[A-Z]+) - (?:[^ ]+ - [0-9a-f-]{36} - )?(?P<rest>.*)$")
 
@@ -132,9 +132,11 @@ def failure_summary(log: Path, outputs: Path) -> list[str]:
                 reasons.append(f"step {event.step_key} failed: {' '.join(message.split())}")
     except Exception as exc:  # the summary must not hide the failure it summarises
         reasons.append(f"(the run's record could not be read: {exc})")
-    lines = ["", "make data failed. Why:"]
-    lines += [f"- {reason}"[:2000] for reason in dict.fromkeys(reasons)] or ["- see the full log"]
-    lines += [f"Full log: {log}", f"Nothing was published: {outputs} is as it was."]
+    # The reason last: it is what a person reads first after a failure.
+    lines = ["", f"make data failed. Nothing was published: {outputs} is as it was. Full log: {log}", "Why:"]
+    # Failed steps first, failed checks (file, row, column, value) last.
+    ordered = sorted(dict.fromkeys(reasons), key=lambda reason: reason.startswith("check "))
+    lines += [f"- {reason}"[:2000] for reason in ordered] or ["- see the full log"]
     return lines
 
 
