@@ -25,28 +25,22 @@ def panel_measures() -> str:
     return _quoted(published.PANEL_MEASURES)
 
 
+def _pivot(key: str, values: tuple[str, ...], columns: tuple[tuple[str, str], ...]) -> str:
+    """One column per value and (source column, suffix): `max(<source>) FILTER (WHERE <key> = '<value>')`."""
+    lines = [f"max({source}) FILTER (WHERE {key} = '{v}') AS {v}{suffix}" for v in values for source, suffix in columns]
+    return f",\n{_INDENT}".join(lines)
+
+
 def panel_funding_columns() -> str:
     """area_year's funding columns, per stream: the chosen figure, what is known of it, its source."""
-    lines = []
-    for s in published.STREAMS:
-        lines += [
-            f"max(a.amount_gbp) FILTER (WHERE k.stream = '{s}') AS {s}_gbp",
-            f"max(c.known) FILTER (WHERE k.stream = '{s}') AS {s}_known",
-            f"max(a.source_id) FILTER (WHERE k.stream = '{s}') AS {s}_source_id",
-        ]
-    return f",\n{_INDENT}".join(lines)
+    columns = (("a.amount_gbp", "_gbp"), ("c.known", "_known"), ("a.source_id", "_source_id"))
+    return _pivot("k.stream", published.STREAMS, columns)
 
 
 def panel_outcome_columns() -> str:
     """area_year's outcome columns, per measure: the value, the edition it comes from, its source."""
-    lines = []
-    for m in published.PANEL_MEASURES:
-        lines += [
-            f"max(value) FILTER (WHERE measure = '{m}') AS {m}",
-            f"max(edition) FILTER (WHERE measure = '{m}') AS {m}_edition",
-            f"max(source_id) FILTER (WHERE measure = '{m}') AS {m}_source_id",
-        ]
-    return f",\n{_INDENT}".join(lines)
+    columns = (("value", ""), ("edition", "_edition"), ("source_id", "_source_id"))
+    return _pivot("measure", published.PANEL_MEASURES, columns)
 
 
 def area_group(first_funded_year: str) -> str:
