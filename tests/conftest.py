@@ -151,8 +151,9 @@ def project(tmp_path: Path) -> Project:
 
 @dataclass(frozen=True)
 class FreshBuild:
-    """The session's one full build from the committed raw/ into an empty outputs/ folder, shared by every
-    test worker: its folder (outputs/, warehouse.duckdb) and what the run reported."""
+    """The session's one full build of the committed raw/ over a copy of the committed outputs/ and release/, on
+    another day (REBUILD_DATE), shared by every test worker: its folder (outputs/, warehouse.duckdb) and what the
+    run reported. A build into an empty folder is a slow test (test_build.py)."""
 
     root: Path
     success: bool
@@ -167,6 +168,10 @@ class FreshBuild:
         return list(self.failures)
 
 
+# A day no release has: a rebuild of unchanged inputs on it must keep the committed version and change no file.
+REBUILD_DATE = "2031-01-02"
+
+
 @pytest.fixture(scope="session")
 def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> FreshBuild:
     """Built once per session: the first worker to ask builds under a lock, the others read its summary."""
@@ -176,10 +181,7 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Fre
     with exclusive_lock(base / "fresh.lock", timeout_seconds=900):
         if not summary.is_file():
             shutil.rmtree(root, ignore_errors=True)
-            shutil.copytree(PROJECT_DIR / "raw", root / "raw")
-            paths = ProjectPaths(raw_dir=str(root / "raw"), outputs_dir=str(root / "outputs"))
-            resources = build_resources(paths, str(root / "warehouse.duckdb"))
-            build = Build(root, dg.materialize(assets_for(paths), resources=resources, raise_on_error=False))
+            build = Project(root).build(release_date=REBUILD_DATE)
             record = {
                 "success": build.result.success,
                 "failures": build.step_failures(),
@@ -190,3 +192,20 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Fre
     return FreshBuild(
         root, record["success"], tuple(record["failures"]), tuple((name, ok) for name, ok in record["checks"])
     )
+
+
+@pytest.fixture(scope="session")
+def release_archive(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """The release archive of the committed package, built once per session (its workbook and site take about
+    15 s) for the tests that open it; the first worker to ask builds it under a lock."""
+    from pipeline.release.archive import build_archive
+
+    base = tmp_path_factory.getbasetemp()
+    base = base if worker_id == "master" else base.parent
+    dist, done = base / "archive", base / "archive" / "name.txt"
+    with exclusive_lock(base / "archive.lock", timeout_seconds=900):
+        if not done.is_file():
+            shutil.rmtree(dist, ignore_errors=True)
+            built = build_archive(PROJECT_DIR / "outputs", PROJECT_DIR / "raw", dist)
+            done.write_text(built.name, encoding="utf-8")
+    return dist / done.read_text(encoding="utf-8")

@@ -350,12 +350,10 @@ def test_colours_meet_wcag_aa(site):
         assert contrast(graphic, "#ffffff") >= 3, graphic
 
 
-def test_the_release_archive_holds_the_site(site, tmp_path):
+def test_the_release_archive_holds_the_site(site, release_archive):
     import zipfile
 
-    from pipeline.release.archive import build_archive
-
-    archive = build_archive(OUTPUTS, PROJECT_DIR / "raw", tmp_path)
+    archive = release_archive
     prefix = archive.name.removesuffix(".zip") + "/site/"
     with zipfile.ZipFile(archive) as zf:
         inside = {n.removeprefix(prefix): zf.read(n) for n in zf.namelist() if n.startswith(prefix)}

@@ -616,7 +616,8 @@ def table_page(release: Release, name: str, grains: dict[str, str], root: str = 
         for f in schema["fields"]
     ]
     rows = release.tables[name]
-    cited = Counter(r[c] for r in rows for c in citing_columns(release).get(name, []) if r[c])
+    citing = citing_columns(release).get(name, [])
+    cited = Counter(r[c] for r in rows for c in citing if r[c])
     parquet = release.folder / "parquet" / f"{name}.parquet"
     return {
         "name": name,
