@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 import openpyxl
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,6 +19,7 @@ from pipeline.defs.project import assets_for
 from pipeline.defs.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
 from pipeline.operations.build import cli_env
 from pipeline.release.archive import files_under
+from pipeline.sources import workbooks
 
 
 def _guard_network() -> None:
@@ -31,6 +33,26 @@ def _guard_network() -> None:
 
 
 _guard_network()
+
+
+def _read_each_workbook_once() -> None:
+    """Within a test process, a workbook with the same bytes, name and options is parsed once: dozens of builds
+    read the same nine ONS workbooks, and parsing them is a quarter of a build. The reader is a pure function of
+    those; a test that edits a cell changes the bytes, and a failed read is never kept."""
+    read = workbooks.read_workbook
+    cache: dict[tuple[str, str, str], pd.DataFrame] = {}
+
+    def read_once(path: Path, options: dict) -> pd.DataFrame:
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        key = (Path(path).name, digest, json.dumps(options, sort_keys=True))
+        if key not in cache:
+            cache[key] = read(path, options)
+        return cache[key].copy(deep=True)
+
+    workbooks.read_workbook = read_once
+
+
+_read_each_workbook_once()
 
 
 @dataclass
