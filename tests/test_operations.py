@@ -3,6 +3,7 @@
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -216,3 +217,35 @@ def test_the_package_freshness_deadline_falls_after_the_weekly_publish_it_expect
     assert d_weekday == weekday
     assert (int(d_hour), int(d_minute)) > (int(hour), int(minute))
     assert policy.lower_bound_delta.days >= 7  # one scheduled publish a week
+
+
+@pytest.mark.slow
+def test_a_publish_of_only_what_a_new_file_feeds_equals_a_full_publish(project):
+    """With the warehouse of the last publish, a new edition runs its raw asset, the manifest's readers and what
+    they feed (SV_CHANGED_FILES, as `make accept` sets it), not the other raw files; a full publish of the same
+    raw/ afterwards finds nothing to change."""
+    from tests.test_new_editions import add_edition
+
+    env = project.cli_env() | {"FORCE": "1"}
+    build = [sys.executable, "-m", "pipeline.operations.build"]
+    logs = project.root / "logs"
+    assert subprocess.run(build, cwd=PROJECT_DIR, env=env, capture_output=True).returncode == 0
+    source = "outcomes/ons-els-homicide-offences-2025-02-11.csv"
+    new = "outcomes/ons-els-homicide-offences-subset-test.csv"
+    add_edition(project, source, new, "ons__homicide_subset_test", (project.raw / source).read_bytes())
+    before = snapshot(project.outputs)
+
+    def materialised(run_env: dict) -> set[str]:
+        done = subprocess.run(build, cwd=PROJECT_DIR, env=run_env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        log = max(logs.glob("make-data-*.log"), key=lambda p: p.stat().st_mtime)
+        return set(re.findall(r"ASSET_MATERIALIZATION - Materialized value (\w+)\.", log.read_text(encoding="utf-8")))
+
+    subset = materialised(env | {"SV_CHANGED_FILES": new})
+    assert "raw_ons__homicide_subset_test" in subset and "datapackage" in subset
+    assert "raw_ons__homicide_offences_2025_02_11" not in subset and "raw_ons__pfa_ye_mar2019" not in subset
+    published = snapshot(project.outputs)
+    assert published != before and "ons__homicide_subset_test" in published["data/area_outcomes.csv"].decode()
+    everything = materialised(env)
+    assert subset < everything and len(subset) < 0.6 * len(everything)
+    assert snapshot(project.outputs) == published

@@ -5,6 +5,11 @@ last successful publish (the files in raw/, the code in pipeline/ and schemas/, 
 requirements) and outputs/ is still exactly what that publish wrote, the run is skipped: the same
 inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and sensor runs always run.
 
+SV_CHANGED_FILES (paths under raw/, comma-separated; set by `make accept` when the warehouse holds the last
+publish) runs only what those files and the manifest feed: each file's raw asset and everything downstream of
+it, the manifest asset and the assets that read it directly, and everything downstream of those. The other raw
+assets' tables are read from the warehouse as the last publish left them.
+
 What a person reads: the first line of each event at INFO and above, and, when the run fails, a summary last:
 each failed check and failed step with its file, row or cell, column, value and what to do, and that outputs/ was
 left as it was, with the reason last. The whole output, DEBUG events and stack frames included, is kept in
@@ -26,6 +31,7 @@ INPUTS = ("pipeline", "schemas", "requirements.lock")
 # The whole publish job from the command line, with this environment's `dg` (the current Dagster CLI; it finds
 # the code location through [tool.dg] in pyproject.toml).
 JOB_COMMAND = [str(Path(sys.executable).parent / "dg"), "launch", "--job", "publish_package"]
+CHANGED_ENV = "SV_CHANGED_FILES"
 # A console event's first line: "<date> <time> <zone> - dagster - <LEVEL> - <job> - <run id> - <step> - <message>".
 # The exception's dotted class name in front of a step failure's message ("package.module.Failure: ").
 QUALIFIED_CLASS = re.compile(r"^[\w.]+\.\w+: ")
@@ -70,8 +76,10 @@ def main() -> int:
     if not os.environ.get("FORCE") and stamp.is_file() and stamp.read_text().strip() == current_stamp(raw, outputs):
         print(f"nothing changed since the last publish ({stamp}): outputs/ is up to date. FORCE=1 to run anyway.")
         return 0
+    changed = [p for p in os.environ.get(CHANGED_ENV, "").split(",") if p]
+    command = [*JOB_COMMAND[:2], "--assets", ",".join(rebuild_selection(raw, changed))] if changed else JOB_COMMAND
     log = log_path()
-    returncode = run_logged(JOB_COMMAND, log)
+    returncode = run_logged(command, log)
     if returncode == 0:
         stamp.write_text(current_stamp(raw, outputs) + "\n")
         print(f"published {outputs} (full log: {log})")
@@ -79,6 +87,28 @@ def main() -> int:
     stamp.unlink(missing_ok=True)
     print("\n".join(failure_summary(log, outputs)), file=sys.stderr)
     return returncode
+
+
+def rebuild_selection(raw: Path, changed: list[str]) -> list[str]:
+    """The asset keys a publish runs when only the files `changed` (paths under raw/) and the manifest are new."""
+    import dagster as dg
+
+    from pipeline.defs.project import assets_for
+    from pipeline.defs.raw import GROUP as RAW_GROUP
+    from pipeline.defs.resources import ProjectPaths
+    from pipeline.transform.warehouse import MANIFEST_ASSET
+    from schemas import RAW_TABLES
+    from schemas.raw import layout_tables
+
+    manifest = load_manifest(raw)
+    ids = {f.file_id for f in manifest.files.values() if f.path in changed}
+    tables = [*RAW_TABLES.values(), *layout_tables(manifest.files.values())]
+    files = dg.AssetSelection.assets(*(t.name for t in tables if t.file_id in ids))
+    listing = dg.AssetSelection.assets(MANIFEST_ASSET)
+    # Every raw asset depends on the manifest (its sha256 is checked there); only the other readers follow it.
+    readers = listing.downstream(depth=1, include_self=False) - dg.AssetSelection.groups(RAW_GROUP)
+    selection = files.downstream() | listing | readers.downstream()
+    return sorted(key.to_user_string() for key in selection.resolve(assets_for(ProjectPaths(raw_dir=str(raw)))))
 
 
 def log_path() -> Path:

@@ -13,7 +13,9 @@ A candidate is a folder under .state/candidates/<id>/ (local state, never commit
 - documents/: pages and answers to transcribe (a fetched answer is never a published figure by itself).
 
 Until it is accepted raw/, the manifest and outputs/ are untouched. Accepting copies the new files and the manifest
-into raw/ and publishes through the usual gate (`make data`); a publish that fails puts raw/ back as it was.
+into raw/ and publishes through the usual gate (`make data`); a publish that fails puts raw/ back as it was. When the
+warehouse holds the last publish of raw/ (make data's stamp matches), the publish runs only what the new files and
+the manifest feed (SV_CHANGED_FILES, pipeline/operations/build.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline.operations.build import CHANGED_ENV, current_stamp, stamp_path
 from pipeline.operations.locations import PROJECT_DIR
 from pipeline.sources.manifest import MANIFEST_NAME, ManifestError, load_manifest, sha256_of
 from pipeline.sources.manifest_tool import add_file, add_source, check
@@ -302,6 +305,9 @@ def accept(folder: Path, raw_dir: Path, outputs_dir: Path) -> str:
     clashes = [f for f in description["new_files"] if (raw_dir / f).exists()]
     if clashes:
         raise ManifestError(f"{raw_dir}: already has {', '.join(clashes)}")
+    # The warehouse holds the last publish of this raw/ and outputs/: only what the new files feed is rebuilt.
+    stamp = stamp_path()
+    only_new = stamp.is_file() and stamp.read_text().strip() == current_stamp(raw_dir, outputs_dir)
     before = manifest.read_bytes()
     copied: list[Path] = []
     try:
@@ -314,6 +320,8 @@ def accept(folder: Path, raw_dir: Path, outputs_dir: Path) -> str:
         check(raw_dir)
         log = folder / "accept.log"
         env = os.environ | {"SV_RAW_DIR": str(raw_dir), "SV_OUTPUTS_DIR": str(outputs_dir), "FORCE": "1"}
+        if only_new:
+            env[CHANGED_ENV] = ",".join(description["new_files"])
         if run_build(env, log) != 0:
             raise ManifestError(f"the publish failed (see {log}); raw/ and outputs/ are as they were")
     except BaseException:
