@@ -30,6 +30,7 @@ def test_every_layer_has_its_assets():
         | {t.name for t in LAYOUT_TABLES}
         | {f"core_{t}" for t in PUBLISHED_TABLES}
         | {f"out_{t}" for t in PUBLISHED_TABLES}
+        | {"fetched_candidate"}
     )
     assert asset_keys() == expected
 
@@ -39,7 +40,7 @@ def test_assets_are_grouped_by_layer():
     for key in graph.get_all_asset_keys():
         name = key.to_user_string()
         group = graph.get(key).group_name
-        expected = "package" if name == "datapackage" else name.split("_", 1)[0]
+        expected = {"datapackage": "package", "fetched_candidate": "acquisition"}.get(name, name.split("_", 1)[0])
         assert group == expected, name
 
 
@@ -64,6 +65,7 @@ def test_schema_and_foreign_key_checks_are_blocking():
         ("datapackage", "frictionless_valid"),
         ("datapackage", "no_published_data_lost"),
         ("core_national_totals", "totals_reconcile"),
+        ("fetched_candidate", "no_candidate_awaits_review"),  # a warning: a candidate waits for a person
     }
 
 
@@ -93,8 +95,23 @@ def test_a_tick_of_the_weekly_schedule_runs_the_job_that_publishes_every_asset()
 
     assert publish_job.name == "publish_package"
     selected = publish_job.selection.resolve(defs.resolve_asset_graph())
-    assert {k.to_user_string() for k in selected} == asset_keys() and dg.AssetKey("datapackage") in selected
+    # Every asset but the fetch: a publish opens no network connection.
+    assert {k.to_user_string() for k in selected} == asset_keys() - {"fetched_candidate"}
+    assert dg.AssetKey("datapackage") in selected
     assert isinstance(defs.executor, dg.ExecutorDefinition) and defs.executor.name == "in_process"
+
+
+def test_a_tick_of_the_weekly_fetch_runs_only_the_fetch():
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    schedule = defs.resolve_schedule_def("weekly_fetch")
+    monday = dt.datetime(2026, 11, 30, 5, 0, tzinfo=ZoneInfo("Europe/London"))
+    with dg.build_schedule_context(scheduled_execution_time=monday) as context:
+        ticked = schedule.evaluate_tick(context)
+    assert [request.job_name or schedule.job_name for request in ticked.run_requests or []] == ["fetch_sources"]
+    selected = defs.resolve_job_def("fetch_sources").asset_layer.selected_asset_keys
+    assert {k.to_user_string() for k in selected} == {"fetched_candidate"}
 
 
 def test_every_asset_has_a_description_and_owner():

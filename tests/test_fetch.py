@@ -14,6 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import dagster as dg
 import openpyxl
 import pytest
 import yaml
@@ -505,6 +506,52 @@ def test_a_git_hosted_file_whose_heading_was_renamed_is_refused(tmp_path, publis
     assert "Observation" in message
 
 
+# The fetch in the served stack: an asset of its own job -----------------------------------------------------------
+
+
+def only_fetching(site: Site, source: str) -> None:
+    """The site's manifest with a fetch block for `source` alone (the asset fetches every declared source)."""
+    path = site.raw / "sources.yaml"
+    text = path.read_text(encoding="utf-8")
+    # Edited as text, as the manifest tool writes it: each source's block from its "  - source_id:" line.
+    blocks = re.split(r"(?m)^(?=  - source_id: )", text)
+    kept = [b if b.startswith(f"  - source_id: {source}\n") else re.sub(r"(?m)^    fetch:\n(?:      .*\n)*", "", b)
+            for b in blocks]  # fmt: skip
+    path.write_text("".join(kept), encoding="utf-8")
+    assert list(load_manifest(site.raw).fetches) == [source]
+
+
+def materialise_fetch(site: Site, publisher: Publisher, monkeypatch) -> dg.ExecuteInProcessResult:
+    from pipeline.defs.acquisition import fetched_candidate
+    from pipeline.defs.resources import ProjectPaths
+
+    for name, value in {"SV_FETCH_MIRROR": publisher.mirror, "SV_CANDIDATES_DIR": str(site.candidates)}.items():
+        monkeypatch.setenv(name, value)
+    paths = ProjectPaths(raw_dir=str(site.raw), outputs_dir=str(site.root / "outputs"))
+    return dg.materialize([fetched_candidate], resources={"paths": paths}, raise_on_error=False)
+
+
+def test_a_failed_fetch_fails_its_run_naming_the_source_and_address_and_changes_nothing(
+    tmp_path, publisher, monkeypatch
+):
+    site = without_dec2019(tmp_path)
+    only_fetching(site, "ONS_PFA_TABLES")
+    ons_listing(publisher, "yearendingdecember2019")
+    ons_edition(publisher, "yearendingdecember2019", "Year ending December 2019", {"pfatablesdec19.xlsx": b""})
+    publisher.routes[f"/www.ons.gov.uk/file?uri={PFA_URI}/yearendingdecember2019/pfatablesdec19.xlsx"] = (404, {}, b"")
+    before = site.files()
+
+    result = materialise_fetch(site, publisher, monkeypatch)
+
+    assert not result.success  # so the failure sensor posts it (automation.failed_run_webhook monitors this job)
+    [failure] = [e.step_failure_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "fetch ONS_PFA_TABLES" in failure and "pfatablesdec19.xlsx" in failure and "HTTP 404" in failure
+    assert failure.rstrip().endswith("raw/, the manifest and outputs/ are as they were")
+    assert "Traceback" not in failure
+    assert site.files() == before
+    assert not list(site.candidates.rglob("*.xlsx"))
+
+
 # Candidate and accept -------------------------------------------------------------------------------------------
 
 
@@ -529,13 +576,19 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
         publisher, "yearendingdecember2019", "Year ending December 2019", {"pfatablesdec19.xlsx": DEC2019.read_bytes()}
     )
 
-    settings = fetch.Settings(timeout=5, attempts=2, backoff=0.01, mirror=publisher.mirror)
-    outcome = fetch.fetch_all(
-        site.raw, site.root / "outputs", site.candidates, settings=settings, sources=["ONS_PFA_TABLES"]
-    )
+    # The served stack's fetch: the asset of the fetch_sources job, as its schedule runs it.
+    only_fetching(site, "ONS_PFA_TABLES")
+    monkeypatch.setenv("SV_FETCH_TIMEOUT", "5")
+    result = materialise_fetch(site, publisher, monkeypatch)
 
-    (candidate,) = outcome.candidates
+    assert result.success
+    (candidate,) = [p for p in site.candidates.iterdir() if (p / "candidate.json").is_file()]
     report = (candidate / "CANDIDATE.md").read_text()
+    [materialisation] = result.get_asset_materialization_events()
+    shown = materialisation.step_materialization_data.materialization.metadata
+    assert shown["report"].value == report and shown["accept_with"].value == f"make accept CANDIDATE={candidate.name}"
+    [review] = result.get_asset_check_evaluations()
+    assert not review.passed and review.severity == dg.AssetCheckSeverity.WARN and candidate.name in review.description
     assert json.loads((candidate / "candidate.json").read_text())["build"] == "passed", report
     assert snapshot(site.root / "outputs") == published  # nothing published yet
     diff = (candidate / "outputs" / "release_diff.csv").read_text().splitlines()
@@ -544,13 +597,17 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
     assert "area_outcomes" in report and f"make accept CANDIDATE={candidate.name}" in report
     assert "New quality flags" in report
 
-    # `make accept` publishes with the project's warehouse and instance; here, this test's own.
-    accept_env = candidates.build_env(tmp_path / "accept", site.raw, site.root / "outputs")
+    # `make accept` publishes with the project's warehouse and instance; here, those of the baseline publish, so
+    # only what the new workbook and the manifest feed is rebuilt (the other raw files are read from the warehouse).
+    accept_env = candidates.build_env(tmp_path / "baseline", site.raw, site.root / "outputs")
     for name in ("SV_WAREHOUSE", "DAGSTER_HOME"):
         monkeypatch.setenv(name, accept_env[name])
     message = candidates.accept(candidate, site.raw, site.root / "outputs")
 
     assert "accepted" in message
+    log = max((tmp_path / "baseline" / "logs").glob("make-data-*.log"), key=lambda p: p.stat().st_mtime).read_text()
+    assert "Materialized value datapackage." in log
+    assert "Materialized value raw_ons__pfa_ye_sep2019." not in log  # held already: read from the warehouse
     assert (site.raw / "outcomes/workbooks/pfatablesdec19.xlsx").read_bytes() == DEC2019.read_bytes()
     now = snapshot(site.root / "outputs")
     expected = snapshot(candidate / "outputs")

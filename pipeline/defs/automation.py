@@ -3,8 +3,8 @@
 A weekly schedule and a sensor that reacts to changes in raw/ are off until switched on: in the UI (Automation,
 toggle) or with `dagster schedule start weekly_publish` / `dagster sensor start raw_files_changed` while the
 daemon runs. A deployment may change their pace: SV_PUBLISH_CRON (default Mondays 06:00 UK time) and
-SV_SENSOR_INTERVAL_SECONDS (default 60). The failure sensor is on wherever a daemon runs and posts to
-SV_FAILURE_WEBHOOK_URL when that is set.
+SV_SENSOR_INTERVAL_SECONDS (default 60). The failure sensor is on wherever a daemon runs and posts a failed publish
+or fetch (acquisition.py) to SV_FAILURE_WEBHOOK_URL when that is set.
 """
 
 import hashlib
@@ -15,11 +15,13 @@ import urllib.request
 
 import dagster as dg
 
+from pipeline.defs import acquisition
 from pipeline.defs.resources import ProjectPaths
 
 publish_job = dg.define_asset_job(
     "publish_package",
-    selection=dg.AssetSelection.all(),
+    # Everything but the fetch (acquisition.py): a publish reads raw/ as it is and opens no network connection.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(acquisition.GROUP),
     description="Materialise every asset, run every check, and publish outputs/ if all pass.",
     # Run monitoring (deploy/dagster.postgres.yaml) fails a run still going after this long: one whose worker died
     # with the code server would otherwise stay STARTED and hold the one-run queue forever. A publish takes ~1 min.
@@ -88,10 +90,10 @@ def failure_message(context: dg.RunFailureSensorContext) -> dict:
 
 @dg.run_failure_sensor(
     name="failed_run_webhook",
-    monitored_jobs=[publish_job],
+    monitored_jobs=[publish_job, acquisition.fetch_job],
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"Posts a JSON message to the URL in {WEBHOOK_ENV} (a chat or pager webhook) when a publish run "
-    "fails; does nothing when it is unset.",
+    description=f"Posts a JSON message to the URL in {WEBHOOK_ENV} (a chat or pager webhook) when a publish or "
+    "fetch run fails; does nothing when it is unset.",
 )
 def failed_run_webhook(context: dg.RunFailureSensorContext):
     url = os.environ.get(WEBHOOK_ENV)
