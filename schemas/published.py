@@ -1058,9 +1058,9 @@ OUTCOME_REVISIONS = Table(
             replace(
                 column,
                 name=f"{column.name}_{which}",
-                description=f"For {edition} edition's value: {column.description}",
+                description=f"{column.description} Here for the {edition} edition's value.",
             )
-            for which, edition in (("old", "The earlier"), ("new", "The later"))
+            for which, edition in (("old", "earlier"), ("new", "later"))
             for column in RAW_CELL_COLUMNS
         ),
     ),
@@ -1199,7 +1199,9 @@ OUTCOME_CHANGE_BY_AREA = Table(
         ),
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
         *(
-            replace(column, name=f"{column.name}_{which}", description=f"For the {which} value: {column.description}")
+            replace(
+                column, name=f"{column.name}_{which}", description=f"{column.description} Here for the {which} value."
+            )
             for which in ("before", "after")
             for column in RAW_CELL_COLUMNS
         ),

@@ -144,9 +144,10 @@ def core_outcome_revisions(duckdb: DuckDBResource):
     """How each outcome value moved from the most recent earlier edition of the same statistic.
 
     One row per area, measure, period and edition that an earlier edition also gives: the earlier and
-    the later value, the change and the percentage change. A period is settled when it was not the newest
-    period of the earlier edition; a settled value that moves by more than the declared tolerance is
-    flagged (check revision_within_tolerance, listed in quality_flags).
+    the later value, the change and the percentage change, and the file and row (or workbook cell) of each.
+    A period is settled when it was not the newest period of the earlier edition; a value that moves by more
+    than the declared tolerance, settled or not, is flagged (check revision_within_tolerance, listed in
+    quality_flags).
     """
     run_sql(duckdb, "core_outcome_revisions")
     with duckdb.get_connection() as con:
