@@ -843,6 +843,7 @@ RAW_CELL_COLUMNS = (
         required=True,
         minimum=1,
     ),
+    # No pattern: frictionless' SQLite export checks a pattern with a REGEXP function that fails on a blank cell.
     Column(
         "raw_cell",
         "string",
@@ -850,8 +851,6 @@ RAW_CELL_COLUMNS = (
         "sheet name without the trailing spaces some sheets have); blank for a CSV, where the value is on raw_row "
         "in the column the measure is read from (raw/mappings/outcome_measures.csv; Observation in an Explore "
         "Local Statistics file).",
-        pattern=r"[^!]+![A-Z]{1,3}[1-9]\d*",
-        pattern_hint="a cell like 'Table P1!G10'",
     ),
 )
 

@@ -6,13 +6,12 @@ import csv
 import io
 import re
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from pipeline.defs.resources import PROJECT_DIR
 from schemas.published import SYMBOL_PREFIX
 
 
@@ -110,7 +109,10 @@ def test_revised_and_compared_values_name_the_same_cells_as_area_outcomes(fresh_
     assert len(revisions) > 3000 and len(changes) > 1000
 
 
-_MONTHS = {m: i for i, m in enumerate(("jan feb mar apr may jun jul aug sep oct nov dec").split(), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)
+}
 
 
 def _month_after(year: int, month: int) -> tuple[int, int]:

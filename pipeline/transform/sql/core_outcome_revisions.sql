@@ -17,7 +17,11 @@ WITH v AS (
            n.raw_file AS raw_file_new, n.raw_row AS raw_row_new, n.raw_cell AS raw_cell_new,
            row_number() OVER (
                PARTITION BY n.area_code, n.measure, n.period_first_year, n.period_last_year, n.edition
-               ORDER BY o.edition_date DESC, o.edition DESC
+               -- An edition that prints a period twice (Table P4 and the series of Table P5): the same table as
+               -- the later value's, then the first cell, so the pair and its cells are the same every build.
+               ORDER BY o.edition_date DESC, o.edition DESC,
+                        split_part(o.raw_cell, '!', 1) = split_part(n.raw_cell, '!', 1) DESC, o.raw_cell,
+                        n.raw_cell
            ) AS nearest
     FROM v AS n
     JOIN v AS o
