@@ -813,6 +813,47 @@ OUTCOME_MEASURES = (
     "possession_of_weapons_offences",
 )
 
+# One spelling per period (core.period_iso in core_area_outcomes.sql), so that editions join on it.
+PERIOD_PATTERN = r"\d{4}-\d{2}-\d{2}(/P\d+[YM])?"
+PERIOD = Column(
+    "period",
+    "string",
+    "The period in one form whatever the edition prints (ISO 8601, first day and length): '2019-04-01/P3Y' for "
+    "'2019-04-01/P3Y' and '2019-04-01T00:00:00/P3Y' alike, '2024-07-01/P1Y' for 'year ending June 2025', "
+    "'2017-04-01/P1Y' for 'year ending March 2018' and \"Apr '17 to Mar '18\", the day alone for a mid-year "
+    "population ('2017-06-30'). Join editions on this, not on period_as_published.",
+    required=True,
+    pattern=PERIOD_PATTERN,
+    pattern_hint="an ISO 8601 date, or a date and a length like '2019-04-01/P3Y'",
+)
+# Where a published value was read: an auditor opens the file at the row (a CSV) or the cell (a workbook).
+RAW_CELL_COLUMNS = (
+    Column(
+        "raw_file",
+        "string",
+        "File the value was read from, as a path inside the release archive (raw/...; raw/sources.yaml there says "
+        "where and when it was obtained).",
+        required=True,
+    ),
+    Column(
+        "raw_row",
+        "integer",
+        "Row of that file the value is on, as a spreadsheet numbers it (a CSV's header row counts; in a workbook, "
+        "the sheet's own row).",
+        required=True,
+        minimum=1,
+    ),
+    # No pattern: frictionless' SQLite export checks a pattern with a REGEXP function that fails on a blank cell.
+    Column(
+        "raw_cell",
+        "string",
+        "For a value read from a workbook, its sheet and cell as a spreadsheet names them ('Table P1!G10', the "
+        "sheet name without the trailing spaces some sheets have); blank for a CSV, where the value is on raw_row "
+        "in the column the measure is read from (raw/mappings/outcome_measures.csv; Observation in an Explore "
+        "Local Statistics file).",
+    ),
+)
+
 AREA_OUTCOMES = Table(
     name="area_outcomes",
     one_row_per="area, measure, period and edition of an official statistic",
@@ -858,6 +899,7 @@ AREA_OUTCOMES = Table(
             required=True,
         ),
         Column("period_end", "date", "Last day of the period (30 June for a mid-year population).", required=True),
+        PERIOD,
         EDITION,
         EDITION_DATE,
         Column("value", "number", "The value as published; blank where the source printed a symbol.", decimals=24),
@@ -876,6 +918,7 @@ AREA_OUTCOMES = Table(
             published_as=SYMBOL_CODE_SQL,
         ),
         SOURCE_ID,
+        *RAW_CELL_COLUMNS,
     ),
     primary_key=("area_code", "measure", "period_as_published", "edition"),
     foreign_keys=(TO_AREAS, TO_SOURCES),
@@ -899,6 +942,7 @@ OUTCOME_COMPARISON = Table(
     columns=(
         Column("measure", "string", "What is measured (see area_outcomes).", required=True, enum=OUTCOME_MEASURES),
         Column("period_as_published", "string", "The period as published.", required=True),
+        PERIOD,
         Column(
             "period_first_year", "string", "First financial year of the period.", required=True, pattern=FINANCIAL_YEAR
         ),
@@ -979,9 +1023,10 @@ OUTCOME_REVISIONS = Table(
     description=(
         "Each outcome value beside the same area's value for the same measure and period in the most recent "
         "earlier edition of the statistic (editions ordered by edition_date): the earlier and later value, the "
-        "change and the percentage change. ONS revises figures between editions (homicides are reclassified as "
-        "cases are decided); a settled period that moves by more than the tolerance of the rule "
-        "revision_within_tolerance is flagged in quality_flags."
+        "change and the percentage change, and the file and row (or workbook cell) each value was read from. ONS "
+        "revises figures between editions (homicides are reclassified as cases are decided); a value that moves by "
+        "more than the tolerance of the rule revision_within_tolerance, settled or the earlier edition's newest "
+        "period, is flagged in quality_flags."
     ),
     columns=(
         replace(AREA_CODE, unique=False),
@@ -989,6 +1034,7 @@ OUTCOME_REVISIONS = Table(
         Column("period_first_year", "string", "First financial year of the period.", required=True, enum=OUTCOME_YEARS),
         Column("period_last_year", "string", "Last financial year of the period.", required=True, enum=OUTCOME_YEARS),
         Column("period_as_published", "string", "The period as the later edition prints it.", required=True),
+        PERIOD,
         Column("edition_old", "string", "The earlier edition.", required=True),
         Column("edition_new", "string", "The later edition.", required=True),
         Column("value_old", "number", "The value in the earlier edition.", required=True, decimals=24),
@@ -1007,6 +1053,15 @@ OUTCOME_REVISIONS = Table(
             required=True,
         ),
         replace(SOURCE_ID, description="The later edition's source; resolves to a row of sources."),
+        *(
+            replace(
+                column,
+                name=f"{column.name}_{which}",
+                description=f"{column.description} Here for the {edition} edition's value.",
+            )
+            for which, edition in (("old", "earlier"), ("new", "later"))
+            for column in RAW_CELL_COLUMNS
+        ),
     ),
     primary_key=("area_code", "measure", "period_first_year", "period_last_year", "edition_new"),
     foreign_keys=(TO_AREAS, TO_SOURCES),
@@ -1142,6 +1197,13 @@ OUTCOME_CHANGE_BY_AREA = Table(
             published_as=SYMBOL_CODE_SQL,
         ),
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
+        *(
+            replace(
+                column, name=f"{column.name}_{which}", description=f"{column.description} Here for the {which} value."
+            )
+            for which in ("before", "after")
+            for column in RAW_CELL_COLUMNS
+        ),
     ),
     primary_key=("measure", "area_code", "before_edition", "after_edition"),
     foreign_keys=(TO_AREAS, TO_SOURCES),

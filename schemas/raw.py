@@ -297,12 +297,20 @@ def headed_table(file_id: str, title: str, what: str, fields: tuple, headings: d
     )
 
 
-def ons_pfa_long_table(file_id: str, title: str) -> Table:
+def ons_pfa_long_table(file_id: str, title: str, *, from_workbook: bool = False) -> Table:
     """An ONS police force area table transcribed one published cell per row (layout 'ons_pfa_long').
 
     Every edition and table of the series shares this layout, so a new edition needs a manifest
-    entry with `table_layout: ons_pfa_long`, not code.
+    entry with `table_layout: ons_pfa_long`, not code. A workbook read by the pipeline (`from_workbook`)
+    adds the cell each value was read from; a transcription has only its own row.
     """
+    cell = _text(
+        "source_cell",
+        "The workbook cell the value was read from: sheet name without trailing spaces, '!', column and row.",
+        required=True,
+        pattern=r"[^!]+![A-Z]{1,3}[1-9]\d*",
+        pattern_hint="a cell like 'Table P1!G10'",
+    )
     return Table(
         name=f"raw_{file_id}",
         file_id=file_id,
@@ -326,6 +334,7 @@ def ons_pfa_long_table(file_id: str, title: str) -> Table:
             _text(
                 "value_as_published", "The cell as stored: a number, or a symbol (-, +, .., NA, N/A).", required=True
             ),
+            *((cell,) if from_workbook else ()),
         ),
     )
 
@@ -392,7 +401,7 @@ def layout_tables(files) -> list[Table]:
         if f.funding_layout:
             tables.append(funding_table(f.file_id, f.title, f.funding_layout))
         elif f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):
-            tables.append(ons_pfa_long_table(f.file_id, f.title))
+            tables.append(ons_pfa_long_table(f.file_id, f.title, from_workbook=f.table_layout == "ons_pfa_workbook"))
         elif f.table_layout == "ons_els_indicator":
             what = "one row per area and period"
             tables.append(headed_table(f.file_id, f.title, what, ONS_ELS_FIELDS, f.layout_columns, all_fields=True))

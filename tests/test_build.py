@@ -327,9 +327,11 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
         values = groups[key]
         assert int(row["n_areas"]) == len(values)
         assert int(row["n_areas_left_out"]) == left_out.get(key, 0)
-        assert float(row["sum_value"]) == pytest.approx(round(sum(values), 2), abs=0.006)
-        assert float(row["mean_value"]) == pytest.approx(round(statistics.mean(values), 2), abs=0.006)
-        assert float(row["median_value"]) == pytest.approx(round(statistics.median(values), 2), abs=0.006)
+        # Published to 2 places: within half a hundredth of the exact figure (a tie such as 1892.625 rounds up in
+        # DuckDB and down in Python's binary round, so the rounded figures are not compared with each other).
+        assert float(row["sum_value"]) == pytest.approx(sum(values), abs=0.0051)
+        assert float(row["mean_value"]) == pytest.approx(statistics.mean(values), abs=0.0051)
+        assert float(row["median_value"]) == pytest.approx(statistics.median(values), abs=0.0051)
         if "rate" in row["measure"]:
             weights = weighted[key]
             expected = sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)

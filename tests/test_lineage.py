@@ -55,7 +55,7 @@ EXPECTED = {
     "checks/partnerships_add_up": ["core_area_outcomes", "raw_project__outcome_measures"],
     "checks/peer_outlier": ["core_area_outcomes"],
     "checks/rate_against_counts": ["core_area_outcomes"],
-    "checks/revision_within_tolerance": ["core_outcome_revisions"],
+    "checks/revision_within_tolerance": ["core_area_outcomes", "core_outcome_revisions"],
     "checks/single_source_breaks_pattern": ["core_funding_allocations", "core_funding_reports"],
     "checks/url_is_the_publishers_own": ["core_sources"],
 }

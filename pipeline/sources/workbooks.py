@@ -10,7 +10,9 @@ rows the areas run over. The reader returns the same long layout as the cell-by-
   are split off: the name is kept, the markers go to `area_name_footnotes` (headings lose them);
 - a column group spans the columns to its right until the next group; a heading with no group above it
   is its own heading ("Total recorded crime (excluding fraud)"); the units line carries the same way;
-- a cell ONS filled with a symbol keeps the symbol; a blank cell has no row (a gap, never a zero).
+- a cell ONS filled with a symbol keeps the symbol; a blank cell has no row (a gap, never a zero);
+- every cell carries where it was read ("Table P1!G10", the sheet name without its trailing spaces), so a
+  published value leads back to the cell in one step.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import openpyxl
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from pipeline.sources.csvfile import RawFileError
 from schemas.vocabulary import financial_year as year_label
@@ -35,6 +38,7 @@ COLUMNS = (
     "period_as_published",
     "financial_year",
     "value_as_published",
+    "source_cell",
 )
 # Footnote markers ONS glues to the end of a name: "ENGLAND AND WALES7,8", "Violence against the person4" (not the
 # year of a period: "Mar '11").
@@ -155,6 +159,7 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
                     column_says,
                     financial_year(column_says),
                     value,
+                    f"{sheet['name'].strip()}!{get_column_letter(column + 1)}{number}",
                 )
             )
     # Indexed so that index + 2 is the sheet's own row number, as for a CSV with its header on row 1:

@@ -18,8 +18,11 @@ from schemas.published import OUTCOME_CHANGE
 
 
 def edition_columns(f) -> str:
-    """The columns that tag a row with the edition (raw file) it comes from."""
-    return f"'{f.file_id}' AS edition, DATE '{f.edition_date}' AS edition_date, '{f.source_id}' AS source_id"
+    """The columns that tag a row with the edition (raw file) it comes from, and the file's path in the archive."""
+    return (
+        f"'{f.file_id}' AS edition, DATE '{f.edition_date}' AS edition_date, '{f.source_id}' AS source_id, "
+        f"'raw/{f.path}' AS raw_file"
+    )
 
 
 ELS_FIELDS = ("areacd", "geography", "period", "observation", "status")
@@ -47,7 +50,7 @@ def wide_cells(manifest) -> str:
             + ", ".join(f"NULL::VARCHAR AS {field}" for field in WIDE_KEYS)
             + ", NULL::INTEGER AS _row, NULL::VARCHAR AS column_heading, NULL::VARCHAR AS value_as_published, "
             "NULL::VARCHAR AS source_table, NULL::VARCHAR AS period_as_published, NULL::VARCHAR AS edition, "
-            "NULL::DATE AS edition_date, NULL::VARCHAR AS source_id WHERE false"
+            "NULL::DATE AS edition_date, NULL::VARCHAR AS source_id, NULL::VARCHAR AS raw_file WHERE false"
         )
     return " UNION ALL ".join(parts)
 
@@ -81,12 +84,15 @@ def area_outcomes_asset(outcome_tables: list[str]) -> Step:
         els = " UNION ALL ".join(
             "SELECT "
             + ", ".join(f"{quoted(f.layout_columns[field])} AS {field}" for field in ELS_FIELDS)
-            + f", {edition_columns(f)} FROM raw.{f.file_id}"
+            + f", _row AS raw_row, {edition_columns(f)} FROM raw.{f.file_id}"
             for f in manifest.editions("ons_els_indicator")
         )
+        # A workbook's cells carry the cell they were read from; a transcription (a CSV) only its row.
         pfa = " UNION ALL ".join(
-            f"SELECT * EXCLUDE (_row), {edition_columns(f)} FROM raw.{f.file_id}"
-            for f in [*manifest.editions("ons_pfa_long"), *manifest.editions("ons_pfa_workbook")]
+            f"SELECT * EXCLUDE (_row{', source_cell' if workbook else ''}), _row AS raw_row, "
+            f"{'source_cell' if workbook else 'NULL::VARCHAR'} AS raw_cell, {edition_columns(f)} FROM raw.{f.file_id}"
+            for workbook, layout in ((False, "ons_pfa_long"), (True, "ons_pfa_workbook"))
+            for f in manifest.editions(layout)
         )
         query = sql_text(SQL_DIR / "core_area_outcomes.sql")
         with duckdb.get_connection() as con:
@@ -138,9 +144,10 @@ def core_outcome_revisions(duckdb: DuckDBResource):
     """How each outcome value moved from the most recent earlier edition of the same statistic.
 
     One row per area, measure, period and edition that an earlier edition also gives: the earlier and
-    the later value, the change and the percentage change. A period is settled when it was not the newest
-    period of the earlier edition; a settled value that moves by more than the declared tolerance is
-    flagged (check revision_within_tolerance, listed in quality_flags).
+    the later value, the change and the percentage change, and the file and row (or workbook cell) of each.
+    A period is settled when it was not the newest period of the earlier edition; a value that moves by more
+    than the declared tolerance, settled or not, is flagged (check revision_within_tolerance, listed in
+    quality_flags).
     """
     run_sql(duckdb, "core_outcome_revisions")
     with duckdb.get_connection() as con:

@@ -4,6 +4,7 @@
 -- months of funding); after: year-long periods that start from $after_starts_from (after the first funded
 -- year). Every pair of a before and an after edition is a row; a symbol in either keeps the change blank.
 -- Recorded crime, not the true level of violence; recording practice changed between the periods.
+-- Both values keep the file and row (and workbook cell) they were read from.
 CREATE OR REPLACE TABLE core.outcome_change_by_area AS
 WITH counts AS (
     SELECT *, TRY_CAST(value AS DOUBLE) AS x
@@ -24,6 +25,8 @@ SELECT b.measure, b.area_code,
        coalesce(b.symbol, a.symbol) AS symbol,
        a.x - b.x AS change,
        round(100 * (a.x - b.x) / NULLIF(b.x, 0), 2) AS percent_change,
-       a.source_id
+       a.source_id,
+       b.raw_file AS raw_file_before, b.raw_row AS raw_row_before, b.raw_cell AS raw_cell_before,
+       a.raw_file AS raw_file_after, a.raw_row AS raw_row_after, a.raw_cell AS raw_cell_after
 FROM before AS b
 JOIN after AS a USING (measure, area_code)

@@ -43,7 +43,7 @@ WITH flagged AS (
 ), used AS (
     SELECT *, CASE WHEN left_out_because IS NULL THEN CAST(value AS DOUBLE) END AS used FROM variants
 )
-SELECT measure, period_as_published, period_first_year, period_last_year, edition, area_group, variant,
+SELECT measure, period_as_published, period, period_first_year, period_last_year, edition, area_group, variant,
        count(used) AS n_areas,
        count(*) - count(used) AS n_areas_left_out,
        count(CASE WHEN used IS NOT NULL AND checks IS NOT NULL THEN 1 END) AS n_flagged_values_used,
@@ -56,4 +56,4 @@ SELECT measure, period_as_published, period_first_year, period_last_year, editio
        END AS mean_weighted_by_population_mid2018,
        any_value(source_id) AS source_id
 FROM used
-GROUP BY measure, period_as_published, period_first_year, period_last_year, edition, area_group, variant
+GROUP BY measure, period_as_published, period, period_first_year, period_last_year, edition, area_group, variant
