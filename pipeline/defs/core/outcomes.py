@@ -156,7 +156,7 @@ def core_outcome_change_by_area(duckdb: DuckDBResource):
     Violence with and without injury, homicide and possession of weapons offences: the before years from
     Table P1 of every ONS police force area workbook in raw/ (years ending March 2018 to December 2019), the
     after year (July 2024 to June 2025, a rolling year) from Table C2 of the June 2025 edition. Counts
-    only: no population after mid-2018 is in hand. Recorded crime, not the true level of violence;
+    only: no population for mid-2025, inside the after year, is in hand. Recorded crime, not the true level of violence;
     recording practice changed between the periods. An area whose change is far out of line with the
     others is flagged.
     """
