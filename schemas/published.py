@@ -999,7 +999,8 @@ OUTCOME_COMPARISON = Table(
         "funding began (2016-17 to 2018-19), each edition apart, in two variants: all_values, and "
         "excluding_flagged (without the values a plausibility rule flagged in quality_flags). How many areas have "
         "a value and how many of those values are flagged, the sum, unweighted mean and median of their values, "
-        "the mean weighted by population (rates), and which areas are left out. Descriptive, not causal: the VRU areas "
+        "the mean weighted by population (rates), for counts the group's rate per 1,000 people on the populations of "
+        "area_populations, and which areas are left out. Descriptive, not causal: the VRU areas "
         "were chosen for their high levels of serious violence; the homicide rate counts all methods over rolling "
         "three-year periods; Greater Manchester's knife figures before 2018 are under-counts and are missing (NA) "
         "in the December 2019 edition."
@@ -1073,6 +1074,22 @@ OUTCOME_COMPARISON = Table(
             "December 2019 edition), the latest population in hand, used for every period; blank for counts.",
             minimum=0,
             derived_from=("core_area_outcomes.value",),
+        ),
+        Column(
+            "population_mid_year",
+            "integer",
+            f"Counts over one year: the mid-year of the populations rate_per_1000 uses, {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "rate_per_1000",
+            "number",
+            "Counts over one year: the group's rate per 1,000 people, sum_value x 1,000 over the summed populations "
+            "(area_populations) of the same areas, to four places; blank for rates, and where an area used has no "
+            "population for the mid-year.",
+            minimum=0,
+            decimals=4,
+            derived_from=("core_area_outcomes.value", "area_populations.population"),
         ),
         SOURCE_ID,
     ),

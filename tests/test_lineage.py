@@ -34,6 +34,7 @@ EXPECTED = {
     ],
     "core_outcome_comparison": [
         "core_area_outcomes",
+        "core_area_populations",
         "core_police_force_areas",
         "core_quality_flags",
         "core_violence_reduction_units",
