@@ -15,6 +15,7 @@ from schemas.vocabulary import (
     COMPONENTS,
     FUNDING_YEARS,
     OUTCOME_YEARS,
+    PER_HEAD_STREAMS,
     POPULATION_RULE,
     REPORT_STREAMS,
     STREAMS,
@@ -999,8 +1000,8 @@ OUTCOME_COMPARISON = Table(
         "funding began (2016-17 to 2018-19), each edition apart, in two variants: all_values, and "
         "excluding_flagged (without the values a plausibility rule flagged in quality_flags). How many areas have "
         "a value and how many of those values are flagged, the sum, unweighted mean and median of their values, "
-        "the mean weighted by population (rates), for counts the group's rate per 1,000 people on the populations of "
-        "area_populations, and which areas are left out. Descriptive, not causal: the VRU areas "
+        "the mean weighted by population (rates), and which areas are left out (for counts, each group's rate per "
+        "1,000 people is in outcome_group_rates). Descriptive, not causal: the VRU areas "
         "were chosen for their high levels of serious violence; the homicide rate counts all methods over rolling "
         "three-year periods; Greater Manchester's knife figures before 2018 are under-counts and are missing (NA) "
         "in the December 2019 edition."
@@ -1075,23 +1076,69 @@ OUTCOME_COMPARISON = Table(
             minimum=0,
             derived_from=("core_area_outcomes.value",),
         ),
+        SOURCE_ID,
+    ),
+    primary_key=("measure", "period_as_published", "edition", "area_group", "variant"),
+    foreign_keys=(TO_SOURCES,),
+)
+
+OUTCOME_GROUP_RATES = Table(
+    name="outcome_group_rates",
+    one_row_per="count, one-year period, edition, group of areas (VRU or not) and variant of outcome_comparison",
+    title="VRU areas and the others: offences per 1,000 people (descriptive)",
+    description=(
+        "The counts of outcome_comparison over one year (knife or sharp instrument offences 2016-17 to 2018-19) as "
+        "each group's rate per 1,000 people: the group's offences over the summed populations (area_populations) of "
+        f"the same areas, in both variants (all_values, excluding_flagged). The population used is {POPULATION_RULE}. "
+        "A group with an area whose population is not in hand has no row. The groups differ in size, so their "
+        "counts alone mislead; descriptive, not causal."
+    ),
+    columns=(
+        Column("measure", "string", "The count (see area_outcomes).", required=True, enum=OUTCOME_MEASURES),
+        Column("period_as_published", "string", "The period as published.", required=True),
+        Column("period_first_year", "string", "First financial year of the period.", enum=OUTCOME_YEARS),
+        EDITION,
+        Column("area_group", "string", "Group of areas (see outcome_comparison).", required=True, enum=AREA_GROUPS),
+        Column(
+            "variant",
+            "string",
+            "all_values or excluding_flagged (see outcome_comparison).",
+            required=True,
+            enum=VARIANTS,
+        ),
+        Column("n_areas", "integer", "Areas whose counts are summed.", required=True, minimum=1),
+        Column(
+            "offences",
+            "integer",
+            "The group's offences (outcome_comparison.sum_value).",
+            required=True,
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
         Column(
             "population_mid_year",
             "integer",
-            f"Counts over one year: the mid-year of the populations rate_per_1000 uses, {POPULATION_RULE}.",
+            "The mid-year of the populations used (the 30 June inside the period).",
+            required=True,
             derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "population",
+            "integer",
+            "The same areas' summed population at that mid-year.",
+            required=True,
+            derived_from=("area_populations.population",),
         ),
         Column(
             "rate_per_1000",
             "number",
-            "Counts over one year: the group's rate per 1,000 people, sum_value x 1,000 over the summed populations "
-            "(area_populations) of the same areas, to four places; blank for rates, and where an area used has no "
-            "population for the mid-year.",
+            "offences x 1,000 / population, to four places.",
+            required=True,
             minimum=0,
             decimals=4,
             derived_from=("core_area_outcomes.value", "area_populations.population"),
         ),
-        SOURCE_ID,
+        replace(SOURCE_ID, description="The document the counts come from; resolves to a row of sources."),
     ),
     primary_key=("measure", "period_as_published", "edition", "area_group", "variant"),
     foreign_keys=(TO_SOURCES,),
@@ -1382,30 +1429,31 @@ def panel_columns() -> tuple[Column, ...]:
         ]
     columns += [
         Column(
-            "population_mid_year",
+            "per_head_population_mid_year",
             "integer",
             f"The mid-year of the population the per-head figures use: {POPULATION_RULE}.",
             derived_from=("area_populations.mid_year",),
         ),
         Column(
-            "population",
+            "per_head_population",
             "integer",
             "The area's population at that mid-year (area_populations.population); blank where none is in hand.",
             derived_from=("area_populations.population",),
         ),
-        _panel_source("population", "population", "area_populations.source_id"),
+        _panel_source("per_head_population", "per_head_population", "area_populations.source_id"),
     ]
     columns += [
         Column(
             f"{stream}_gbp_per_head",
             "number",
-            f"{stream}_gbp divided by population: pounds per person, to four places; blank where either is blank. "
+            f"{stream}_gbp divided by per_head_population: pounds per person, to four places; blank where either is "
+            "blank. "
             f"Of the chosen figure, so a bound stays a bound ({stream}_known).",
             unit="GBP per person",
             decimals=4,
             derived_from=("funding_allocations.amount_gbp", "area_populations.population"),
         )
-        for stream in STREAMS
+        for stream in PER_HEAD_STREAMS
     ]
     return tuple(columns)
 
@@ -1440,7 +1488,7 @@ AREA_YEAR = Table(
         TO_AREAS,
         *(ForeignKey((f"{s}_source_id",), "sources", ("source_id",)) for s in STREAMS),
         *(ForeignKey((f"{m}_source_id",), "sources", ("source_id",)) for m in PANEL_MEASURES),
-        ForeignKey(("population_source_id",), "sources", ("source_id",)),
+        ForeignKey(("per_head_population_source_id",), "sources", ("source_id",)),
     ),
 )
 
@@ -1470,6 +1518,7 @@ PUBLISHED_TABLES: dict[str, Table] = {
         OUTCOME_CHANGE_BY_AREA,
         QUALITY_FLAGS,
         OUTCOME_COMPARISON,
+        OUTCOME_GROUP_RATES,
         OUTCOME_CHANGE_BY_GROUP,
         AREA_YEAR,
     )

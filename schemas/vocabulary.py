@@ -117,6 +117,11 @@ def area_group_sql(first_funded_year: str) -> str:
 
 VARIANTS = ("all_values", "excluding_flagged")
 
+# The streams area_year gives per head: those with per-year figures in years whose population is in hand
+# (area_populations: mid-2011 to mid-2023). Not hotspot_fund (from 2024-25, no population yet) nor svd (its figures
+# before 2024-25 are multi-year totals: two area-years would have a value, a column a reader could not even type).
+PER_HEAD_STREAMS = ("vru", "surge_grip")
+
 # Which population a per-head figure or a rate uses, declared once: the ONS mid-year estimate (30 June) that falls
 # inside the period. A one-year period holds exactly one 30 June (a financial year 2019-20 uses mid-2019; a year to
 # June 2018 uses mid-2018); a period without an estimate in hand (the year to June 2025) has no rate.

@@ -338,12 +338,18 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
             assert float(row["mean_weighted_by_population_mid2018"]) == pytest.approx(expected, abs=0.006)
         else:
             assert row["mean_weighted_by_population_mid2018"] == ""
-        if "rate" in row["measure"] or not values:
-            assert row["rate_per_1000"] == "" and row["population_mid_year"] == ""
-        else:
-            assert row["population_mid_year"] == row["period_first_year"][:4]
-            expected = round(sum(values) * 1000 / sum(people[key]), 4)
-            assert float(row["rate_per_1000"]) == pytest.approx(expected, abs=0.00006), key
+    # The counts' groups as rates: every group with a count has one, over the same areas' populations.
+    rates = {
+        (r["measure"], r["period_as_published"], r["edition"], r["area_group"], r["variant"]): r
+        for r in read_table(fresh_build, "outcome_group_rates")
+    }
+    assert set(rates) == {k for k, v in groups.items() if "rate" not in k[0] and v}
+    for key, row in rates.items():
+        assert int(row["n_areas"]) == len(groups[key]) and int(row["offences"]) == sum(groups[key])
+        assert row["population_mid_year"] == row["period_first_year"][:4]
+        assert int(row["population"]) == sum(people[key])
+        expected = round(sum(groups[key]) * 1000 / sum(people[key]), 4)
+        assert float(row["rate_per_1000"]) == pytest.approx(expected, abs=0.00006), key
     homicide_no_vru = [
         r
         for r in published

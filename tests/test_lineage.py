@@ -39,6 +39,7 @@ EXPECTED = {
         "core_quality_flags",
         "core_violence_reduction_units",
     ],
+    "core_outcome_group_rates": ["core_outcome_comparison"],
     "core_outcome_revisions": ["core_area_outcomes"],
     "core_police_force_areas": ["raw_reference__police_force_areas"],
     "core_quality_flags": [],

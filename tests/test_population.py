@@ -194,15 +194,17 @@ def test_funding_per_head_is_the_chosen_figure_over_the_population_recomputed_fr
         for r in cells(data / "funding_allocations.csv")
     }
     met = panel[("E23000001", "2019-20")]
-    assert met["population_mid_year"] == "2019" and int(met["population"]) == areas[("E23000001", 2019)]
+    assert (
+        met["per_head_population_mid_year"] == "2019" and int(met["per_head_population"]) == areas[("E23000001", 2019)]
+    )
     expected = (chosen[("E23000001", "vru", "2019-20")] / areas[("E23000001", 2019)]).quantize(Decimal("0.0001"))
     assert Decimal(met["vru_gbp_per_head"]) == expected
     per_head = 0
     for (area, year), row in panel.items():
         mid_year = int(year[:4])
         population = areas.get((area, mid_year))
-        assert row["population"] == (str(population) if population else "")
-        for stream in ("vru", "surge_grip", "hotspot_fund", "svd"):
+        assert row["per_head_population"] == (str(population) if population else "")
+        for stream in ("vru", "surge_grip"):
             amount = chosen.get((area, stream, year))
             if amount is None or population is None:
                 assert row[f"{stream}_gbp_per_head"] == ""

@@ -46,7 +46,8 @@ def panel_outcome_columns() -> str:
 def panel_per_head_columns() -> str:
     """area_year's funding per person, per stream: the chosen figure over the area's population, to four places."""
     lines = [
-        f"CAST(round(f.{s}_gbp / pop.population, 4) AS DECIMAL(38, 4)) AS {s}_gbp_per_head" for s in published.STREAMS
+        f"CAST(round(f.{s}_gbp / pop.population, 4) AS DECIMAL(38, 4)) AS {s}_gbp_per_head"
+        for s in vocabulary.PER_HEAD_STREAMS
     ]
     return f",\n{_INDENT}".join(lines)
 

@@ -17,6 +17,7 @@ from pipeline.defs.core.outcomes import (
     core_outcome_change_by_area,
     core_outcome_change_by_group,
     core_outcome_comparison,
+    core_outcome_group_rates,
     core_outcome_revisions,
     core_quality_flags,
 )
@@ -70,6 +71,7 @@ def core_tables(manifest: Manifest | None) -> list[Step]:
         core_outcome_change_by_area,
         core_quality_flags,
         core_outcome_comparison,
+        core_outcome_group_rates,
         core_outcome_change_by_group,
         core_area_year,
     ]

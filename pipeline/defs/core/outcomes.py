@@ -225,6 +225,14 @@ def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
 
 
+@sql_core_asset("core_outcome_group_rates")
+def core_outcome_group_rates(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """outcome_comparison's one-year counts as each group's rate per 1,000 people, in both variants: the groups'
+    offences over the same areas' populations (area_populations) for the mid-year inside the period."""
+    run_sql(duckdb, "core_outcome_group_rates")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_group_rates")})
+
+
 @sql_core_asset("core_outcome_change_by_group")
 def core_outcome_change_by_group(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """VRU areas and the others: summed recorded offences before and after VRU funding, with the change.

@@ -42,9 +42,9 @@ years AS (
 SELECT p.area_code, y.financial_year,
        f.* EXCLUDE (area_code, financial_year),
        o.* EXCLUDE (area_code, financial_year),
-       pop.mid_year AS population_mid_year,
-       pop.population,
-       pop.source_id AS population_source_id,
+       pop.mid_year AS per_head_population_mid_year,
+       pop.population AS per_head_population,
+       pop.source_id AS per_head_population_source_id,
        {{ panel_per_head_columns }}
 FROM core.police_force_areas AS p
 CROSS JOIN (

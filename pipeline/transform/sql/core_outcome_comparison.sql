@@ -5,7 +5,8 @@
 -- flagged, the sum, unweighted mean and median, the mean weighted by the areas' mid-2018 population
 -- (rates only; the latest population in hand, whatever the period), and which areas are left out.
 -- For counts over one year, the group's rate per 1,000: the areas' offences over their population for the mid-year
--- inside the period (area_populations; schemas/vocabulary.py, POPULATION_RULE), blank unless every area used has one.
+-- inside the period (area_populations; schemas/vocabulary.py, POPULATION_RULE), blank unless every area used has one;
+-- published apart, in outcome_group_rates (one row per group with a rate).
 -- Descriptive only: it says nothing about what caused any difference.
 -- Greater Manchester's knife figures before 2018-19 are left out: ONS says the force under-counted knife
 -- offences until a review in December 2017, so they are not comparable with later years or other forces.
@@ -62,6 +63,8 @@ SELECT measure, period_as_published, period_first_year, period_last_year, editio
        END AS mean_weighted_by_population_mid2018,
        CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
             THEN any_value(count_mid_year) END AS population_mid_year,
+       CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
+            THEN sum(CASE WHEN used IS NOT NULL THEN count_population END) END AS population,
        CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
             THEN CAST(round(sum(used) * 1000 / sum(CASE WHEN used IS NOT NULL THEN count_population END), 4)
                       AS DECIMAL(38, 4)) END AS rate_per_1000,
