@@ -215,6 +215,30 @@ RULES: tuple[Rule, ...] = (
         params={"max_robust_z": 5.0, "min_count_before": 50},
     ),
     Rule(
+        name="populations_add_up",
+        asset="core_area_populations",
+        table="area_populations",
+        severity="error",
+        explanation="The police force areas' populations, each summed from its districts in the ONS mid-year "
+        "estimates, must add up to the England and Wales total the same workbook prints for that mid-year (MYE4 for "
+        "every year, MYE1 for its own), to the person: otherwise a district was left out, placed in two areas or "
+        "misread.",
+        action=Action.STOPS_BUILD,
+    ),
+    Rule(
+        name="population_against_table_p3",
+        asset="core_area_populations",
+        table="area_populations",
+        severity="warn",
+        explanation="An area's population summed from the mid-year estimates against the population ONS printed "
+        "for the same mid-year in Table P3 of the police force area tables (rounded to 100): the estimates were "
+        "rebased after Census 2021, so they differ a little, but by more than relative_tolerance of the printed "
+        "figure and more than absolute_tolerance people (the City of London's 8,000 people move by several per "
+        "cent) means a district misplaced by the lookup, a boundary change or a misread.",
+        action=Action.KEPT,
+        params={"relative_tolerance": 0.05, "absolute_tolerance": 1000},
+    ),
+    Rule(
         name="single_source_breaks_pattern",
         asset="core_funding_allocations",
         table="funding_allocations",

@@ -15,6 +15,8 @@ from schemas.vocabulary import (
     COMPONENTS,
     FUNDING_YEARS,
     OUTCOME_YEARS,
+    PER_HEAD_STREAMS,
+    POPULATION_RULE,
     REPORT_STREAMS,
     STREAMS,
     VARIANTS,
@@ -924,6 +926,113 @@ AREA_OUTCOMES = Table(
     foreign_keys=(TO_AREAS, TO_SOURCES),
 )
 
+AREA_POPULATIONS = Table(
+    name="area_populations",
+    one_row_per="police force area and mid-year",
+    title="Population by area and mid-year",
+    description=(
+        "Each police force area's population on 30 June of every year from 2011 to 2023: the sum of its local "
+        "authority districts (2023 boundaries) in the ONS mid-year estimates (sheet MYE4), each district placed in "
+        "the area the ONS December 2023 lookup gives it. Checked in the pipeline: every district lies in exactly one "
+        "area (else the run stops), the areas add up to the England and Wales total the workbook prints for each "
+        "mid-year (else the run stops), and each area against the population Table P3 of the ONS police force area "
+        "tables printed for mid-2016 to mid-2018 (a warning in quality_flags beyond the declared tolerance). These "
+        "estimates were rebased after Census 2021, so they differ slightly from Table P3 (see area_outcomes): use "
+        "one series, not a mix."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column("mid_year", "integer", "The year of the estimate (30 June).", required=True, minimum=2011),
+        Column("reference_date", "date", "The day the estimate refers to (30 June of mid_year).", required=True),
+        Column("population", "integer", "Usual residents, all ages, summed from the districts.", required=True),
+        Column("districts", "integer", "How many districts were summed.", required=True, minimum=1),
+        Column("derivation", "string", "How the figure was derived.", required=True),
+        Column(
+            "raw_cells",
+            "string",
+            "The cells of the mid-year estimates workbook that were added ('MYE4!D12 + MYE4!D13'), in sheet order.",
+            required=True,
+        ),
+        replace(SOURCE_ID, description="The mid-year estimates the districts' figures come from (ONS_MYE)."),
+        Column(
+            "lookup_source_id",
+            "string",
+            "The district-to-area lookup that placed the districts; resolves to a row of sources.",
+            required=True,
+        ),
+    ),
+    primary_key=("area_code", "mid_year"),
+    foreign_keys=(TO_AREAS, TO_SOURCES, ForeignKey(("lookup_source_id",), "sources", ("source_id",))),
+)
+
+AREA_OUTCOME_RATES = Table(
+    name="area_outcome_rates",
+    one_row_per="count of offences in area_outcomes (area, measure, period and edition) that has a population",
+    title="Recorded offences per 1,000 people",
+    description=(
+        "Every count of recorded offences in area_outcomes over a one-year period, as a rate per 1,000 people on "
+        f"the area's population in area_populations. The population used is {POPULATION_RULE}. A count the source "
+        "printed as a symbol has no rate. These rates use the estimates rebased after Census 2021, so they differ "
+        "slightly from the rates ONS printed in its tables (area_outcomes, on the populations of the time)."
+    ),
+    columns=(
+        replace(AREA_CODE, unique=False),
+        Column(
+            "measure",
+            "string",
+            "The count (area_outcomes.measure).",
+            required=True,
+            enum=tuple(m for m in OUTCOME_MEASURES if m.endswith("_offences")),
+        ),
+        Column("period_as_published", "string", "The period as published (area_outcomes).", required=True),
+        Column("period_start", "date", "First day of the period.", required=True),
+        Column("period_end", "date", "Last day of the period.", required=True),
+        EDITION,
+        EDITION_DATE,
+        Column(
+            "offences",
+            "integer",
+            "The count (area_outcomes.value).",
+            required=True,
+            minimum=0,
+            derived_from=("area_outcomes.value",),
+        ),
+        Column(
+            "population_mid_year",
+            "integer",
+            "The mid-year of the population used (the 30 June inside the period).",
+            required=True,
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "population",
+            "integer",
+            "The area's population at that mid-year.",
+            required=True,
+            derived_from=("area_populations.population",),
+        ),
+        Column(
+            "rate_per_1000",
+            "number",
+            "offences x 1,000 / population, to four places.",
+            required=True,
+            minimum=0,
+            decimals=4,
+            derived_from=("area_outcomes.value", "area_populations.population"),
+        ),
+        replace(SOURCE_ID, description="The document the count comes from; resolves to a row of sources."),
+        Column(
+            "population_source_id",
+            "string",
+            "The document the population comes from; resolves to a row of sources.",
+            required=True,
+            derived_from=("area_populations.source_id",),
+        ),
+    ),
+    primary_key=("area_code", "measure", "period_as_published", "edition"),
+    foreign_keys=(TO_AREAS, TO_SOURCES, ForeignKey(("population_source_id",), "sources", ("source_id",))),
+)
+
 OUTCOME_COMPARISON = Table(
     name="outcome_comparison",
     one_row_per="measure, period, edition, group of areas (VRU or not) and variant",
@@ -934,7 +1043,8 @@ OUTCOME_COMPARISON = Table(
         "funding began (2016-17 to 2018-19), each edition apart, in two variants: all_values, and "
         "excluding_flagged (without the values a plausibility rule flagged in quality_flags). How many areas have "
         "a value and how many of those values are flagged, the sum, unweighted mean and median of their values, "
-        "the mean weighted by population (rates), and which areas are left out. Descriptive, not causal: the VRU areas "
+        "the mean weighted by population (rates), and which areas are left out (for counts, each group's rate per "
+        "1,000 people is in outcome_group_rates). Descriptive, not causal: the VRU areas "
         "were chosen for their high levels of serious violence; the homicide rate counts all methods over rolling "
         "three-year periods; Greater Manchester's knife figures before 2018 are under-counts and are missing (NA) "
         "in the December 2019 edition."
@@ -1011,6 +1121,68 @@ OUTCOME_COMPARISON = Table(
             derived_from=("core_area_outcomes.value",),
         ),
         SOURCE_ID,
+    ),
+    primary_key=("measure", "period_as_published", "edition", "area_group", "variant"),
+    foreign_keys=(TO_SOURCES,),
+)
+
+OUTCOME_GROUP_RATES = Table(
+    name="outcome_group_rates",
+    one_row_per="count, one-year period, edition, group of areas (VRU or not) and variant of outcome_comparison",
+    title="VRU areas and the others: offences per 1,000 people (descriptive)",
+    description=(
+        "The counts of outcome_comparison over one year (knife or sharp instrument offences 2016-17 to 2018-19) as "
+        "each group's rate per 1,000 people: the group's offences over the summed populations (area_populations) of "
+        f"the same areas, in both variants (all_values, excluding_flagged). The population used is {POPULATION_RULE}. "
+        "A group with an area whose population is not in hand has no row. The groups differ in size, so their "
+        "counts alone mislead; descriptive, not causal."
+    ),
+    columns=(
+        Column("measure", "string", "The count (see area_outcomes).", required=True, enum=OUTCOME_MEASURES),
+        Column("period_as_published", "string", "The period as published.", required=True),
+        Column("period_first_year", "string", "First financial year of the period.", enum=OUTCOME_YEARS),
+        EDITION,
+        Column("area_group", "string", "Group of areas (see outcome_comparison).", required=True, enum=AREA_GROUPS),
+        Column(
+            "variant",
+            "string",
+            "all_values or excluding_flagged (see outcome_comparison).",
+            required=True,
+            enum=VARIANTS,
+        ),
+        Column("n_areas", "integer", "Areas whose counts are summed.", required=True, minimum=1),
+        Column(
+            "offences",
+            "integer",
+            "The group's offences (outcome_comparison.sum_value).",
+            required=True,
+            minimum=0,
+            derived_from=("core_area_outcomes.value",),
+        ),
+        Column(
+            "population_mid_year",
+            "integer",
+            "The mid-year of the populations used (the 30 June inside the period).",
+            required=True,
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "population",
+            "integer",
+            "The same areas' summed population at that mid-year.",
+            required=True,
+            derived_from=("area_populations.population",),
+        ),
+        Column(
+            "rate_per_1000",
+            "number",
+            "offences x 1,000 / population, to four places.",
+            required=True,
+            minimum=0,
+            decimals=4,
+            derived_from=("core_area_outcomes.value", "area_populations.population"),
+        ),
+        replace(SOURCE_ID, description="The document the counts come from; resolves to a row of sources."),
     ),
     primary_key=("measure", "period_as_published", "edition", "area_group", "variant"),
     foreign_keys=(TO_SOURCES,),
@@ -1137,7 +1309,8 @@ CHANGE_CAVEAT = (
     "Recorded crime, not the true level of violence: police recording practice changed between the periods "
     "(ONS notes several changes, among them the Home Office counting rules for conduct crimes in May 2023), so a "
     "change is not a measure of what VRUs did. The after period is a rolling year (July 2024 to June 2025), "
-    "the before periods financial years. No population after mid-2018 is in hand, so there are counts, no rates."
+    "the before periods financial years. No population for mid-2025 (the 30 June inside the after period) is in "
+    "hand (area_populations ends at mid-2023), so there are counts, no rates."
 )
 
 
@@ -1316,6 +1489,34 @@ def panel_columns() -> tuple[Column, ...]:
             ),
             _panel_source(measure, measure, "area_outcomes.source_id"),
         ]
+    columns += [
+        Column(
+            "per_head_population_mid_year",
+            "integer",
+            f"The mid-year of the population the per-head figures use: {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "per_head_population",
+            "integer",
+            "The area's population at that mid-year (area_populations.population); blank where none is in hand.",
+            derived_from=("area_populations.population",),
+        ),
+        _panel_source("per_head_population", "per_head_population", "area_populations.source_id"),
+    ]
+    columns += [
+        Column(
+            f"{stream}_gbp_per_head",
+            "number",
+            f"{stream}_gbp divided by per_head_population: pounds per person, to four places; blank where either is "
+            "blank. "
+            f"Of the chosen figure, so a bound stays a bound ({stream}_known).",
+            unit="GBP per person",
+            decimals=4,
+            derived_from=("funding_allocations.amount_gbp", "area_populations.population"),
+        )
+        for stream in PER_HEAD_STREAMS
+    ]
     return tuple(columns)
 
 
@@ -1327,10 +1528,11 @@ AREA_YEAR = Table(
         "A panel for analysis: every police force area and financial year from 2010-11 to 2025-26, with the "
         "funding figure chosen for each stream (and what is known of it) beside the recorded offences ONS prints "
         "for that financial year, each value with its source. Built from funding_allocations, funding_coverage "
-        "and area_outcomes, which hold the detail (conflicts, every edition, symbols). Outcomes by financial year "
-        "exist only up to 2018-19 in the editions in hand (later ONS figures here are rolling years that do not "
-        "match a financial year), so the funded years have no outcome in this panel: see outcome_change_by_area "
-        "for the before-and-after comparison. Descriptive; blank is a gap, never a zero."
+        "and area_outcomes, which hold the detail (conflicts, every edition, symbols), and each stream's figure per "
+        "person on the area's population (area_populations) for the mid-year inside the financial year. Outcomes by "
+        "financial year exist only up to 2018-19 in the editions in hand (later ONS figures here are rolling years "
+        "that do not match a financial year), so the funded years have no outcome in this panel: see "
+        "outcome_change_by_area for the before-and-after comparison. Descriptive; blank is a gap, never a zero."
     ),
     columns=(
         replace(AREA_CODE, unique=False),
@@ -1348,6 +1550,7 @@ AREA_YEAR = Table(
         TO_AREAS,
         *(ForeignKey((f"{s}_source_id",), "sources", ("source_id",)) for s in STREAMS),
         *(ForeignKey((f"{m}_source_id",), "sources", ("source_id",)) for m in PANEL_MEASURES),
+        ForeignKey(("per_head_population_source_id",), "sources", ("source_id",)),
     ),
 )
 
@@ -1371,10 +1574,13 @@ PUBLISHED_TABLES: dict[str, Table] = {
         FUNDING_COVERAGE,
         NATIONAL_TOTALS,
         AREA_OUTCOMES,
+        AREA_POPULATIONS,
+        AREA_OUTCOME_RATES,
         OUTCOME_REVISIONS,
         OUTCOME_CHANGE_BY_AREA,
         QUALITY_FLAGS,
         OUTCOME_COMPARISON,
+        OUTCOME_GROUP_RATES,
         OUTCOME_CHANGE_BY_GROUP,
         AREA_YEAR,
     )

@@ -339,6 +339,69 @@ def ons_pfa_long_table(file_id: str, title: str, *, from_workbook: bool = False)
     )
 
 
+def ons_mye_table(file_id: str, title: str) -> Table:
+    """An ONS mid-year population estimates workbook (layout 'ons_mye_workbook', pipeline/sources/workbooks.py):
+    one row per published cell of MYE4 (geography x mid-year) and of MYE1's 'All Persons' row (per country)."""
+    return Table(
+        name=f"raw_{file_id}",
+        file_id=file_id,
+        title=title,
+        description=f"{title}: one row per published cell (geography x mid-year), as published.",
+        columns=(
+            _text("source_table", "Sheet.", required=True, enum=("MYE4", "MYE1")),
+            _text("cell", "The cell's reference in its sheet ('D12').", required=True, pattern=r"[A-Z]{1,2}[1-9]\d*"),
+            _text(
+                "area_code",
+                "ONS code of the geography as published.",
+                required=True,
+                pattern=r"[EWK]\d{8}",
+                pattern_hint="an ONS geography code like 'E06000001' or 'K04000001'",
+            ),
+            _text("area_name", "Name as published.", required=True),
+            _text("geography", "Kind of geography as published (Country, Region, London Borough, ...).", required=True),
+            _text(
+                "period_as_published",
+                "The column's heading ('Mid-2023'), or for MYE1 the mid-year of its title.",
+                required=True,
+                pattern=r"Mid-\d{4}",
+                pattern_hint="a mid-year like 'Mid-2023'",
+            ),
+            _text("mid_year", "The year of the mid-year (30 June).", required=True, pattern=r"\d{4}"),
+            # Whole people: a blank, a symbol or a decimal here is refused before anything is summed.
+            _text(
+                "value_as_published",
+                "Population as stored.",
+                required=True,
+                pattern=r"\d+",
+                pattern_hint="a whole number of people",
+            ),
+        ),
+    )
+
+
+LAD_PFA_LOOKUP = Table(
+    name="raw_ons__lad23_csp_pfa_lookup_dec2023",
+    file_id="ons__lad23_csp_pfa_lookup_dec2023",
+    title="Local authority district to Community Safety Partnership to police force area lookup (December 2023)",
+    description="One row per district and Community Safety Partnership, with the police force area it lies in.",
+    columns=(
+        _text(
+            "LAD23CD",
+            "District code (2023 boundaries).",
+            required=True,
+            pattern=r"[EW]0[6-9]\d{6}",
+            pattern_hint="a district code like 'E06000001' or 'W06000022'",
+        ),
+        _text("LAD23NM", "District name.", required=True),
+        _text("CSP23CD", "Community Safety Partnership code.", required=True, pattern=r"(E22|W14)\d{6}"),
+        _text("CSP23NM", "Community Safety Partnership name.", required=True),
+        _text("PFA23CD", "Police force area code.", required=True, pattern=PFA_CODE, pattern_hint=PFA_HINT),
+        _text("PFA23NM", "Police force area name.", required=True),
+        _text("ObjectId", "The portal's row identifier.", required=True, unique=True, pattern=r"\d+"),
+    ),
+)
+
+
 # The key columns of an ONS wide table (one row per area, one column per offence group), such as Table C2
 # of the year-ending-June-2025 edition: force totals, then their Community Safety Partnerships. The offence
 # columns are read as published and mapped to measures in raw/mappings/outcome_measures.csv.
@@ -402,6 +465,8 @@ def layout_tables(files) -> list[Table]:
             tables.append(funding_table(f.file_id, f.title, f.funding_layout))
         elif f.table_layout in ("ons_pfa_long", "ons_pfa_workbook"):
             tables.append(ons_pfa_long_table(f.file_id, f.title, from_workbook=f.table_layout == "ons_pfa_workbook"))
+        elif f.table_layout == "ons_mye_workbook":
+            tables.append(ons_mye_table(f.file_id, f.title))
         elif f.table_layout == "ons_els_indicator":
             what = "one row per area and period"
             tables.append(headed_table(f.file_id, f.title, what, ONS_ELS_FIELDS, f.layout_columns, all_fields=True))
@@ -457,5 +522,6 @@ RAW_TABLES: dict[str, Table] = {
         INITIATIVE_APPROACHES,
         ONS_PFA_NOTES,
         OUTCOME_MEASURES,
+        LAD_PFA_LOOKUP,
     )
 }

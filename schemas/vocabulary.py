@@ -116,3 +116,24 @@ def area_group_sql(first_funded_year: str) -> str:
 
 
 VARIANTS = ("all_values", "excluding_flagged")
+
+# The streams area_year gives per head: those with per-year figures in years whose population is in hand
+# (area_populations: mid-2011 to mid-2023). Not hotspot_fund (from 2024-25, no population yet) nor svd (its figures
+# before 2024-25 are multi-year totals: two area-years would have a value, a column a reader could not even type).
+PER_HEAD_STREAMS = ("vru", "surge_grip")
+
+# Which population a per-head figure or a rate uses, declared once: the ONS mid-year estimate (30 June) that falls
+# inside the period. A one-year period holds exactly one 30 June (a financial year 2019-20 uses mid-2019; a year to
+# June 2018 uses mid-2018); a period without an estimate in hand (the year to June 2025) has no rate.
+POPULATION_RULE = (
+    "the ONS mid-year population estimate (30 June) that falls inside the period: mid-2019 for the financial year "
+    "2019-20 or the calendar year 2019, mid-2018 for the year ending June 2018; a period with no estimate in "
+    "area_populations (mid-2011 to mid-2023) has no rate"
+)
+
+
+def mid_year_within_sql(period_start: str, period_end: str) -> str:
+    """SQL for the year of the last 30 June on or before `period_end`, or NULL where that 30 June falls before
+    `period_start` (a period of less than a year without one)."""
+    last = f"(year({period_end}) - CASE WHEN {period_end} < make_date(year({period_end}), 6, 30) THEN 1 ELSE 0 END)"
+    return f"CASE WHEN make_date({last}, 6, 30) >= {period_start} THEN {last} END"

@@ -282,7 +282,8 @@ def test_area_outcomes_keep_published_values_and_gaps(fresh_build):
 
 
 def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
-    """Both variants: every value, and without the values quality_flags names."""
+    """Both variants: every value, and without the values quality_flags names; for the counts, the group's rate per
+    1,000 on the same areas' populations for the mid-year inside the financial year (area_populations)."""
     import statistics
 
     flagged = {
@@ -294,8 +295,12 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
     first_year = {r["area_code"]: r["first_funded_year"] for r in read_table(fresh_build, "violence_reduction_units")}
     groups: dict[tuple, list[float]] = {}
     weighted: dict[tuple, list[float]] = {}
+    people: dict[tuple, list[int]] = {}
     left_out: dict[tuple, int] = {}
     outcomes = read_table(fresh_build, "area_outcomes")
+    populations = {
+        (r["area_code"], int(r["mid_year"])): int(r["population"]) for r in read_table(fresh_build, "area_populations")
+    }
     population = {
         r["area_code"]: float(r["value"])
         for r in outcomes
@@ -317,6 +322,8 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
             if row["value"] and not under_count and not (is_flagged and variant == "excluding_flagged"):
                 groups.setdefault(key, []).append(float(row["value"]))
                 weighted.setdefault(key, []).append(population.get(row["area_code"], 0.0))
+                # A financial year's mid-year is 30 June of its first calendar year.
+                people.setdefault(key, []).append(populations[(row["area_code"], int(row["period_start"][:4]))])
             else:
                 groups.setdefault(key, [])
                 left_out[key] = left_out.get(key, 0) + 1
@@ -338,6 +345,18 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
             assert float(row["mean_weighted_by_population_mid2018"]) == pytest.approx(expected, abs=0.006)
         else:
             assert row["mean_weighted_by_population_mid2018"] == ""
+    # The counts' groups as rates: every group with a count has one, over the same areas' populations.
+    rates = {
+        (r["measure"], r["period_as_published"], r["edition"], r["area_group"], r["variant"]): r
+        for r in read_table(fresh_build, "outcome_group_rates")
+    }
+    assert set(rates) == {k for k, v in groups.items() if "rate" not in k[0] and v}
+    for key, row in rates.items():
+        assert int(row["n_areas"]) == len(groups[key]) and int(row["offences"]) == sum(groups[key])
+        assert row["population_mid_year"] == row["period_first_year"][:4]
+        assert int(row["population"]) == sum(people[key])
+        expected = round(sum(groups[key]) * 1000 / sum(people[key]), 4)
+        assert float(row["rate_per_1000"]) == pytest.approx(expected, abs=0.00006), key
     homicide_no_vru = [
         r
         for r in published

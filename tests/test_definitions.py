@@ -161,6 +161,7 @@ def test_sql_assets_depend_on_exactly_what_their_sql_reads():
 
     assert sql_deps("core_outcome_comparison") == [
         "core_area_outcomes",
+        "core_area_populations",
         "core_police_force_areas",
         "core_quality_flags",
         "core_violence_reduction_units",

@@ -10,8 +10,11 @@ from pipeline.transform import warehouse
 EXPECTED = {
     "core_area_names": ["core_police_force_areas", "raw_project__area_names"],
     "core_area_outcomes": ["core_police_force_areas", "raw_project__outcome_measures"],
+    "core_area_outcome_rates": ["core_area_outcomes", "core_area_populations"],
+    "core_area_populations": ["raw_ons__lad23_csp_pfa_lookup_dec2023", "raw_ons__mye_lad23_2011_2023"],
     "core_area_year": [
         "core_area_outcomes",
+        "core_area_populations",
         "core_funding_allocations",
         "core_funding_coverage",
         "core_police_force_areas",
@@ -31,10 +34,12 @@ EXPECTED = {
     ],
     "core_outcome_comparison": [
         "core_area_outcomes",
+        "core_area_populations",
         "core_police_force_areas",
         "core_quality_flags",
         "core_violence_reduction_units",
     ],
+    "core_outcome_group_rates": ["core_outcome_comparison"],
     "core_outcome_revisions": ["core_area_outcomes"],
     "core_police_force_areas": ["raw_reference__police_force_areas"],
     "core_quality_flags": [],
@@ -54,6 +59,8 @@ EXPECTED = {
     "checks/no_negative_counts_or_rates": ["core_area_outcomes"],
     "checks/partnerships_add_up": ["core_area_outcomes", "raw_project__outcome_measures"],
     "checks/peer_outlier": ["core_area_outcomes"],
+    "checks/population_against_table_p3": ["core_area_outcomes", "core_area_populations"],
+    "checks/populations_add_up": ["core_area_populations", "raw_ons__mye_lad23_2011_2023"],
     "checks/rate_against_counts": ["core_area_outcomes"],
     "checks/revision_within_tolerance": ["core_area_outcomes", "core_outcome_revisions"],
     "checks/single_source_breaks_pattern": ["core_funding_allocations", "core_funding_reports"],

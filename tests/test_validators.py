@@ -191,7 +191,7 @@ def test_a_large_table_is_checked_as_a_file_whose_bytes_must_match(tmp_path, mon
     folder = tmp_path / "package"
     shutil.copytree(OUTPUTS, folder)
     whole = package.validate_package(folder)
-    assert whole.valid and whole.checked_as_files == ["area_outcomes"]
+    assert whole.valid and whole.checked_as_files == ["area_outcomes", "area_outcome_rates"]
     path = folder / "data" / "area_outcomes.csv"
     path.write_bytes(path.read_bytes().replace(b"2019-03-31", b"2019-02-30", 1))
     result = package.validate_package(folder)

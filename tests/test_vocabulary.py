@@ -68,7 +68,9 @@ def panel(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 
 def test_the_panel_sql_makes_the_declared_columns_and_the_published_rows():
-    con = warehouse("police_force_areas", "funding_coverage", "funding_allocations", "area_outcomes")
+    con = warehouse(
+        "police_force_areas", "funding_coverage", "funding_allocations", "area_outcomes", "area_populations"
+    )
     made = panel(con)
     assert list(made.columns) == published.AREA_YEAR.column_names
     published_panel = pd.read_csv(DATA / "area_year.csv")
@@ -81,7 +83,9 @@ def test_a_stream_or_measure_added_to_the_vocabulary_is_a_column_of_the_declarat
     monkeypatch.setattr(published, "PANEL_MEASURES", (*published.PANEL_MEASURES, "population"))
     declared = [c.name for c in published.panel_columns()]
     assert {"new_stream_gbp", "new_stream_known", "population", "population_edition"} <= set(declared)
-    con = warehouse("police_force_areas", "funding_coverage", "funding_allocations", "area_outcomes")
+    con = warehouse(
+        "police_force_areas", "funding_coverage", "funding_allocations", "area_outcomes", "area_populations"
+    )
     made = panel(con)
     assert list(made.columns) == ["area_code", "financial_year", *declared]
     # Populations are ONS figures for mid-years, never a financial year: the new measure's column is all blank.

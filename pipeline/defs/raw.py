@@ -68,6 +68,8 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
         path = verify_file(manifest, table.file_id)
         if entry.table_layout == "ons_pfa_workbook":
             frame = workbooks.read_workbook(path, entry.table_options)
+        elif entry.table_layout == "ons_mye_workbook":
+            frame = workbooks.read_mye_workbook(path)
         else:
             frame = read_raw_csv(path, header_row)
     except (ManifestError, RawFileError) as exc:
@@ -148,7 +150,7 @@ def raw_steps(manifest: Manifest | None) -> list[Step]:
     readable manifest only the manifest asset and the fixed tables are defined: the manifest asset then
     fails the run with the manifest's own error, naming the file and entry."""
     files = list(manifest.files.values()) if manifest else []
-    workbook_files = {f.file_id for f in files if f.table_layout == "ons_pfa_workbook"}
+    workbook_files = {f.file_id for f in files if f.table_layout in ("ons_pfa_workbook", "ons_mye_workbook")}
     tables = [(t, "csv") for t in RAW_TABLES.values()]
     tables += [(t, "xlsx" if t.file_id in workbook_files else "csv") for t in layout_tables(files)]
     return [raw_manifest__sources, *(raw_file_step(table, kind) for table, kind in tables)]

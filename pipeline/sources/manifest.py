@@ -27,7 +27,7 @@ MANIFEST_NAME = "sources.yaml"
 
 # The layouts a file can be read with (schemas/raw.py makes each one's raw table): a new file in one of them is
 # a manifest entry, not code. A funding file says how its columns map onto a report in `funding_layout` instead.
-TABLE_LAYOUTS = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table")
+TABLE_LAYOUTS = ("ons_pfa_long", "ons_pfa_workbook", "ons_els_indicator", "ons_wide_table", "ons_mye_workbook")
 # How a source's next version is discovered at its publisher (pipeline/sources/fetch.py): one method per kind of
 # publisher interface, so a new source to fetch is a manifest entry, not code.
 FETCH_METHODS = ("ons_dataset", "govuk_content", "git_file", "parliament_written_questions")

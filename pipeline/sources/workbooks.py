@@ -186,3 +186,102 @@ def read_workbook(path: Path, options: dict) -> pd.DataFrame:
         period = None if by_group else sheet.get("period_as_published", options["period_as_published"])
         frames.append(read_sheet(path, rows, sheet, period))
     return pd.concat(frames)
+
+
+# ONS mid-year population estimates (the MYE workbook): MYE4 prints one row per geography (country, region, county,
+# district) and one column per mid-year; MYE1 prints the mid-year of its title for England and Wales and each
+# country, one column per country. Both are read as long cells with their own cell reference.
+MYE_COLUMNS = (
+    "source_table",
+    "cell",
+    "area_code",
+    "area_name",
+    "geography",
+    "period_as_published",
+    "mid_year",
+    "value_as_published",
+)
+_MYE_HEADING = re.compile(r"Mid-(\d{4})")
+_MYE_TITLE = re.compile(r"mid-(\d{4})$")
+
+
+def _find_row(path: Path, sheet: str, rows: list[tuple], first_cell: str) -> int:
+    """The 1-based number of the row whose first cell is `first_cell` (the tables sit under a varying preamble)."""
+    for number, row in enumerate(rows, start=1):
+        if row and _cell_text(row[0]) == first_cell:
+            return number
+    raise RawFileError(f"{path}: sheet {sheet}: no row starting {first_cell!r} (the table's heading)")
+
+
+def _mye_by_row(path: Path, rows: list[tuple]) -> list[tuple[int, tuple]]:
+    """MYE4: under the heading row 'Code | Name | Geography | Mid-2023 | ...', one row per geography."""
+    heading_row = _find_row(path, "MYE4", rows, "Code")
+    headings = [_cell_text(v) for v in rows[heading_row - 1]]
+    records = []
+    for number in range(heading_row + 1, len(rows) + 1):
+        row = tuple(rows[number - 1]) + (None,) * len(headings)
+        code = _cell_text(row[0])
+        if code is None:
+            continue
+        for column, heading in enumerate(headings):
+            match = _MYE_HEADING.fullmatch(heading or "")
+            if match is None:
+                continue
+            record = (
+                "MYE4",
+                f"{openpyxl.utils.get_column_letter(column + 1)}{number}",
+                code,
+                _cell_text(row[1]),
+                _cell_text(row[2]),
+                heading,
+                match[1],
+                _cell_text(row[column]),
+            )
+            records.append((number, record))
+    return records
+
+
+def _mye_by_column(path: Path, rows: list[tuple]) -> list[tuple[int, tuple]]:
+    """MYE1: the mid-year of its title ('..., mid-2023'); the 'All Persons' row under 'Country Code', per country."""
+    title = _cell_text(rows[0][0]) or ""
+    match = _MYE_TITLE.search(title)
+    if match is None:
+        raise RawFileError(f"{path}: sheet MYE1, cell A1: no mid-year in the title {title!r}")
+    names = rows[_find_row(path, "MYE1", rows, "Groups/Codes") - 1]
+    codes = rows[_find_row(path, "MYE1", rows, "Country Code") - 1]
+    number = _find_row(path, "MYE1", rows, "All Persons")
+    records = []
+    for column in range(1, len(codes)):
+        code = _cell_text(codes[column])
+        if code is None:
+            continue
+        record = (
+            "MYE1",
+            f"{openpyxl.utils.get_column_letter(column + 1)}{number}",
+            code,
+            " ".join(str(names[column]).split()),
+            "Country",
+            f"Mid-{match[1]}",
+            match[1],
+            _cell_text(rows[number - 1][column]),
+        )
+        records.append((number, record))
+    return records
+
+
+def read_mye_workbook(path: Path) -> pd.DataFrame:
+    """Sheets MYE4 and MYE1 of an ONS mid-year estimates workbook as long cells (MYE_COLUMNS), every value as text.
+    Indexed so that index + 2 is the sheet's row, as for the police force area workbooks."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    try:
+        by_row = sheet_rows(path, book, {"name": "MYE4"})
+        by_column = sheet_rows(path, book, {"name": "MYE1"})
+    finally:
+        book.close()
+    records = _mye_by_row(path, by_row) + _mye_by_column(path, by_column)
+    return pd.DataFrame(
+        [r for _, r in records], columns=list(MYE_COLUMNS), index=[n - 2 for n, _ in records], dtype=object
+    )

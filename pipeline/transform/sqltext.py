@@ -43,8 +43,21 @@ def panel_outcome_columns() -> str:
     return _pivot("measure", published.PANEL_MEASURES, columns)
 
 
+def panel_per_head_columns() -> str:
+    """area_year's funding per person, per stream: the chosen figure over the area's population, to four places."""
+    lines = [
+        f"CAST(round(f.{s}_gbp / pop.population, 4) AS DECIMAL(38, 4)) AS {s}_gbp_per_head"
+        for s in vocabulary.PER_HEAD_STREAMS
+    ]
+    return f",\n{_INDENT}".join(lines)
+
+
 def area_group(first_funded_year: str) -> str:
     return vocabulary.area_group_sql(first_funded_year)
+
+
+def mid_year_within(period_start: str, period_end: str) -> str:
+    return vocabulary.mid_year_within_sql(period_start, period_end)
 
 
 def robust_scale() -> str:
@@ -52,13 +65,15 @@ def robust_scale() -> str:
 
 
 # Parts called with an argument in the SQL (`area_group("v.first_funded_year")`); the others are filled as text.
-CALLED = {"area_group"}
+CALLED = {"area_group", "mid_year_within"}
 PARTS: dict[str, Callable[..., str]] = {
     "robust_scale": robust_scale,
     "panel_measures": panel_measures,
     "panel_funding_columns": panel_funding_columns,
     "panel_outcome_columns": panel_outcome_columns,
+    "panel_per_head_columns": panel_per_head_columns,
     "area_group": area_group,
+    "mid_year_within": mid_year_within,
 }
 
 

@@ -17,9 +17,11 @@ from pipeline.defs.core.outcomes import (
     core_outcome_change_by_area,
     core_outcome_change_by_group,
     core_outcome_comparison,
+    core_outcome_group_rates,
     core_outcome_revisions,
     core_quality_flags,
 )
+from pipeline.defs.core.population import core_area_outcome_rates, core_area_populations
 from pipeline.defs.core.reference import (
     core_area_names,
     core_evidence_approaches,
@@ -63,10 +65,13 @@ def core_tables(manifest: Manifest | None) -> list[Step]:
         core_funding_coverage,
         core_national_totals,
         area_outcomes_asset(outcome_tables),
+        core_area_populations,
+        core_area_outcome_rates,
         core_outcome_revisions,
         core_outcome_change_by_area,
         core_quality_flags,
         core_outcome_comparison,
+        core_outcome_group_rates,
         core_outcome_change_by_group,
         core_area_year,
     ]

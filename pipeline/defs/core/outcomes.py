@@ -163,7 +163,7 @@ def core_outcome_change_by_area(duckdb: DuckDBResource):
     Violence with and without injury, homicide and possession of weapons offences: the before years from
     Table P1 of every ONS police force area workbook in raw/ (years ending March 2018 to December 2019), the
     after year (July 2024 to June 2025, a rolling year) from Table C2 of the June 2025 edition. Counts
-    only: no population after mid-2018 is in hand. Recorded crime, not the true level of violence;
+    only: no population for mid-2025, inside the after year, is in hand. Recorded crime, not the true level of violence;
     recording practice changed between the periods. An area whose change is far out of line with the
     others is flagged.
     """
@@ -230,6 +230,14 @@ def core_outcome_comparison(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """
     run_sql(duckdb, "core_outcome_comparison")
     return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_comparison")})
+
+
+@sql_core_asset("core_outcome_group_rates")
+def core_outcome_group_rates(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """outcome_comparison's one-year counts as each group's rate per 1,000 people, in both variants: the groups'
+    offences over the same areas' populations (area_populations) for the mid-year inside the period."""
+    run_sql(duckdb, "core_outcome_group_rates")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.outcome_group_rates")})
 
 
 @sql_core_asset("core_outcome_change_by_group")

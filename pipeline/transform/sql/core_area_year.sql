@@ -1,7 +1,8 @@
 -- A panel: every police force area and financial year, the funding figure chosen per stream (with what is known of
 -- it and its source) beside the recorded offences ONS prints for that financial year (newest edition, its source).
 -- Outcomes count only when their period is exactly a financial year (1 April to 31 March); a symbol in the newest
--- edition stays a blank, never an older edition's figure. The parts in double braces are generated from the panel's
+-- edition stays a blank, never an older edition's figure. Each stream's figure per person uses the area's population
+-- for the mid-year inside the financial year (area_populations). The parts in double braces are generated from the panel's
 -- declaration (pipeline/transform/sqltext.py): one column per stream and per measure of schemas/published.py.
 CREATE OR REPLACE TABLE core.area_year AS
 WITH outcome_years AS (
@@ -40,8 +41,19 @@ years AS (
 )
 SELECT p.area_code, y.financial_year,
        f.* EXCLUDE (area_code, financial_year),
-       o.* EXCLUDE (area_code, financial_year)
+       o.* EXCLUDE (area_code, financial_year),
+       pop.mid_year AS per_head_population_mid_year,
+       pop.population AS per_head_population,
+       pop.source_id AS per_head_population_source_id,
+       {{ panel_per_head_columns }}
 FROM core.police_force_areas AS p
-CROSS JOIN years AS y
+CROSS JOIN (
+    -- The population of a financial year is the mid-year inside it (schemas/vocabulary.py, POPULATION_RULE).
+    SELECT financial_year,
+           {{ mid_year_within("make_date(CAST(left(financial_year, 4) AS INTEGER), 4, 1)",
+                              "make_date(CAST(left(financial_year, 4) AS INTEGER) + 1, 3, 31)") }} AS population_mid_year
+    FROM years
+) AS y
 LEFT JOIN funding AS f ON f.area_code = p.area_code AND f.financial_year = y.financial_year
 LEFT JOIN outcomes AS o ON o.area_code = p.area_code AND o.financial_year = y.financial_year
+LEFT JOIN core.area_populations AS pop ON pop.area_code = p.area_code AND pop.mid_year = y.population_mid_year

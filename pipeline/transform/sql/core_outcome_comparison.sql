@@ -4,6 +4,9 @@
 -- rule flagged in quality_flags left out, where the rule's declared action says so). How many areas have a value, how many of the values used are
 -- flagged, the sum, unweighted mean and median, the mean weighted by the areas' mid-2018 population
 -- (rates only; the latest population in hand, whatever the period), and which areas are left out.
+-- For counts over one year, the group's rate per 1,000: the areas' offences over their population for the mid-year
+-- inside the period (area_populations; schemas/vocabulary.py, POPULATION_RULE), blank unless every area used has one;
+-- published apart, in outcome_group_rates (one row per group with a rate).
 -- Descriptive only: it says nothing about what caused any difference.
 -- Greater Manchester's knife figures before 2018-19 are left out: ONS says the force under-counted knife
 -- offences until a review in December 2017, so they are not comparable with later years or other forces.
@@ -22,7 +25,7 @@ WITH flagged AS (
     WHERE measure = 'population' AND period_as_published = 'mid-2018' AND value IS NOT NULL
     GROUP BY area_code
 ), grouped AS (
-    SELECT o.*, a.area_name, f.checks, p.population,
+    SELECT o.*, a.area_name, f.checks, p.population, ap.mid_year AS count_mid_year, ap.population AS count_population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
                 THEN 'under-count before 2018' END AS excluded,
            {{ area_group("v.first_funded_year") }}
@@ -32,6 +35,10 @@ WITH flagged AS (
     LEFT JOIN core.violence_reduction_units AS v USING (area_code)
     LEFT JOIN flagged AS f USING (area_code, measure, period_as_published, edition)
     LEFT JOIN population AS p USING (area_code)
+    LEFT JOIN core.area_populations AS ap
+        ON ap.area_code = o.area_code AND o.unit = 'offences'
+       AND o.period_end = CAST(o.period_start + INTERVAL 1 YEAR - INTERVAL 1 DAY AS DATE)
+       AND ap.mid_year = {{ mid_year_within("o.period_start", "o.period_end") }}
     WHERE o.measure = 'homicide_rate_per_million'
        OR (o.measure IN ('knife_selected_offences', 'knife_homicide_offences')
            AND o.period_first_year IN ('2016-17', '2017-18', '2018-19'))
@@ -54,6 +61,13 @@ SELECT measure, period_as_published, period, period_first_year, period_last_year
        round(median(used), 2) AS median_value,
        CASE WHEN measure LIKE '%rate%' THEN round(sum(used * population) / sum(CASE WHEN used IS NOT NULL THEN population END), 2)
        END AS mean_weighted_by_population_mid2018,
+       CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
+            THEN any_value(count_mid_year) END AS population_mid_year,
+       CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
+            THEN sum(CASE WHEN used IS NOT NULL THEN count_population END) END AS population,
+       CASE WHEN count(used) > 0 AND count(used) = count(CASE WHEN used IS NOT NULL THEN count_population END)
+            THEN CAST(round(sum(used) * 1000 / sum(CASE WHEN used IS NOT NULL THEN count_population END), 4)
+                      AS DECIMAL(38, 4)) END AS rate_per_1000,
        any_value(source_id) AS source_id
 FROM used
 GROUP BY measure, period_as_published, period, period_first_year, period_last_year, edition, area_group, variant
