@@ -1271,8 +1271,9 @@ def panel_columns() -> tuple[Column, ...]:
                 f"What is known of the {stream} figure (funding_coverage.known): exact, rounded, a bound, "
                 "multi_year_only (only a total over several years), none (the stream ran, no figure found), "
                 "superseded (a figure exists but another stream replaced this one that year: "
-                "funding_allocations.superseded_because; the amount is left out of the gbp column so that the "
-                "streams of a row add up); blank where funding_coverage has no cell for the area and year.",
+                "funding_allocations.superseded_because, which keeps the figure and its source; both are left out "
+                "here so that the streams of a row add up); blank where funding_coverage has no cell for the area "
+                "and year.",
                 enum=(*AMOUNT_KINDS, "multi_year_only", "none", "superseded"),
                 derived_from=("funding_coverage.known",),
             ),

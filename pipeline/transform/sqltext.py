@@ -33,11 +33,12 @@ def _pivot(key: str, values: tuple[str, ...], columns: tuple[tuple[str, str], ..
 
 def panel_funding_columns() -> str:
     """area_year's funding columns, per stream: the chosen figure, what is known of it, its source."""
-    # A superseded figure (funding_allocations.superseded_because) stays out of the amount, so a row's streams add up.
+    # A superseded figure (funding_allocations.superseded_because, where it stays with its source) is left out of
+    # the panel, so a row's streams add up; its known says why the cell is blank.
     columns = (
         ("CASE WHEN a.superseded_because IS NULL THEN a.amount_gbp END", "_gbp"),
         ("coalesce(c.known, CASE WHEN a.superseded_because IS NOT NULL THEN 'superseded' END)", "_known"),
-        ("a.source_id", "_source_id"),
+        ("CASE WHEN a.superseded_because IS NULL THEN a.source_id END", "_source_id"),
     )
     return _pivot("k.stream", published.STREAMS, columns)
 
