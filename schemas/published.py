@@ -12,6 +12,7 @@ from schemas.raw import PFA_CODE, PFA_HINT
 from schemas.vocabulary import (
     AMOUNT_KINDS,
     AREA_GROUPS,
+    CHOSEN_BECAUSE,
     COMPONENTS,
     FUNDING_YEARS,
     OUTCOME_YEARS,
@@ -19,6 +20,7 @@ from schemas.vocabulary import (
     POPULATION_RULE,
     REPORT_STREAMS,
     STREAMS,
+    TOTAL_STATUSES,
     VARIANTS,
     VERDICTS,
     source_kind_ranks,
@@ -431,9 +433,13 @@ FUNDING_ALLOCATIONS = Table(
     description=(
         "One figure per area, stream and financial year, chosen from funding_reports by source authority: "
         "Home Office table > Home Office answer > PCC/VRU/force publication > press; among equals an exact "
-        "figure beats a rounded one, which beats a bound; then the lowest source id. Only single-year, "
+        "figure beats a rounded one, which beats a bound; then the more precise wording; then the lowest source "
+        "id. Bounds have their own rule: a bound a more authoritative report contradicts is set aside, and a lower "
+        "and an upper bound that meet pin the figure (a floor a source states for every VRU takes part, but is "
+        "never a cell's figure). chosen_because names the step that decided. Only single-year, "
         "single-area, whole-allocation figures of the four streams take part. has_conflict marks cells whose "
-        "reports cannot all be true at once (their printed ranges do not meet)."
+        "reports cannot all be true at once (their printed ranges do not meet). A figure of a stream another "
+        "replaced that year is kept, with superseded_because, and summed nowhere."
     ),
     columns=(
         *CELL,
@@ -457,6 +463,18 @@ FUNDING_ALLOCATIONS = Table(
         ),
         SOURCE_ID,
         Column("report_id", "string", "The chosen report in funding_reports.", required=True),
+        Column(
+            "chosen_because",
+            "string",
+            "The step of the rule that decided: only_report (one report), authority (a more authoritative kind of "
+            "source), exactness (exact over rounded over a bound), precision (the narrower printed range), "
+            "bounds_combined (a lower bound and an upper bound, from different sources, meet: the figure is that "
+            "amount, amount_kind exact, amount_as_published the chosen report's wording), id_order (nothing else "
+            "told them apart).",
+            required=True,
+            enum=CHOSEN_BECAUSE,
+            derived_from=("core_funding_reports.amount_as_published", "core_sources.authority_rank"),
+        ),
         Column("n_reports", "integer", "How many reports of this cell there are.", required=True, minimum=1),
         Column("n_sources", "integer", "How many different sources report it.", required=True, minimum=1),
         Column(
@@ -482,6 +500,13 @@ FUNDING_ALLOCATIONS = Table(
             unit="GBP",
             required=True,
             derived_from=("core_funding_reports.amount_gbp",),
+        ),
+        Column(
+            "superseded_because",
+            "string",
+            "Blank where the figure counts. Otherwise why it is not summed anywhere (area_year, national_totals): "
+            "its stream was replaced that year by another whose figure already counts the money "
+            "(schemas/vocabulary.py SUCCESSIONS).",
         ),
     ),
     primary_key=("area_code", "stream", "financial_year"),
@@ -523,7 +548,8 @@ NATIONAL_TOTALS = Table(
     description=(
         "National totals published for a stream and year, beside the sum of the known area figures "
         "(funding_allocations) for the areas that stream funded. status is 'reconciles' only when no cell is "
-        "missing and the sum agrees with the total; 'incomplete' whenever cells are missing."
+        "missing and the sum agrees with the total; 'incomplete' whenever cells are missing; 'rests_on_flagged' "
+        "when it would agree only with figures in doubt (flagged_cells)."
     ),
     columns=(
         Column("total_id", "string", "Identifier: stream, year and source joined by ':'.", required=True, unique=True),
@@ -559,10 +585,24 @@ NATIONAL_TOTALS = Table(
             "status",
             "string",
             "reconciles (every cell known exactly, sum within the total as printed), "
-            "consistent (every cell known, some only roughly, ranges meet), incomplete (cells missing: no "
+            "consistent (every cell known, some only roughly, ranges meet), rests_on_flagged (as reconciles or "
+            "consistent, but only with a figure in flagged_cells), incomplete (cells missing: no "
             "claim is made) or does_not_reconcile.",
             required=True,
-            enum=("reconciles", "consistent", "incomplete", "does_not_reconcile"),
+            enum=TOTAL_STATUSES,
+        ),
+        Column(
+            "cells_flagged",
+            "integer",
+            "Of the known cells summed, those whose figure is in doubt: its reports conflict "
+            "(funding_allocations.has_conflict) or a plausibility rule flagged it (quality_flags).",
+            required=True,
+            minimum=0,
+        ),
+        Column(
+            "flagged_cells",
+            "string",
+            "Those cells, 'area_code (why)' separated by '; '; blank where none.",
         ),
         Column(
             "raw_file",
@@ -1464,9 +1504,12 @@ def panel_columns() -> tuple[Column, ...]:
                 f"{stream}_known",
                 "string",
                 f"What is known of the {stream} figure (funding_coverage.known): exact, rounded, a bound, "
-                "multi_year_only (only a total over several years), none (the stream ran, no figure found); blank "
-                "where funding_coverage has no cell for the area and year.",
-                enum=(*AMOUNT_KINDS, "multi_year_only", "none"),
+                "multi_year_only (only a total over several years), none (the stream ran, no figure found), "
+                "superseded (a figure exists but another stream replaced this one that year: "
+                "funding_allocations.superseded_because, which keeps the figure and its source; both are left out "
+                "here so that the streams of a row add up); blank where funding_coverage has no cell for the area "
+                "and year.",
+                enum=(*AMOUNT_KINDS, "multi_year_only", "none", "superseded"),
                 derived_from=("funding_coverage.known",),
             ),
             _panel_source(stream, f"{stream}_gbp", "funding_allocations.source_id"),

@@ -426,8 +426,10 @@ FUNDING_FIELDS = {
         "source_id",
         "Document the figure comes from.",
         required=True,
-        pattern=r"[SG]\d+",
-        pattern_hint="a source id like 'S06' or 'G14'",
+        # R: the reference compilation's sources, one of which (R04, a Home Office answer) states a floor for
+        # every VRU.
+        pattern=r"[SGR]\d+",
+        pattern_hint="a source id like 'S06', 'G14' or 'R04'",
     ),
 }
 

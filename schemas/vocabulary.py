@@ -23,13 +23,50 @@ OUTCOME_YEARS = tuple(financial_year(y) for y in range(2010, 2027))
 # Funding streams a figure is chosen for (allocations), and the labels a report may also carry.
 STREAMS = ("vru", "surge_grip", "hotspot_fund", "svd")
 REPORT_STREAMS = (*STREAMS, "combined", "other")
+
+
+@dataclass(frozen=True)
+class Succession:
+    """A stream that another replaced from a financial year (by its starting calendar year): from then on the
+    money is counted in `by`, so a figure still printed for `stream` in or after that year is not added to
+    anything (it would count the same money twice); it stays in funding_allocations with `why`."""
+
+    stream: str
+    by: str
+    from_year: int
+    why: str
+
+    def covers(self, year: str) -> bool:
+        return year >= financial_year(self.from_year)
+
+
+# Which stream replaced or took in which, from which year: the one place the pipeline (funding_allocations,
+# funding_coverage, area_year, national_totals) reads it from. The sources (SOURCES.md; the Hotspot Response
+# programme page, updated 21 March 2024) say Grip was merged with anti-social behaviour hotspot money into the
+# Hotspot Response Fund for 2024-25.
+SUCCESSIONS = (
+    Succession(
+        "surge_grip",
+        "hotspot_fund",
+        2024,
+        "Grip was merged into the Hotspot Response Fund from 2024-25: a Grip figure for 2024-25 or later is "
+        "money the hotspot_fund figure of the year already counts",
+    ),
+)
+
+
+def superseded(stream: str, year: str) -> Succession | None:
+    """The succession that makes the stream's figure for the year not count (None: it counts)."""
+    return next((s for s in SUCCESSIONS if s.stream == stream and s.covers(year)), None)
+
+
 # The financial years (by their starting calendar year) each stream ran: first, and last (None: still running).
-# Surge/Grip ran until Grip was merged into the hotspot fund; the Serious Violence Duty grant began with the duty.
+# A replaced stream's last year is the one before its replacement's (SUCCESSIONS); the Serious Violence Duty grant
+# began with the duty.
+_REPLACED_FROM = {s.stream: s.from_year for s in SUCCESSIONS}
 STREAM_YEARS: dict[str, tuple[int, int | None]] = {
-    "vru": (2019, None),
-    "surge_grip": (2019, 2023),
-    "hotspot_fund": (2024, None),
-    "svd": (2022, None),
+    stream: (first, _REPLACED_FROM[stream] - 1 if stream in _REPLACED_FROM else None)
+    for stream, first in {"vru": 2019, "surge_grip": 2019, "hotspot_fund": 2024, "svd": 2022}.items()
 }
 # The streams paid only to areas with a VRU, from the VRU's first funded year; the others go to every area.
 VRU_AREA_STREAMS = ("vru", "surge_grip")
@@ -52,8 +89,14 @@ def stream_last_year(stream: str) -> str:
     return financial_year(last)
 
 
-COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional")
+# 'minimum': a floor a source states for every area of a stream ("no VRU receives less than £880,000 a year"):
+# never an area's figure, but a bound its figures must meet.
+COMPONENTS = ("total", "labour", "non_labour", "first_tranche", "additional", "minimum")
 AMOUNT_KINDS = ("exact", "rounded", "upper_bound", "lower_bound")
+# Which step of funding_allocations' rule chose a cell's figure (pipeline/transform/sql/core_funding_allocations.sql).
+CHOSEN_BECAUSE = ("only_report", "authority", "exactness", "precision", "bounds_combined", "id_order")
+# national_totals.status, from the strongest claim to none (pipeline/transform/funding.py reconcile).
+TOTAL_STATUSES = ("reconciles", "consistent", "rests_on_flagged", "incomplete", "does_not_reconcile")
 # An exact amount as the Home Office prints it, "£8,907,532" or "£29,409.93": pounds with digits in groups of
 # three, pence in two places, no sign, no words. One pattern for the raw schemas (which refuse anything else in
 # an amount column) and for the pipeline's SQL (which reads these directly and sends any other printed amount to

@@ -91,7 +91,9 @@ def choose_allocations(reports: pd.DataFrame) -> pd.DataFrame:
     which beats a bound; then the more precise wording ("£2.58 million" over "£2m"); then the lowest
     source id, compared as a number (S14 before S113). `has_conflict` marks a cell whose reports cannot
     all be true at once (their ranges do not meet: "£1.16m" and "£1.6m" conflict, "more than
-    £1.1 million" and "£1.16m" do not). `min_reported_gbp` and `max_reported_gbp` compare amounts as numbers.
+    £1.1 million" and "£1.16m" do not). A bound a more authoritative report contradicts is set aside; a lower
+    and an upper bound that meet pin the figure; `chosen_because` names the step that decided.
+    `min_reported_gbp` and `max_reported_gbp` compare amounts as numbers.
 
     The rule is pipeline/transform/sql/core_funding_allocations.sql, which the asset runs in the warehouse over a
     million reports as fast as over a hundred; here the same SQL runs over a frame of reports.

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.sources.manifest import load_manifest
+from pipeline.transform.parsing import parse_year_span
 from schemas import PUBLISHED_TABLES
 from schemas.plausibility import RULES
 from tests.conftest import snapshot
@@ -66,13 +67,22 @@ def test_row_counts(fresh_build):
     assert counts["initiatives"] == 8
     manifest = load_manifest(PROJECT_DIR / "raw")
     assert counts["sources"] == len(manifest.sources)
-    # Every printed figure of every funding file, less blank cells and repeats of one source's figure.
+    # Every printed figure of every funding file, less blank cells and repeats of one source's figure; a figure
+    # stated for each year of a span (funding_layout each_year_rows) is one report per year.
     printed = 0
     for entry in (f for f in manifest.files.values() if f.funding_layout):
+        layout = entry.funding_layout
+        year_column = next(
+            (k for k, v in layout.get("columns", {}).items() if v == "year_as_published"), "year_as_published"
+        )
         with (PROJECT_DIR / "raw" / entry.path).open(encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
+            for number, row in enumerate(csv.DictReader(handle), start=2):
                 amounts = [v for k, v in row.items() if "allocation" in k or "amount" in k.lower()]
-                printed += sum(1 for v in amounts if v)
+                years = 1
+                if number in layout.get("each_year_rows", {}):
+                    span = parse_year_span(layout.get("constants", {}).get("year_as_published") or row[year_column])
+                    years = int(span.last[:4]) - int(span.first[:4]) + 1
+                printed += sum(years for v in amounts if v)
     assert 0 < printed - counts["funding_reports"] <= 5
     assert counts["national_totals"] == 10
     assert counts["funding_allocations"] < counts["funding_reports"]

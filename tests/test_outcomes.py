@@ -291,13 +291,18 @@ def test_the_area_year_panel_repeats_the_detail_tables_exactly(fresh_build):
     for stream in ("vru", "surge_grip", "hotspot_fund", "svd"):
         mismatched = con.execute(
             f"""SELECT count(*) FROM area_year p
-            FULL JOIN (SELECT * FROM funding_allocations WHERE stream = '{stream}') a USING (area_code, financial_year)
+            FULL JOIN (SELECT * FROM funding_allocations WHERE stream = '{stream}' AND superseded_because IS NULL) a
+                USING (area_code, financial_year)
             WHERE p.{stream}_gbp IS DISTINCT FROM a.amount_gbp OR p.{stream}_source_id IS DISTINCT FROM a.source_id"""
         ).fetchall()[0][0]
         assert mismatched == 0, stream
         known = con.execute(
             f"""SELECT count(*) FROM area_year p LEFT JOIN (SELECT * FROM funding_coverage WHERE stream = '{stream}') c
-            USING (area_code, financial_year) WHERE p.{stream}_known IS DISTINCT FROM c.known"""
+            USING (area_code, financial_year)
+            LEFT JOIN (SELECT * FROM funding_allocations WHERE stream = '{stream}' AND superseded_because IS NOT NULL) s
+            USING (area_code, financial_year)
+            WHERE p.{stream}_known IS DISTINCT FROM coalesce(c.known, CASE WHEN s.area_code IS NOT NULL
+                                                                          THEN 'superseded' END)"""
         ).fetchall()[0][0]
         assert known == 0, stream
     for measure in ("violence_with_injury_offences", "homicide_offences", "knife_selected_offences"):

@@ -120,7 +120,7 @@ print(json.dumps({"stream": published.STREAM.description, "coverage": published.
                   "card": card}))
 """
     shutil.copytree(PROJECT_DIR / "outputs", tmp_path / "outputs", ignore=shutil.ignore_patterns("data", "parquet"))
-    edit = {"schemas/vocabulary.py": ('"hotspot_fund": (2024, None)', '"hotspot_fund": (2025, None)')}
+    edit = {"schemas/vocabulary.py": ('"hotspot_fund": 2024', '"hotspot_fund": 2025')}
     changed = in_a_copy(tmp_path, edit, code)
     for text in changed.values():
         assert "2025-26" in text and "2024-25" not in text

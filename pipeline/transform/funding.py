@@ -8,8 +8,10 @@ The steps, testable without Dagster (tests/reference.py runs them on small frame
    and keeps a figure two files transcribe once. SQL over the raw tables, so a million rows cost seconds;
    only distinct printed periods and unusual amounts go through the parsers of pipeline/transform/parsing.py.
 2. pipeline/transform/sql/core_funding_allocations.sql picks one figure per area, stream and year by source
-   authority and flags cells whose reports cannot all be true at once.
-3. `reconcile` compares published national totals with the sum of the known cells.
+   authority (bounds by their own rule: set aside when a better source contradicts them, pinning the figure when
+   a lower and an upper bound meet), says which step decided, flags cells whose reports cannot all be true at
+   once, and marks a figure of a stream another replaced that year (schemas/vocabulary.py SUCCESSIONS).
+3. `reconcile` compares published national totals with the sum of the known cells, naming the cells in doubt.
 4. `coverage` says, for every cell that could exist, what kind of figure is known.
 """
 
@@ -420,20 +422,38 @@ def coverage(expected: pd.DataFrame, allocations: pd.DataFrame, spans: pd.DataFr
     return pd.DataFrame(rows)
 
 
-def reconcile(totals: pd.DataFrame, allocations: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+def reconcile(
+    totals: pd.DataFrame,
+    allocations: pd.DataFrame,
+    expected: pd.DataFrame,
+    flags: dict[tuple[str, str, str], str] | None = None,
+) -> pd.DataFrame:
     """Each published national total beside the sum of the known cells of its stream and year.
 
     `status` is 'reconciles' only when every expected cell is known exactly and the sum falls within
     the total as printed; 'consistent' when every cell is known but some only roughly (rounded or a
-    bound) and the ranges meet; 'incomplete' whenever any cell is missing (a sum of some cells is
-    never called a reconciliation); 'does_not_reconcile' when all cells are known and still disagree.
+    bound) and the ranges meet; 'rests_on_flagged' when either would hold only with a figure in doubt (its
+    reports conflict, or `flags`, by area, stream and year, names a plausibility rule that flagged it);
+    'incomplete' whenever any cell is missing (a sum of some cells is never called a reconciliation);
+    'does_not_reconcile' when all cells are known and still disagree. A superseded figure
+    (superseded_because) is never summed.
     """
+    flags = flags or {}
+    if "superseded_because" in allocations:
+        allocations = allocations[allocations["superseded_because"].isna()]
     rows = []
     for total in totals.to_dict("records"):
         cells = expected[
             (expected["stream"] == total["stream"]) & (expected["financial_year"] == total["financial_year"])
         ]
         known = allocations.merge(cells, on=["area_code", "stream", "financial_year"])
+        doubts = []
+        for cell in known.to_dict("records"):
+            why = [w for w in (flags.get((cell["area_code"], cell["stream"], cell["financial_year"])),) if w]
+            if cell.get("has_conflict"):
+                why.insert(0, "reports conflict")
+            if why:
+                doubts.append(f"{cell['area_code']} ({', '.join(why)})")
         amounts = [parsing.parse_amount(a) for a in known["amount_as_published"]]
         low = sum((a.low for a in amounts), Decimal(0))
         highs = [a.high for a in amounts if a.high is not None]
@@ -443,7 +463,10 @@ def reconcile(totals: pd.DataFrame, allocations: pd.DataFrame, expected: pd.Data
         if missing:
             status = "incomplete"
         elif parsing.ranges_meet([stated, parsing.Amount(low, "rounded", low, high)]):
-            status = "reconciles" if all(a.kind == "exact" for a in amounts) else "consistent"
+            if doubts:
+                status = "rests_on_flagged"
+            else:
+                status = "reconciles" if all(a.kind == "exact" for a in amounts) else "consistent"
         else:
             status = "does_not_reconcile"
         rows.append(
@@ -454,6 +477,8 @@ def reconcile(totals: pd.DataFrame, allocations: pd.DataFrame, expected: pd.Data
                 "cells_missing": missing,
                 "sum_known_gbp": str(sum((Decimal(a) for a in known["amount_gbp"]), Decimal(0))),
                 "status": status,
+                "cells_flagged": len(doubts),
+                "flagged_cells": "; ".join(sorted(doubts)) or None,
             }
         )
     return pd.DataFrame(rows)

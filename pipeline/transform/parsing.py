@@ -35,6 +35,7 @@ _QUALIFIERS = {
     "just over": "lower_bound",
     "over": "lower_bound",
     "at least": "lower_bound",
+    "no less than": "lower_bound",
     # ITV printed "each get more £3.3 million", "than" evidently missing: read as "more than".
     "more": "lower_bound",
     "up to": "upper_bound",

@@ -33,7 +33,13 @@ def _pivot(key: str, values: tuple[str, ...], columns: tuple[tuple[str, str], ..
 
 def panel_funding_columns() -> str:
     """area_year's funding columns, per stream: the chosen figure, what is known of it, its source."""
-    columns = (("a.amount_gbp", "_gbp"), ("c.known", "_known"), ("a.source_id", "_source_id"))
+    # A superseded figure (funding_allocations.superseded_because, where it stays with its source) is left out of
+    # the panel, so a row's streams add up; its known says why the cell is blank.
+    columns = (
+        ("CASE WHEN a.superseded_because IS NULL THEN a.amount_gbp END", "_gbp"),
+        ("coalesce(c.known, CASE WHEN a.superseded_because IS NOT NULL THEN 'superseded' END)", "_known"),
+        ("CASE WHEN a.superseded_because IS NULL THEN a.source_id END", "_source_id"),
+    )
     return _pivot("k.stream", published.STREAMS, columns)
 
 
@@ -60,12 +66,23 @@ def mid_year_within(period_start: str, period_end: str) -> str:
     return vocabulary.mid_year_within_sql(period_start, period_end)
 
 
+def superseded_because(stream: str, financial_year: str) -> str:
+    """The SQL expression giving why a stream's figure for a year is not summed (schemas/vocabulary.py
+    SUCCESSIONS), NULL where it counts."""
+    whens = " ".join(
+        f"WHEN {stream} = '{s.stream}' AND {financial_year} >= '{vocabulary.financial_year(s.from_year)}' "
+        f"THEN '{s.why.replace(chr(39), chr(39) * 2)}'"
+        for s in vocabulary.SUCCESSIONS
+    )
+    return f"CASE {whens} END" if whens else "CAST(NULL AS VARCHAR)"
+
+
 def robust_scale() -> str:
     return repr(plausibility.ROBUST_SCALE)
 
 
 # Parts called with an argument in the SQL (`area_group("v.first_funded_year")`); the others are filled as text.
-CALLED = {"area_group", "mid_year_within"}
+CALLED = {"area_group", "mid_year_within", "superseded_because"}
 PARTS: dict[str, Callable[..., str]] = {
     "robust_scale": robust_scale,
     "panel_measures": panel_measures,
@@ -74,6 +91,7 @@ PARTS: dict[str, Callable[..., str]] = {
     "panel_per_head_columns": panel_per_head_columns,
     "area_group": area_group,
     "mid_year_within": mid_year_within,
+    "superseded_because": superseded_because,
 }
 
 

@@ -14,6 +14,7 @@ from pipeline.transform import funding, parsing, plausibility
 from pipeline.transform.warehouse import plain, read_table, run_sql, write_table
 from pipeline.validation import check_result
 from schemas import PUBLISHED_TABLES
+from schemas.plausibility import rules_for
 from schemas.raw import (
     FUNDING_STREAMS,
     NATIONAL_TOTALS,
@@ -79,9 +80,11 @@ def core_funding_allocations(duckdb: DuckDBResource):
 
     Authority: Home Office table > Home Office answer > PCC/VRU/force publication > press
     (raw/mappings/source_kinds.csv); among equals exact beats rounded beats a bound, then the more
-    precise wording, then the lowest source id (as a number: S14 before S113). Only whole-allocation,
-    single-year, single-area figures of the four streams count.
-    has_conflict marks cells whose reports cannot all be true at once.
+    precise wording, then the lowest source id (as a number: S14 before S113). A bound a more authoritative
+    report contradicts is set aside; a lower and an upper bound that meet pin the figure (bounds_combined).
+    chosen_because names the step that decided. Only whole-allocation, single-year, single-area figures of the
+    four streams count. has_conflict marks cells whose reports (a floor for every VRU included) cannot all be
+    true at once; superseded_because marks a figure of a stream another replaced that year (never summed).
     """
     run_sql(duckdb, "core_funding_allocations", streams=list(funding.ALLOCATION_STREAMS))
     with duckdb.get_connection() as con:
@@ -105,6 +108,19 @@ def expected(duckdb: DuckDBResource) -> pd.DataFrame:
         firsts = dict(con.execute("SELECT area_code, first_funded_year FROM core.violence_reduction_units").fetchall())
         areas = [r[0] for r in con.execute("SELECT area_code FROM core.police_force_areas ORDER BY 1").fetchall()]
     return funding.expected_cells(firsts, areas)
+
+
+def flagged(duckdb: DuckDBResource) -> dict[tuple[str, str, str], str]:
+    """The chosen figures the rules of core_funding_allocations flagged (their checks run with that asset, before
+    any total is summed), by area, stream and year: the rules' names."""
+    found: dict[tuple[str, str, str], list[str]] = {}
+    with duckdb.get_connection() as con:
+        for rule in rules_for("core_funding_allocations"):
+            for area, stream, year in con.execute(
+                f"SELECT area_code, subject, period FROM core.flags__{rule.name} ORDER BY ALL"
+            ).fetchall():
+                found.setdefault((area, stream, year), []).append(rule.name)
+    return {cell: ", ".join(rules) for cell, rules in found.items()}
 
 
 @step(
@@ -154,7 +170,9 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
     """Published national totals by stream and year, beside the sum of the known area figures.
 
     status is 'reconciles' only when no expected cell is missing and the sum agrees with the total;
-    'incomplete' when cells are missing, however close the sum; 'does_not_reconcile' otherwise.
+    'rests_on_flagged' when it would, but only with a figure in doubt (conflicting reports, or a rule of
+    core_funding_allocations flagged it); 'incomplete' when cells are missing, however close the sum;
+    'does_not_reconcile' otherwise.
     """
     manifest = load_manifest_or_fail(paths)
     entry = manifest.file(NATIONAL_TOTALS.file_id)
@@ -180,7 +198,7 @@ def core_national_totals(paths: ProjectPaths, duckdb: DuckDBResource):
             "raw_row": raw["_row"],
         }
     )
-    table = funding.reconcile(totals, read_core(duckdb, "funding_allocations"), expected(duckdb))
+    table = funding.reconcile(totals, read_core(duckdb, "funding_allocations"), expected(duckdb), flagged(duckdb))
     # The range each printed total allows, for the plausibility rules (not published).
     stated = [parsing.parse_amount(a) for a in table["amount_as_published"]]
     table["amount_low"] = [float(a.low) for a in stated]

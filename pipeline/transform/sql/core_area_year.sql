@@ -19,7 +19,8 @@ WITH outcome_years AS (
 funding AS (
     SELECT k.area_code, k.financial_year,
            {{ panel_funding_columns }}
-    -- Every cell either table has: two allocated cells lie outside the coverage grid (their known is blank).
+    -- Every cell either table has: two allocated cells lie outside the coverage grid (a Grip figure in a non-VRU
+    -- area, known blank; and a superseded one, known 'superseded' and its amount left out).
     FROM (SELECT area_code, stream, financial_year FROM core.funding_coverage
           UNION SELECT area_code, stream, financial_year FROM core.funding_allocations) AS k
     LEFT JOIN core.funding_coverage AS c USING (area_code, stream, financial_year)
