@@ -562,6 +562,7 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
     from pipeline.sources import candidates
 
     site = without_dec2019(tmp_path)
+    only_fetching(site, "ONS_PFA_TABLES")
     shutil.rmtree(site.root / "outputs")
     (site.root / "outputs").mkdir()
     monkeypatch.setenv("SV_RELEASE_DIR", str(tmp_path / "release"))  # no committed row minimum for this raw/
@@ -577,7 +578,6 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
     )
 
     # The served stack's fetch: the asset of the fetch_sources job, as its schedule runs it.
-    only_fetching(site, "ONS_PFA_TABLES")
     monkeypatch.setenv("SV_FETCH_TIMEOUT", "5")
     result = materialise_fetch(site, publisher, monkeypatch)
 
