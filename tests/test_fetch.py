@@ -209,6 +209,36 @@ def test_a_new_edition_listed_by_ons_becomes_a_candidate_with_its_manifest_entry
     assert "pfatablesdec19.xlsx" in (candidate / "CANDIDATE.md").read_text()
 
 
+def test_a_first_fetch_walks_back_to_every_edition_after_the_newest_held(tmp_path, publisher):
+    """raw/ up to June 2019: the September and December 2019 editions both arrive, newest first, in one candidate;
+    the June 2019 edition, held, is not even listed for its files."""
+    site = Site(
+        tmp_path,
+        drop=("ons__pfa_ye_dec2019", "ons__pfa_ye_sep2019"),
+        like={"ons__pfa_ye_dec2019": "ons__pfa_ye_jun2019"},
+    )
+    ons_listing(publisher, "yearendingdecember2019", "yearendingseptember2019", "yearendingjune2019")
+    ons_edition(
+        publisher, "yearendingdecember2019", "Year ending December 2019", {"pfatablesdec19.xlsx": DEC2019.read_bytes()}
+    )
+    ons_edition(
+        publisher,
+        "yearendingseptember2019",
+        "Year ending September 2019",
+        {SEP2019.name: SEP2019.read_bytes()},
+    )
+
+    outcome = site.fetch(publisher, "ONS_PFA_TABLES")
+
+    assert not outcome.failures, [str(f) for f in outcome.failures]
+    (candidate,) = outcome.candidates
+    dec = staged_entry(candidate, "outcomes/workbooks/pfatablesdec19.xlsx")
+    sep = staged_entry(candidate, f"outcomes/workbooks/{SEP2019.name}")
+    assert (str(dec["edition_date"]), str(sep["edition_date"])) == ("2019-12-31", "2019-09-30")
+    assert sep["table_options"]["period_as_published"] == "year ending September 2019"
+    assert publisher.requested("yearendingjune2019/data") == 0
+
+
 def test_nothing_new_costs_a_304_or_no_download(tmp_path, publisher):
     site = without_dec2019(tmp_path)
     ons_listing(publisher, "yearendingseptember2019", etag='"v1"')

@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
@@ -273,16 +273,36 @@ def wanted(spec: FetchSpec, name: str) -> bool:
     return name.lower().endswith(suffix)
 
 
-def discover_ons_dataset(client: Client, spec: FetchSpec) -> list[Version] | None:
-    """The dataset page's /data lists its editions newest first; the newest edition's /data lists its files."""
-    host = f"https://{urlsplit(spec.address).netloc}"
+# Editions an ONS dataset fetch walks back through in one run: a first run brings every edition after the newest
+# held (quarterly since December 2019: about 22), a bounded number of downloads.
+MAX_EDITIONS = 40
+
+
+def discover_ons_dataset(client: Client, spec: FetchSpec, since: str = "") -> list[Version] | None:
+    """The dataset page's /data lists its editions newest first; each edition's /data lists its files. Every edition
+    newer than `since` (the newest edition date held in the layout of `like`) is walked back to, the newest first;
+    without `since`, the newest alone."""
     listing = client.json(spec.address.rstrip("/") + "/data", conditional=True)
     if listing is None:
         return None
     datasets = listing.get("datasets") if isinstance(listing, dict) else None
     if not datasets or not isinstance(datasets[0], dict) or not datasets[0].get("uri"):
         raise client.fail(spec.address + "/data", "no editions listed (expected datasets[0].uri)")
-    edition_uri = datasets[0]["uri"]
+    versions: list[Version] = []
+    for n, dataset in enumerate(datasets[:MAX_EDITIONS]):
+        uri = str(dataset.get("uri", "")) if isinstance(dataset, dict) else ""
+        edition_date = edition_of(uri.rsplit("/", 1)[-1])[1]
+        # The newest edition is always read (a correction re-issues it under a new file name); an older one only
+        # while it is newer than every edition held.
+        if n and (not uri or not since or not edition_date or edition_date <= since):
+            break
+        versions += ons_edition_files(client, spec, uri) or []
+    return versions or None
+
+
+def ons_edition_files(client: Client, spec: FetchSpec, edition_uri: str) -> list[Version] | None:
+    """The files one edition's /data lists, as versions (None: its listing answered 304)."""
+    host = f"https://{urlsplit(spec.address).netloc}"
     edition = client.json(host + edition_uri + "/data", conditional=True)
     if edition is None:
         return None
@@ -396,7 +416,7 @@ def discover_parliament(client: Client, spec: FetchSpec) -> list[Version] | None
     return list(found.values()) if changed else None
 
 
-DISCOVER = {
+DISCOVER: dict[str, Callable[..., list[Version] | None]] = {
     "ons_dataset": discover_ons_dataset,
     "govuk_content": discover_govuk_content,
     "git_file": discover_git_file,
@@ -500,6 +520,14 @@ class Arrival:
     layout: dict = field(default_factory=dict)
 
 
+def newest_held(manifest: Manifest, spec: FetchSpec) -> str:
+    """The newest edition date among the files held in the layout of the block's `like` file ("" without one)."""
+    like = manifest.files.get(spec.like or "")
+    if like is None:
+        return ""
+    return max((f.edition_date for f in manifest.files.values() if f.table_layout == like.table_layout), default="")
+
+
 def held_versions(manifest: Manifest, state: dict, source_id: str) -> set[str]:
     held = {f.version for f in manifest.files.values() if f.version}
     return held | set(state.get("held", {}).get(source_id, {}))
@@ -509,7 +537,10 @@ def fetch_source(manifest: Manifest, source_id: str, state: dict, settings: Sett
     """The new versions of one source, each downloaded into `work` and checked; raises FetchError."""
     spec = manifest.fetches[source_id]
     client = Client(source_id, spec, settings, state)
-    versions = DISCOVER[spec.method](client, spec)
+    if spec.method == "ons_dataset":
+        versions = discover_ons_dataset(client, spec, newest_held(manifest, spec))
+    else:
+        versions = DISCOVER[spec.method](client, spec)
     if versions is None:  # the listing answered 304: nothing new
         return
     held = held_versions(manifest, state, source_id)
