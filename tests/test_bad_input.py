@@ -21,6 +21,7 @@ HO = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
 HO_LABEL = f"raw/{HO}"
 VRU_2019 = "funding/home-office-vru-allocations-2019-20-local-reports.csv"
 ALIASES = "mappings/area_names.csv"
+METADATA = "outcomes/ons-els-homicide-offences.json"
 
 
 def failure_text(build) -> str:
@@ -61,6 +62,12 @@ CASES = {
         RAW_HO,
         lambda p: p.replace_raw(HO, "£861,445", "£861,446", update_manifest=False),
         [HO, "sha256", "does not match the manifest"],
+    ),
+    # A file no asset reads as a table (the publisher's metadata) is still checked: it goes into the archive.
+    "metadata file edited": (
+        MANIFEST,
+        lambda p: p.write_raw(METADATA, (p.raw / METADATA).read_bytes() + b" ", update_manifest=False),
+        [METADATA, "sha256", "does not match the manifest's", "file_id ons__homicide_offences_2026_02_11_metadata"],
     ),
     "empty file": (RAW_HO, lambda p: p.write_raw(HO, b""), [HO, "file is empty"]),
     "renamed column": (

@@ -403,10 +403,22 @@ def verify_file(manifest: Manifest, file_id: str) -> Path:
     actual = sha256_of(path)
     if actual != entry.sha256:
         raise ManifestError(
-            f"{path}: sha256 {actual} does not match the manifest's {entry.sha256}; "
+            f"{path}: sha256 {actual} does not match the manifest's {entry.sha256} (file_id {file_id}); "
             "a raw file is never edited in place: add a new file with its own manifest entry"
         )
     size = path.stat().st_size
     if size != entry.bytes:
         raise ManifestError(f"{path}: {size} bytes, the manifest says {entry.bytes}")
     return path
+
+
+def verify_all(manifest: Manifest) -> list[str]:
+    """Every manifest entry checked against its file, not only the files read as tables: a metadata JSON or a
+    lookup goes into the release archive too, so an edited one must stop the build like an edited table."""
+    problems = []
+    for file_id in manifest.files:
+        try:
+            verify_file(manifest, file_id)
+        except ManifestError as exc:
+            problems.append(str(exc))
+    return problems
