@@ -125,6 +125,27 @@ def _not_a_date(value: object):
 
 
 IsoDate = Annotated[str | None, BeforeValidator(_iso_date)]
+
+
+def _not_after_today(entry: BaseModel, fields: tuple[str, ...]) -> None:
+    """A date that has not happened yet is a typing slip (2099 for 2019) that would be published as fact."""
+    today = dt.date.today().isoformat()
+    for name in fields:
+        value = getattr(entry, name)
+        if value and value > today:
+            raise ValueError(f"{name}: {value!r} is after today ({today}); a date in the manifest has happened")
+
+
+def _web_address(value: str | None, name: str) -> None:
+    """A source is cited by a web address a reader can open: a `javascript:` or `file:` address published as a
+    source's link would run or point at the reader's own machine."""
+    if value in (None, ""):
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name}: {value!r} is not an http(s) address")
+
+
 Text = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -215,6 +236,9 @@ class SourceEntry(_Entry):
     def _checked(self) -> SourceEntry:
         if self.verification != "not_rechecked" and not (self.checked_on and self.check_method):
             raise ValueError(f"a {self.verification} source needs checked_on and check_method")
+        _web_address(self.url, "url")
+        _web_address(self.archive_url, "archive_url")
+        _not_after_today(self, ("date_published", "checked_on"))
         return self
 
 
@@ -272,6 +296,8 @@ class FileEntry(_Entry):
     def _dated(self) -> FileEntry:
         if not self.date_retrieved:
             raise ValueError("date_retrieved is required")
+        _web_address(self.fetched_from, "fetched_from")
+        _not_after_today(self, ("date_retrieved", "edition_date"))
         return self
 
 
