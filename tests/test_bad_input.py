@@ -22,6 +22,7 @@ HO_LABEL = f"raw/{HO}"
 VRU_2019 = "funding/home-office-vru-allocations-2019-20-local-reports.csv"
 ALIASES = "mappings/area_names.csv"
 METADATA = "outcomes/ons-els-homicide-offences.json"
+WORKBOOK = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
 
 
 def failure_text(build) -> str:
@@ -125,6 +126,15 @@ CASES = {
         "raw_project__area_names",
         lambda p: p.replace_raw(ALIASES, "Ampersand spelling", "=HYPERLINK(0)"),
         ["raw/mappings/area_names.csv, row 5, column 'notes'", "run as a formula"],
+    ),
+    # Cleveland's share of knife offences, 5.575926160070805 as published, typed as 155.5.
+    "percentage share above 100 in a workbook": (
+        "raw_ons__pfa_ye_mar2019",
+        lambda p: p.edit_workbook(WORKBOOK, "Table P4", "E23000013", "% involving a knife", 155.5),
+        [
+            f"{WORKBOOK}, sheet 'Table P4', cell D10 (Cleveland, Total of selected serious offences: "
+            "% involving a knife): value '155.5': a percentage share must lie between 0 and 100"
+        ],
     ),
     "malformed manifest": (
         MANIFEST,
