@@ -138,6 +138,10 @@ def datapackage(
     outputs = paths.outputs
     for stale in package.remove_stale_staging(outputs):
         context.log.warning(f"removed {stale}, left by a run that did not finish")
+    try:
+        gate.acknowledgements(paths.release)  # read on every build, though only a shrinking release needs it
+    except gate.ReleaseFileError as exc:
+        raise dg.Failure(description=str(exc)) from None
     if package_mirror.url and (restored := mirror.restore(outputs, package_mirror.url)):
         context.log.info(f"no package in {outputs}: restored version {restored} from {package_mirror.url}")
     sources = package_sources(duckdb)

@@ -1,7 +1,7 @@
 """`make data`: publish the package, or say quickly that nothing needs publishing.
 
 A full run materialises every asset (tens of seconds). When nothing it depends on has changed since the
-last successful publish (the files in raw/, the code in pipeline/ and schemas/, the pinned
+last successful publish (the files in raw/ and release/, the code in pipeline/ and schemas/, the pinned
 requirements) and outputs/ is still exactly what that publish wrote, the run is skipped: the same
 inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and sensor runs always run.
 
@@ -19,7 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir
+from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir, release_dir
+from pipeline.release.gate import ReleaseFileError, acknowledgements
 from pipeline.sources.manifest import ManifestError, load_manifest
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
@@ -54,7 +55,8 @@ def stamp_path() -> Path:
 
 
 def current_stamp(raw: Path, outputs: Path) -> str:
-    inputs = tree_digest([raw, *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
+    # release/ too: an edited acknowledgement or version ledger changes what a publish may do.
+    inputs = tree_digest([raw, release_dir(), *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
     published = tree_digest([outputs], outputs) if outputs.exists() else "none"
     return f"{inputs} {published}"
 
@@ -63,7 +65,8 @@ def main() -> int:
     raw, outputs = raw_dir(), outputs_dir()
     try:
         load_manifest(raw)  # a malformed manifest is named here, before Dagster logs it with its stack trace
-    except ManifestError as exc:
+        acknowledgements(release_dir())  # so is a malformed release/acknowledged.yaml
+    except (ManifestError, ReleaseFileError) as exc:
         print(f"make data: {exc}", file=sys.stderr)
         return 1
     stamp = stamp_path()
