@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir, release_dir
 from pipeline.release.gate import ReleaseFileError, acknowledgements
+from pipeline.release.ledger import LEDGER, parse
 from pipeline.sources.manifest import ManifestError, load_manifest
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
@@ -65,7 +66,8 @@ def main() -> int:
     raw, outputs = raw_dir(), outputs_dir()
     try:
         load_manifest(raw)  # a malformed manifest is named here, before Dagster logs it with its stack trace
-        acknowledgements(release_dir())  # so is a malformed release/acknowledged.yaml
+        acknowledgements(release_dir())  # so is a malformed release/acknowledged.yaml, or version ledger
+        parse(release_dir() / LEDGER)
     except (ManifestError, ReleaseFileError) as exc:
         print(f"make data: {exc}", file=sys.stderr)
         return 1
@@ -76,12 +78,24 @@ def main() -> int:
     log = log_path()
     returncode = run_logged(JOB_COMMAND, log)
     if returncode == 0:
+        record_versions(outputs, release_dir())
         stamp.write_text(current_stamp(raw, outputs) + "\n")
         print(f"published {outputs} (full log: {log})")
         return 0
     stamp.unlink(missing_ok=True)
     print("\n".join(failure_summary(log, outputs)), file=sys.stderr)
     return returncode
+
+
+def record_versions(outputs: Path, release: Path) -> None:
+    """The committed ledger (release/versions.csv) follows the published copy, which holds every row it held plus
+    the new release's: `git diff release/` shows the row to commit. Only `make data` writes release/; a build
+    elsewhere (a test's, a scheduled one) keeps its rows in its package's copy, which the next build reads too."""
+    published = outputs / LEDGER
+    if published.is_file() and (
+        not (release / LEDGER).is_file() or (release / LEDGER).read_bytes() != published.read_bytes()
+    ):
+        (release / LEDGER).write_bytes(published.read_bytes())
 
 
 def log_path() -> Path:
