@@ -404,11 +404,52 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
             version=file.version or "",
             fetched_from=file.fetched_from or "",
         )
+    for n, entry_read in enumerate(files.values(), start=1):
+        for where_in_entry, period in _periods(entry_read):
+            if problem := _period_mismatch(period, entry_read.edition_date):
+                raise ManifestError(
+                    f"{path}: files entry {n} (file_id {entry_read.file_id}): {where_in_entry} {period!r}: {problem}"
+                )
     for where, fetch in fetches.values():
         if fetch.like and fetch.like not in files:
             raise ManifestError(f"{where}: fetch.like {fetch.like!r} is not a file_id of the files list")
     return Manifest(
         path=path, sources=sources, files=files, fetches={source_id: spec for source_id, (_, spec) in fetches.items()}
+    )
+
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_YEAR_ENDING = re.compile(rf"year ending ({'|'.join(MONTHS)}) (\d{{2}}|\d{{4}})")
+
+
+def _periods(file: RawFile) -> list[tuple[str, str]]:
+    """The period wordings an entry gives its cells: the file's, and each sheet's."""
+    options = file.table_options
+    found = []
+    if options.get("period_as_published"):
+        found.append(("table_options.period_as_published", options["period_as_published"]))
+    for i, sheet in enumerate(options.get("sheets") or []):
+        if sheet.get("period_as_published"):
+            found.append((f"table_options.sheets.{i}.period_as_published", sheet["period_as_published"]))
+    return found
+
+
+def _period_mismatch(period: str, edition_date: str) -> str | None:
+    """An edition's period ends where its edition_date says (the end of the reference year in its title): a period
+    copied from the model edition (`manifest_tool add --like`) and left unchanged would label every cell wrongly."""
+    match = _YEAR_ENDING.fullmatch(period)
+    if not match or not edition_date:
+        return None
+    year = int(match[2]) + (2000 if len(match[2]) == 2 else 0)
+    date = dt.date.fromisoformat(edition_date)
+    if (MONTHS.index(match[1]) + 1, year) == (date.month, date.year):
+        return None
+    return (
+        f"the period ends in {match[1]} {year}, but edition_date is {edition_date}: give this edition's own period "
+        "(as its workbook prints it), or correct edition_date"
     )
 
 
