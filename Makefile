@@ -24,11 +24,13 @@ $(INSTANCE): $(STAMP)
 	touch $@
 
 # Materialise every asset, run every check, publish outputs/ atomically, and validate it with the
-# frictionless CLI. Exits non-zero on any failure, leaving the previous outputs/ untouched.
+# frictionless CLI (both descriptors: the CSVs' and the Parquet files'). Exits non-zero on any failure, leaving the
+# previous outputs/ untouched.
 # A run is skipped when nothing it reads has changed since the last publish (pipeline/operations/build.py); FORCE=1 runs anyway.
 data: $(INSTANCE)
 	$(BIN)/python -m pipeline.operations.build
 	$(BIN)/frictionless validate outputs/datapackage.json
+	$(BIN)/frictionless validate outputs/parquet/datapackage.json
 
 # Every source with a `fetch:` block in raw/sources.yaml, fetched from its publisher (pipeline/sources/fetch.py):
 # what is new and passes its checks becomes a candidate in .state/candidates/<id>/ (CANDIDATE.md: the files, the
@@ -43,6 +45,7 @@ accept: $(INSTANCE)
 	@test -n "$(CANDIDATE)" || { echo "make accept CANDIDATE=<id> (python -m pipeline.sources.candidates list)"; exit 2; }
 	$(BIN)/python -m pipeline.sources.candidates accept $(CANDIDATE)
 	$(BIN)/frictionless validate outputs/datapackage.json
+	$(BIN)/frictionless validate outputs/parquet/datapackage.json
 
 # Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test
 # but the few end-to-end ones that cannot be fast (marked slow: the CLI, the browser, two runs at once, whole

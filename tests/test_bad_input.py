@@ -21,6 +21,8 @@ HO = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
 HO_LABEL = f"raw/{HO}"
 VRU_2019 = "funding/home-office-vru-allocations-2019-20-local-reports.csv"
 ALIASES = "mappings/area_names.csv"
+METADATA = "outcomes/ons-els-homicide-offences.json"
+WORKBOOK = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
 
 
 def failure_text(build) -> str:
@@ -61,6 +63,12 @@ CASES = {
         RAW_HO,
         lambda p: p.replace_raw(HO, "£861,445", "£861,446", update_manifest=False),
         [HO, "sha256", "does not match the manifest"],
+    ),
+    # A file no asset reads as a table (the publisher's metadata) is still checked: it goes into the archive.
+    "metadata file edited": (
+        MANIFEST,
+        lambda p: p.write_raw(METADATA, (p.raw / METADATA).read_bytes() + b" ", update_manifest=False),
+        [METADATA, "sha256", "does not match the manifest's", "file_id ons__homicide_offences_2026_02_11_metadata"],
     ),
     "empty file": (RAW_HO, lambda p: p.write_raw(HO, b""), [HO, "file is empty"]),
     "renamed column": (
@@ -118,6 +126,15 @@ CASES = {
         "raw_project__area_names",
         lambda p: p.replace_raw(ALIASES, "Ampersand spelling", "=HYPERLINK(0)"),
         ["raw/mappings/area_names.csv, row 5, column 'notes'", "run as a formula"],
+    ),
+    # Cleveland's share of knife offences, 5.575926160070805 as published, typed as 155.5.
+    "percentage share above 100 in a workbook": (
+        "raw_ons__pfa_ye_mar2019",
+        lambda p: p.edit_workbook(WORKBOOK, "Table P4", "E23000013", "% involving a knife", 155.5),
+        [
+            f"{WORKBOOK}, sheet 'Table P4', cell D10 (Cleveland, Total of selected serious offences: "
+            "% involving a knife): value '155.5': a percentage share must lie between 0 and 100"
+        ],
     ),
     "malformed manifest": (
         MANIFEST,

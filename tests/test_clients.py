@@ -20,9 +20,11 @@ BIN = Path(sys.executable).parent
 PANDAS_TYPES = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
 
 
-def test_frictionless_cli_validates_the_package(fresh_build):
+@pytest.mark.parametrize("descriptor", ["datapackage.json", "parquet/datapackage.json"])
+def test_frictionless_cli_validates_the_package(fresh_build, descriptor):
+    """Both descriptors, the CSVs' and the Parquet files', pass the validator anyone would run on them."""
     run = subprocess.run(
-        [BIN / "frictionless", "validate", "datapackage.json"], cwd=fresh_build.outputs, capture_output=True, text=True
+        [BIN / "frictionless", "validate", descriptor], cwd=fresh_build.outputs, capture_output=True, text=True
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("VALID") == len(PUBLISHED_TABLES)

@@ -1,6 +1,8 @@
 """The row-level diff of a release and the gate that stops one from losing published data by accident."""
 
 import csv
+import subprocess
+import sys
 
 import pytest
 
@@ -112,3 +114,42 @@ def test_a_number_printed_differently_is_not_a_change_but_a_new_value_is():
     after = b"id,amount,note\n1,1200000.00,a\n2,5.50,b \n"
     diff = gate.diff_table("t", ["id"], before, after, frozenset({"amount"}))
     assert diff.changed == [("id=2", "amount", "5", "5.50"), ("id=2", "note", "b", "b ")]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("acknowledged:\n  - {replaces: '2026.1.1', table: t}\n", "acknowledged entry 1: reason is None, not a text"),
+        (
+            "acknowledged:\n  - {replaces: '2026-01-01', table: t, reason: r}\n",
+            "acknowledged entry 1 (table t): replaces '2026-01-01' is not a version",
+        ),
+        ("acknowledged:\n  - {replaces: '2026.1.1', tabel: t, reason: r}\n", "unknown field(s) ['tabel']"),
+        ("acknowledged:\n  - table: t\n  reason: r\n", "not readable YAML"),
+        ("acknowleged: []\n", "expected one top-level list 'acknowledged'"),
+    ],
+)
+def test_a_malformed_acknowledgement_is_refused_naming_the_entry_and_value(tmp_path, text, message):
+    """Every entry is checked whenever it is read, not only when a release would match it."""
+    (tmp_path / "acknowledged.yaml").write_text(text)
+    with pytest.raises(gate.ReleaseFileError, match="acknowledged.yaml") as info:
+        gate.acknowledgements(tmp_path)
+    assert message in str(info.value)
+
+
+def test_make_data_refuses_a_malformed_acknowledgement_before_anything_runs(project):
+    """A malformed release/acknowledged.yaml stops every build, though no release needs it yet: it is found the day
+    it is written, in one line naming the file, the entry and the value."""
+    path = project.release / "acknowledged.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "  - {replaces: '2026.11.26', table: area_outcomes}\n")
+    published = snapshot(project.outputs)
+    env = project.cli_env() | {"FORCE": "1"}
+    run = subprocess.run(
+        [sys.executable, "-m", "pipeline.operations.build"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        f"make data: {path}: acknowledged entry 3: reason is None, not a text. "
+        "Each entry is {replaces: '<version>', table: <table>, reason: <why>}"
+    ]
+    assert snapshot(project.outputs) == published

@@ -31,6 +31,9 @@ def test_every_raw_table_is_a_manifest_file():
     assert all(manifest.files[f].path.endswith(".json") for f in set(manifest.files) - tables - not_yet_read)
 
 
+SOURCE = "source_id: S, title: t, publisher: p, url: 'https://example.org/u', licence: l, kind: k"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -41,7 +44,7 @@ def test_every_raw_table_is_a_manifest_file():
             "files entry 1 (file_id x): missing path, title, date_retrieved, sha256, bytes",
         ),
         (
-            "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, colour: red}]\nfiles: []\n",
+            f"sources: [{{{SOURCE}, colour: red}}]\nfiles: []\n",
             "sources entry 1 (source_id S): unknown field(s) colour",
         ),
         (
@@ -66,9 +69,27 @@ def test_every_raw_table_is_a_manifest_file():
             "be greater than or equal to 0",
         ),
         (
-            "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k, date_published: 29/08/2023}]"
-            "\nfiles: []\n",
+            f"sources: [{{{SOURCE}, date_published: 29/08/2023}}]\nfiles: []\n",
             "date_published: '29/08/2023' is not an ISO date",
+        ),
+        # Impossible or unsafe values (issue 24, finding 6): each named with its entry, field and value.
+        (
+            f"sources: [{{{SOURCE}, date_published: 2099-08-29}}]\nfiles: []\n",
+            "sources entry 1 (source_id S): date_published: '2099-08-29' is after today",
+        ),
+        (
+            "sources: [{source_id: S, title: t, publisher: p, url: 'javascript:alert(1)', licence: l, kind: k}]\n"
+            "files: []\n",
+            "sources entry 1 (source_id S): url: 'javascript:alert(1)' is not an http(s) address",
+        ),
+        (
+            f"sources: [{{{SOURCE}, archive_url: 'file:///etc/passwd'}}]\nfiles: []\n",
+            "sources entry 1 (source_id S): archive_url: 'file:///etc/passwd' is not an http(s) address",
+        ),
+        (
+            "sources: []\nfiles: [{file_id: f, path: a.csv, title: t, date_retrieved: 2099-11-25, "
+            f"sha256: {'a' * 64}, bytes: 1}}]\n",
+            "files entry 1 (file_id f): date_retrieved: '2099-11-25' is after today",
         ),
     ],
 )
@@ -81,7 +102,7 @@ def test_malformed_manifest(tmp_path, text, message):
 
 def test_path_escaping_raw_is_refused(tmp_path):
     (tmp_path / "sources.yaml").write_text(
-        "sources: [{source_id: S, title: t, publisher: p, url: u, licence: l, kind: k}]\n"
+        "sources: [{source_id: S, title: t, publisher: p, url: 'https://example.org/u', licence: l, kind: k}]\n"
         "files: [{file_id: f, path: ../../etc/passwd, source_id: S, title: t, date_retrieved: 2026-11-25, "
         f"sha256: {'a' * 64}, bytes: 1}}]\n"
     )
@@ -98,9 +119,6 @@ def test_a_manifest_whose_byte_count_is_wrong_is_refused_even_when_the_checksum_
     )
     with pytest.raises(ManifestError, match=r"a\.csv: 4 bytes, the manifest says 5"):
         verify_file(load_manifest(tmp_path), "f")
-
-
-SOURCE = "source_id: S, title: t, publisher: p, url: u, licence: l, kind: k"
 
 
 @pytest.mark.parametrize(

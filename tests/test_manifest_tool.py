@@ -27,7 +27,8 @@ def test_add_writes_one_checked_entry_with_the_layout_of_its_model(project):
         project.raw / "outcomes/workbooks/reissue.xlsx",
         "ons__pfa_ye_sep2019",
         "ons__pfa_ye_sep2019_reissue",
-        edition_date="2019-10-01",
+        edition_date="2019-09-30",
+        period="year ending September 2019",
     )
     after = (project.raw / "sources.yaml").read_text(encoding="utf-8")
     assert after.startswith(before.rstrip("\n"))  # appended: every comment and entry above kept as it was
@@ -38,8 +39,46 @@ def test_add_writes_one_checked_entry_with_the_layout_of_its_model(project):
         model.table_options,
         model.source_id,
     )
-    assert (added.sha256, added.bytes, added.edition_date) == (model.sha256, model.bytes, "2019-10-01")
+    assert (added.sha256, added.bytes, added.edition_date) == (model.sha256, model.bytes, "2019-09-30")
     assert entry["date_retrieved"] == added.date_retrieved
+
+
+def test_a_new_edition_gets_its_own_period_not_its_models(project):
+    """`add --like` asks for the period wherever the model words one; the model's, left for a later edition, is
+    refused by the manifest, which ties every period to its edition's date (issue 24, finding 5)."""
+    before = (project.raw / "sources.yaml").read_bytes()
+    shutil.copy(project.raw / SEPTEMBER_2019, project.raw / "outcomes/workbooks/later.xlsx")
+    later = project.raw / "outcomes/workbooks/later.xlsx"
+    with pytest.raises(ManifestError, match=r"ons__pfa_ye_sep2019 words its period .*give the new edition's own"):
+        manifest_tool.add_file(project.raw, later, "ons__pfa_ye_sep2019", "ons__later", edition_date="2020-03-31")
+    manifest = project.manifest()
+    model = next(e for e in manifest["files"] if e["file_id"] == "ons__pfa_ye_sep2019")
+    manifest["files"].append(
+        {**model, "file_id": "ons__later", "path": "outcomes/workbooks/later.xlsx", "edition_date": "2020-03-31"}
+    )
+    project.write_manifest(manifest)
+    with pytest.raises(
+        ManifestError,
+        match=r"file_id ons__later\): table_options.period_as_published 'year ending September 2019': the period ends "
+        r"in September 2019, but edition_date is 2020-03-31",
+    ):
+        load_manifest(project.raw)
+    (project.raw / "sources.yaml").write_bytes(before)
+
+    manifest_tool.add_file(
+        project.raw,
+        later,
+        "ons__pfa_ye_sep2019",
+        "ons__later",
+        edition_date="2020-03-31",
+        period="year ending March 2020",
+    )
+    options = load_manifest(project.raw).file("ons__later").table_options
+    worded = [
+        options["period_as_published"],
+        *(s["period_as_published"] for s in options["sheets"] if "period_as_published" in s),
+    ]
+    assert len(worded) > 1 and set(worded) == {"year ending March 2020"}
 
 
 def test_a_refused_entry_leaves_the_manifest_as_it_was(project):
@@ -52,6 +91,7 @@ def test_a_refused_entry_leaves_the_manifest_as_it_was(project):
             "ons__pfa_ye_sep2019",
             "ons__x",
             edition_date="2019-02-30",
+            period="year ending February 2019",
         )
     with pytest.raises(ManifestError, match="already has an entry"):
         manifest_tool.add_file(project.raw, project.raw / SEPTEMBER_2019, "ons__pfa_ye_sep2019", "ons__y")
@@ -84,7 +124,8 @@ def test_a_new_funding_file_and_a_new_edition_need_only_the_tool(project):
     ) == 0  # fmt: skip
     assert manifest_tool.main(
         ["--raw", str(project.raw), "add", str(project.raw / "outcomes/workbooks/reissue.xlsx"),
-         "--like", "ons__pfa_ye_sep2019", "--file-id", "ons__pfa_ye_sep2019_reissue", "--edition-date", "2019-10-01"]
+         "--like", "ons__pfa_ye_sep2019", "--file-id", "ons__pfa_ye_sep2019_reissue", "--edition-date", "2019-09-30",
+         "--period", "year ending September 2019"]
     ) == 0  # fmt: skip
     edited = {name for name, data in snapshot(project.root / "raw").items() if before.get(name) != data}
     assert edited == {"sources.yaml", "funding/darlington-copy.csv", "outcomes/workbooks/reissue.xlsx"}

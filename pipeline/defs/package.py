@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 from pipeline.defs.resources import PackageMirror, ProjectPaths, ReleaseSettings
 from pipeline.defs.steps import step
 from pipeline.publish import package, report
-from pipeline.release import gate, mirror, versions
+from pipeline.release import gate, ledger, mirror, versions
 from pipeline.transform.warehouse import quoted
 from schemas import PUBLISHED_TABLES
 
@@ -138,6 +138,15 @@ def datapackage(
     outputs = paths.outputs
     for stale in package.remove_stale_staging(outputs):
         context.log.warning(f"removed {stale}, left by a run that did not finish")
+    try:
+        gate.acknowledgements(paths.release)  # read on every build, though only a shrinking release needs it
+        # Every version released so far: the committed ledger and the copy in the package being replaced.
+        recorded = {
+            f"release/{ledger.LEDGER}": ledger.parse(paths.release / ledger.LEDGER),
+            f"outputs/{ledger.LEDGER}": ledger.parse(outputs / ledger.LEDGER),
+        }
+    except gate.ReleaseFileError as exc:
+        raise dg.Failure(description=str(exc)) from None
     if package_mirror.url and (restored := mirror.restore(outputs, package_mirror.url)):
         context.log.info(f"no package in {outputs}: restored version {restored} from {package_mirror.url}")
     sources = package_sources(duckdb)
@@ -152,8 +161,21 @@ def datapackage(
         row_counts[name] = versions.count_rows(csv_data)
     previous, previous_files = versions.previous_package(outputs)
     decided = versions.decide_release(
-        previous, previous_files, {"resources": resources}, files, release_settings.today()
+        previous,
+        previous_files,
+        {"resources": resources},
+        files,
+        release_settings.today(),
+        frozenset(e.version for entries in recorded.values() for e in entries),
     )
+    checksum = ledger.data_checksum(resources)
+    if refused := ledger.conflict(recorded, decided.version, checksum):
+        context.log.error(refused)
+        yield dg.AssetCheckResult(check_name="no_published_data_lost", passed=False, description=refused)
+        raise dg.Failure(description=f"{refused}. Nothing was published; outputs/ is unchanged")
+    released = ledger.merged(*recorded.values())
+    released = ledger.with_release(released, decided.version, decided.date, checksum, len(resources))
+    files[ledger.LEDGER] = ledger.to_csv(released)
     descriptor = package.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
     if decided.is_new:
         context.log.info(f"data changed: releasing version {decided.version}")

@@ -13,7 +13,7 @@ from pipeline.defs.resources import ProjectPaths
 from pipeline.defs.steps import Step, step
 from pipeline.sources import workbooks
 from pipeline.sources.csvfile import RawFileError, read_raw_csv
-from pipeline.sources.manifest import Manifest, ManifestError, verify_file
+from pipeline.sources.manifest import Manifest, ManifestError, verify_all, verify_file
 from pipeline.transform.warehouse import MANIFEST_ASSET, write_table
 from pipeline.validation import ROW_COLUMN, check_result, validate
 from schemas import RAW_TABLES, Table
@@ -34,8 +34,9 @@ def raw_manifest__sources(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Mat
     """The manifest raw/sources.yaml: every public document the data cites and every file in raw/.
 
     Each source has a URL, publisher, publication date, licence and kind; each file its source,
-    retrieval date, sha256 and size. A malformed manifest, a path that leaves raw/, or a file in
-    raw/ that the manifest does not list fails the run before anything is read.
+    retrieval date, sha256 and size. A malformed manifest, a path that leaves raw/, a file in
+    raw/ that the manifest does not list, or any listed file (read as a table or not) whose sha256 or size
+    differs from its entry fails the run before anything is read.
     """
     manifest = load_manifest_or_fail(paths)
     unlisted = manifest.unlisted_files()
@@ -43,6 +44,9 @@ def raw_manifest__sources(paths: ProjectPaths, duckdb: DuckDBResource) -> dg.Mat
         raise dg.Failure(
             description=f"{manifest.path}: file(s) in raw/ not listed in the manifest: {', '.join(unlisted)}"
         )
+    mismatched = verify_all(manifest)
+    if mismatched:
+        raise dg.Failure(description="\n".join(mismatched))
     # Text throughout (blank for missing), so an all-blank column still has a type in DuckDB.
     sources = pd.DataFrame(list(manifest.sources.values())).fillna("").astype(str)
     write_table(duckdb, "raw", "manifest_sources", sources)

@@ -1,7 +1,7 @@
 """`make data`: publish the package, or say quickly that nothing needs publishing.
 
 A full run materialises every asset (tens of seconds). When nothing it depends on has changed since the
-last successful publish (the files in raw/, the code in pipeline/ and schemas/, the pinned
+last successful publish (the files in raw/ and release/, the code in pipeline/ and schemas/, the pinned
 requirements) and outputs/ is still exactly what that publish wrote, the run is skipped: the same
 inputs would give byte-identical files. FORCE=1 runs anyway. Scheduled and sensor runs always run.
 
@@ -24,7 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir
+from pipeline.operations.locations import PROJECT_DIR, default_warehouse, outputs_dir, raw_dir, release_dir
+from pipeline.release.gate import ReleaseFileError, acknowledgements
+from pipeline.release.ledger import LEDGER, parse
 from pipeline.sources.manifest import ManifestError, load_manifest
 
 INPUTS = ("pipeline", "schemas", "requirements.lock")
@@ -60,7 +62,8 @@ def stamp_path() -> Path:
 
 
 def current_stamp(raw: Path, outputs: Path) -> str:
-    inputs = tree_digest([raw, *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
+    # release/ too: an edited acknowledgement or version ledger changes what a publish may do.
+    inputs = tree_digest([raw, release_dir(), *(PROJECT_DIR / name for name in INPUTS)], PROJECT_DIR)
     published = tree_digest([outputs], outputs) if outputs.exists() else "none"
     return f"{inputs} {published}"
 
@@ -69,7 +72,9 @@ def main() -> int:
     raw, outputs = raw_dir(), outputs_dir()
     try:
         load_manifest(raw)  # a malformed manifest is named here, before Dagster logs it with its stack trace
-    except ManifestError as exc:
+        acknowledgements(release_dir())  # so is a malformed release/acknowledged.yaml, or version ledger
+        parse(release_dir() / LEDGER)
+    except (ManifestError, ReleaseFileError) as exc:
         print(f"make data: {exc}", file=sys.stderr)
         return 1
     stamp = stamp_path()
@@ -81,6 +86,7 @@ def main() -> int:
     log = log_path()
     returncode = run_logged(command, log)
     if returncode == 0:
+        record_versions(outputs, release_dir())
         stamp.write_text(current_stamp(raw, outputs) + "\n")
         print(f"published {outputs} (full log: {log})")
         return 0
@@ -109,6 +115,17 @@ def rebuild_selection(raw: Path, changed: list[str]) -> list[str]:
     readers = listing.downstream(depth=1, include_self=False) - dg.AssetSelection.groups(RAW_GROUP)
     selection = files.downstream() | listing | readers.downstream()
     return sorted(key.to_user_string() for key in selection.resolve(assets_for(ProjectPaths(raw_dir=str(raw)))))
+
+
+def record_versions(outputs: Path, release: Path) -> None:
+    """The committed ledger (release/versions.csv) follows the published copy, which holds every row it held plus
+    the new release's: `git diff release/` shows the row to commit. Only `make data` writes release/; a build
+    elsewhere (a test's, a scheduled one) keeps its rows in its package's copy, which the next build reads too."""
+    published = outputs / LEDGER
+    if published.is_file() and (
+        not (release / LEDGER).is_file() or (release / LEDGER).read_bytes() != published.read_bytes()
+    ):
+        (release / LEDGER).write_bytes(published.read_bytes())
 
 
 def log_path() -> Path:

@@ -8,6 +8,7 @@ was; a leftover staging folder is removed by the next run.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import frictionless
+import pyarrow.parquet as pq
 
 from pipeline.transform.warehouse import quoted
 from schemas.model import Table
@@ -115,9 +117,32 @@ def parquet_metadata(table: Table) -> str:
     return "{" + ", ".join(f"'{k}': '{v.replace(chr(39), chr(39) * 2)}'" for k, v in values.items()) + "}"
 
 
+# Why an integer column with blanks is declared `number` in parquet/datapackage.json.
+INTEGERS_WITH_BLANKS = (
+    " In the Parquet file: whole numbers stored as 64-bit integers; declared number here because a default pandas "
+    "read (and frictionless, which reads through pandas) turns an integer column with blanks into floats."
+)
+
+
+def parquet_descriptor_fields(table: Table, data: bytes) -> list[dict]:
+    """The fields as frictionless reads the Parquet file: through pandas, where an integer column with a blank
+    becomes floats (NaN for the blank), which an `integer` field refuses. Such a column is declared `number`,
+    saying why; every other field is as in parquet_fields."""
+    parquet = pq.read_table(io.BytesIO(data))
+    fields = []
+    for field in parquet_fields(table):
+        if field["type"] == "integer" and parquet.column(field["name"]).null_count:
+            field = field | {"type": "number", "description": field.get("description", "") + INTEGERS_WITH_BLANKS}
+        fields.append(field)
+    return fields
+
+
 def parquet_descriptor(resources: list[dict], files: dict[str, bytes], version: str, tables: dict[str, Table]) -> dict:
     """parquet/datapackage.json: the Parquet files as a data package of their own (paths relative to parquet/),
-    with the same names, licences and sources as the CSV resources."""
+    with the same names, licences and sources as the CSV resources. It validates with `frictionless validate`:
+    frictionless reads a Parquet file through pyarrow, not as a stream of bytes, so it cannot count a file's bytes or
+    hash them, and a resource that states them fails; their sizes and sha256 are in the release archive's
+    SHA256SUMS and on the site's table pages."""
     parquet_resources = []
     for resource in resources:
         name = resource["name"]
@@ -129,10 +154,8 @@ def parquet_descriptor(resources: list[dict], files: dict[str, bytes], version: 
                 "title": resource["title"],
                 "format": "parquet",
                 "mediatype": "application/vnd.apache.parquet",
-                "bytes": len(data),
-                "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
                 "licenses": resource["licenses"],
-                "schema": {"fields": parquet_fields(tables[name])},
+                "schema": {"fields": parquet_descriptor_fields(tables[name], data)},
             }
         )
     return {

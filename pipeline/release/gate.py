@@ -18,6 +18,7 @@ longer matches anything.
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,14 +224,55 @@ def expected_rows(release_dir: Path) -> dict[str, int]:
         return {row["table"]: int(row["min_rows"]) for row in csv.DictReader(handle)}
 
 
-def acknowledged(release_dir: Path, replaces: str | None) -> dict[str, str]:
-    """The tables acknowledged for the release that replaces `replaces`, with the reason given."""
+class ReleaseFileError(ValueError):
+    """A committed release file (acknowledged.yaml, the version ledger) is malformed; the message names the file,
+    the entry and the value."""
+
+
+ACK_FIELDS = ("replaces", "table", "reason")
+
+
+def acknowledgements(release_dir: Path) -> list[dict[str, str]]:
+    """Every entry of release/acknowledged.yaml, checked on every build: a malformed file is found the day it is
+    written, not the day a release needs it."""
     path = release_dir / ACKNOWLEDGED
     if not path.is_file():
-        return {}
-    entries = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("acknowledged") or []
-    # A first release (nothing published yet) is acknowledged as `replaces: none`.
-    return {str(e["table"]): str(e["reason"]) for e in entries if str(e.get("replaces")) == (replaces or "none")}
+        return []
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ReleaseFileError(f"{path}: not readable YAML: {exc}") from None
+    if doc is None:
+        return []
+    if not isinstance(doc, dict) or set(doc) != {"acknowledged"} or not isinstance(doc["acknowledged"] or [], list):
+        raise ReleaseFileError(f"{path}: expected one top-level list 'acknowledged', got {doc!r:.200}")
+    entries = []
+    for n, entry in enumerate(doc["acknowledged"] or [], start=1):
+        where = f"{path}: acknowledged entry {n}"
+        if not isinstance(entry, dict):
+            raise ReleaseFileError(f"{where}: expected a mapping with {', '.join(ACK_FIELDS)}, got {entry!r}")
+        missing = [f for f in ACK_FIELDS if not isinstance(entry.get(f), str) or not entry[f].strip()]
+        unknown = sorted(str(k) for k in entry if k not in ACK_FIELDS)
+        if missing or unknown:
+            what = [f"{f} is {entry.get(f)!r}, not a text" for f in missing] + [f"unknown field(s) {unknown}"] * bool(
+                unknown
+            )
+            raise ReleaseFileError(
+                f"{where}: {'; '.join(what)}. Each entry is {{replaces: '<version>', table: <table>, reason: <why>}}"
+            )
+        # A first release (nothing published yet) is acknowledged as `replaces: none`.
+        if entry["replaces"] != "none" and not re.fullmatch(r"\d{4}\.\d{1,2}\.\d{1,2}(\.\d+)?", entry["replaces"]):
+            raise ReleaseFileError(
+                f"{where} (table {entry['table']}): replaces {entry['replaces']!r} is not a version "
+                "(YYYY.MM.DD or YYYY.MM.DD.N, quoted) or 'none'"
+            )
+        entries.append({f: entry[f] for f in ACK_FIELDS})
+    return entries
+
+
+def acknowledged(release_dir: Path, replaces: str | None) -> dict[str, str]:
+    """The tables acknowledged for the release that replaces `replaces`, with the reason given."""
+    return {e["table"]: e["reason"] for e in acknowledgements(release_dir) if e["replaces"] == (replaces or "none")}
 
 
 def problems(diffs: list[TableDiff], expected: dict[str, int]) -> dict[str, str]:

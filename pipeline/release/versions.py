@@ -18,7 +18,8 @@ from pathlib import Path
 CHANGELOG_HEADER = (
     "# Changelog\n\n"
     "Every release of the data package, newest first. A release is made only when published data or a "
-    "table's schema changed; a rebuild from unchanged inputs keeps the version.\n"
+    "table's schema changed; a rebuild from unchanged inputs keeps the version. Every version and the sha256 of "
+    "its data: versions.csv.\n"
 )
 
 
@@ -84,8 +85,14 @@ def previous_package(outputs: Path) -> tuple[dict | None, dict[str, bytes]]:
 
 
 def decide_release(
-    previous: dict | None, previous_files: dict[str, bytes], built: dict, built_files: dict[str, bytes], today: dt.date
+    previous: dict | None,
+    previous_files: dict[str, bytes],
+    built: dict,
+    built_files: dict[str, bytes],
+    today: dt.date,
+    taken: frozenset[str] = frozenset(),
 ) -> Release:
+    """`taken`: versions already released (the ledger); a new version is never one of them."""
     before = table_states(previous, previous_files) if previous else {}
     after = table_states(built, built_files)
     changes = [
@@ -98,15 +105,20 @@ def decide_release(
         return Release(previous_version, previous["created"][:10], [])
     if not changes:  # a package from before versioning: its tables count as new in the first entry
         changes = [(name, None, state) for name, state in sorted(after.items())]
-    return Release(next_version(previous_version, today), today.isoformat(), changes)
+    return Release(next_version(previous_version, today, taken), today.isoformat(), changes)
 
 
-def next_version(previous: str | None, today: dt.date) -> str:
+def next_version(previous: str | None, today: dt.date, taken: frozenset[str] = frozenset()) -> str:
     base = today.strftime("%Y.%m.%d")
     if previous is None or not previous.startswith(base):
-        return base
-    suffix = previous.removeprefix(base).lstrip(".")
-    return f"{base}.{int(suffix or 1) + 1}"
+        version = base
+    else:
+        suffix = previous.removeprefix(base).lstrip(".")
+        version = f"{base}.{int(suffix or 1) + 1}"
+    while version in taken:  # a version released before (on another branch, or before outputs/ was reset)
+        suffix = version.removeprefix(base).lstrip(".")
+        version = f"{base}.{int(suffix or 1) + 1}"
+    return version
 
 
 def changelog(previous_text: str | None, release: Release) -> str:

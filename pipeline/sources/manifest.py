@@ -125,6 +125,27 @@ def _not_a_date(value: object):
 
 
 IsoDate = Annotated[str | None, BeforeValidator(_iso_date)]
+
+
+def _not_after_today(entry: BaseModel, fields: tuple[str, ...]) -> None:
+    """A date that has not happened yet is a typing slip (2099 for 2019) that would be published as fact."""
+    today = dt.date.today().isoformat()
+    for name in fields:
+        value = getattr(entry, name)
+        if value and value > today:
+            raise ValueError(f"{name}: {value!r} is after today ({today}); a date in the manifest has happened")
+
+
+def _web_address(value: str | None, name: str) -> None:
+    """A source is cited by a web address a reader can open: a `javascript:` or `file:` address published as a
+    source's link would run or point at the reader's own machine."""
+    if value in (None, ""):
+        return
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{name}: {value!r} is not an http(s) address")
+
+
 Text = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -215,6 +236,9 @@ class SourceEntry(_Entry):
     def _checked(self) -> SourceEntry:
         if self.verification != "not_rechecked" and not (self.checked_on and self.check_method):
             raise ValueError(f"a {self.verification} source needs checked_on and check_method")
+        _web_address(self.url, "url")
+        _web_address(self.archive_url, "archive_url")
+        _not_after_today(self, ("date_published", "checked_on"))
         return self
 
 
@@ -272,6 +296,8 @@ class FileEntry(_Entry):
     def _dated(self) -> FileEntry:
         if not self.date_retrieved:
             raise ValueError("date_retrieved is required")
+        _web_address(self.fetched_from, "fetched_from")
+        _not_after_today(self, ("date_retrieved", "edition_date"))
         return self
 
 
@@ -378,11 +404,52 @@ def _parse_manifest(path: Path, text: str) -> Manifest:
             version=file.version or "",
             fetched_from=file.fetched_from or "",
         )
+    for n, entry_read in enumerate(files.values(), start=1):
+        for where_in_entry, period in _periods(entry_read):
+            if problem := _period_mismatch(period, entry_read.edition_date):
+                raise ManifestError(
+                    f"{path}: files entry {n} (file_id {entry_read.file_id}): {where_in_entry} {period!r}: {problem}"
+                )
     for where, fetch in fetches.values():
         if fetch.like and fetch.like not in files:
             raise ManifestError(f"{where}: fetch.like {fetch.like!r} is not a file_id of the files list")
     return Manifest(
         path=path, sources=sources, files=files, fetches={source_id: spec for source_id, (_, spec) in fetches.items()}
+    )
+
+
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_YEAR_ENDING = re.compile(rf"year ending ({'|'.join(MONTHS)}) (\d{{2}}|\d{{4}})")
+
+
+def _periods(file: RawFile) -> list[tuple[str, str]]:
+    """The period wordings an entry gives its cells: the file's, and each sheet's."""
+    options = file.table_options
+    found = []
+    if options.get("period_as_published"):
+        found.append(("table_options.period_as_published", options["period_as_published"]))
+    for i, sheet in enumerate(options.get("sheets") or []):
+        if sheet.get("period_as_published"):
+            found.append((f"table_options.sheets.{i}.period_as_published", sheet["period_as_published"]))
+    return found
+
+
+def _period_mismatch(period: str, edition_date: str) -> str | None:
+    """An edition's period ends where its edition_date says (the end of the reference year in its title): a period
+    copied from the model edition (`manifest_tool add --like`) and left unchanged would label every cell wrongly."""
+    match = _YEAR_ENDING.fullmatch(period)
+    if not match or not edition_date:
+        return None
+    year = int(match[2]) + (2000 if len(match[2]) == 2 else 0)
+    date = dt.date.fromisoformat(edition_date)
+    if (MONTHS.index(match[1]) + 1, year) == (date.month, date.year):
+        return None
+    return (
+        f"the period ends in {match[1]} {year}, but edition_date is {edition_date}: give this edition's own period "
+        "(as its workbook prints it), or correct edition_date"
     )
 
 
@@ -403,10 +470,22 @@ def verify_file(manifest: Manifest, file_id: str) -> Path:
     actual = sha256_of(path)
     if actual != entry.sha256:
         raise ManifestError(
-            f"{path}: sha256 {actual} does not match the manifest's {entry.sha256}; "
+            f"{path}: sha256 {actual} does not match the manifest's {entry.sha256} (file_id {file_id}); "
             "a raw file is never edited in place: add a new file with its own manifest entry"
         )
     size = path.stat().st_size
     if size != entry.bytes:
         raise ManifestError(f"{path}: {size} bytes, the manifest says {entry.bytes}")
     return path
+
+
+def verify_all(manifest: Manifest) -> list[str]:
+    """Every manifest entry checked against its file, not only the files read as tables: a metadata JSON or a
+    lookup goes into the release archive too, so an edited one must stop the build like an edited table."""
+    problems = []
+    for file_id in manifest.files:
+        try:
+            verify_file(manifest, file_id)
+        except ManifestError as exc:
+            problems.append(str(exc))
+    return problems

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import re
 import sys
 from pathlib import Path
@@ -67,6 +68,7 @@ def add_file(
     if any(f.path == relative for f in manifest.files.values()):
         raise ManifestError(f"{manifest.path}: {relative} already has an entry (rehash it instead)")
     model = manifest.file(like) if like else None  # no model: a file no layout reads (yet)
+    layout = _with_period(manifest.path, model, fields.get("period"), layout)
     entry = {
         "file_id": file_id,
         "path": relative,
@@ -87,6 +89,31 @@ def add_file(
     entry = {k: v for k, v in entry.items() if v is not None}
     _write_checked(manifest.path, manifest.path.read_text(encoding="utf-8").rstrip("\n") + "\n" + _entry_block(entry))
     return entry
+
+
+def _with_period(manifest_path: Path, model, period: str | None, layout: dict | None) -> dict | None:
+    """The new edition's own period in every place the model's entry words one (the file's and each sheet's): a
+    model's period copied unchanged would label every cell of the new edition with the old edition's period."""
+    options = (layout or {}).get("table_options") or (model.table_options if model else {})
+    worded = bool(options.get("period_as_published")) or any(
+        s.get("period_as_published") for s in options.get("sheets") or []
+    )
+    if not worded:
+        return layout
+    if layout and "table_options" in layout and not period:
+        return layout  # a fetched edition's own period, read from its file
+    if not period:
+        raise ManifestError(
+            f"{manifest_path}: {model.file_id} words its period ({options.get('period_as_published')!r}): give the new "
+            "edition's own with --period, as its workbook prints it ('year ending March 2026')"
+        )
+    options = json.loads(json.dumps(options))  # a copy: the model's entry is not changed
+    if options.get("period_as_published"):
+        options["period_as_published"] = period
+    for sheet in options.get("sheets") or []:
+        if sheet.get("period_as_published"):
+            sheet["period_as_published"] = period
+    return {**(layout or {}), "table_options": _without_empty(options)}
 
 
 def add_source(raw_dir: Path, **fields: str | None) -> dict:
@@ -180,6 +207,7 @@ def main(argv: list[str]) -> int:
     add.add_argument("--file-id", required=True)
     for option in ("--title", "--source-id", "--edition-date", "--transcribed-from"):
         add.add_argument(option)
+    add.add_argument("--period", help="the edition's period as its tables print it, where the model words one")
     source = commands.add_parser("add-source", help="add a sources entry")
     for option in ("--source-id", "--title", "--publisher", "--url", "--licence", "--kind"):
         source.add_argument(option, required=True)
@@ -199,6 +227,7 @@ def main(argv: list[str]) -> int:
                 source_id=args.source_id,
                 edition_date=args.edition_date,
                 transcribed_from=args.transcribed_from,
+                period=args.period,
             )
             print(f"added {entry['file_id']}: {entry['path']} ({entry['bytes']} bytes)")
         elif args.command == "add-source":

@@ -52,6 +52,22 @@ _MID_YEAR = re.compile(r"\((mid-\d{4})\)")
 _YEAR_ENDING_MARCH = re.compile(r"year ending March (\d{2}|\d{4})")
 _APRIL_TO_MARCH = re.compile(r"Apr '(\d{2}) to Mar '(\d{2})")
 _SPAN = re.compile(r"[A-Z][a-z]{2} '\d{2} to [A-Z][a-z]{2} '\d{2}")
+# A column whose heading is a share ("% involving a knife"): a part of a whole, so between 0 and 100. A "% change"
+# group is not a share (a count that more than doubled is a change above 100%).
+_SHARE = re.compile(r"^%(?! change)")
+
+
+def is_share(group: str | None, heading: str) -> bool:
+    return bool(_SHARE.match(heading)) and not (group or "").startswith("% change")
+
+
+def share_problem(value: str) -> str | None:
+    """Why a share's cell cannot be right, or None (a symbol such as '..' or '[x]' is not a number to check)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return None if 0 <= number <= 100 else "a percentage share must lie between 0 and 100"
 
 
 def split_footnotes(text: str) -> tuple[str, str | None]:
@@ -130,7 +146,7 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
         headings.append(split_footnotes(heading)[0] if heading is not None else None)
         units.append(unit if heading is not None else None)
 
-    records, rows_read = [], []
+    records, rows_read, impossible = [], [], []
     for number in range(sheet["first_row"], sheet["last_row"] + 1):
         row = rows[number - 1]
         name = _cell_text(row[1])
@@ -145,6 +161,11 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
             value = _cell_text(row[column])
             if value is None:
                 continue
+            if is_share(groups[column - 2], heading) and (why := share_problem(value)):
+                impossible.append(
+                    f"{path}, sheet {sheet['name'].strip()!r}, cell {get_column_letter(column + 1)}{number} "
+                    f"({area_name}, {groups[column - 2]}: {heading}): value {value!r}: {why}"
+                )
             rows_read.append(number)
             column_says = column_period(period, groups[column - 2], heading, sheet.get("period_format"))
             records.append(
@@ -162,6 +183,12 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
                     f"{sheet['name'].strip()}!{get_column_letter(column + 1)}{number}",
                 )
             )
+    if impossible:
+        shown = "; ".join(impossible[:5]) + (f"; and {len(impossible) - 5} more" if len(impossible) > 5 else "")
+        raise RawFileError(
+            f"{shown}. Compare the cell with the publisher's workbook: a workbook that is not the one published is "
+            "replaced by the publisher's file (with its own manifest entry), never edited in place"
+        )
     # Indexed so that index + 2 is the sheet's own row number, as for a CSV with its header on row 1:
     # a failure names the row an analyst opens the workbook at.
     return pd.DataFrame(records, columns=list(COLUMNS), index=[n - 2 for n in rows_read], dtype=object)
