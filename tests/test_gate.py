@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from pipeline.defs.resources import PROJECT_DIR
 from pipeline.release import gate
@@ -141,6 +142,7 @@ def test_make_data_refuses_a_malformed_acknowledgement_before_anything_runs(proj
     """A malformed release/acknowledged.yaml stops every build, though no release needs it yet: it is found the day
     it is written, in one line naming the file, the entry and the value."""
     path = project.release / "acknowledged.yaml"
+    entry = len(yaml.safe_load(path.read_text(encoding="utf-8"))["acknowledged"]) + 1  # the one added here
     path.write_text(path.read_text(encoding="utf-8") + "  - {replaces: '2026.11.26', table: area_outcomes}\n")
     published = snapshot(project.outputs)
     env = project.cli_env() | {"FORCE": "1"}
@@ -149,7 +151,7 @@ def test_make_data_refuses_a_malformed_acknowledgement_before_anything_runs(proj
     )
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [
-        f"make data: {path}: acknowledged entry 3: reason is None, not a text. "
+        f"make data: {path}: acknowledged entry {entry}: reason is None, not a text. "
         "Each entry is {replaces: '<version>', table: <table>, reason: <why>}"
     ]
     assert snapshot(project.outputs) == published
