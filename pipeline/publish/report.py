@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.publish import chart, docs
 from pipeline.release import versions
+from schemas import PUBLISHED_TABLES
 
 CHART_STREAMS = ("vru", "surge_grip")
 
@@ -67,6 +68,54 @@ def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
         ).fetchall()
 
 
+def text_column_cells(duckdb: DuckDBResource) -> dict[tuple[str, str], list[str]]:
+    """The distinct non-empty cells of every column declared as text, for what a default read guesses of it."""
+    cells = {}
+    with duckdb.get_connection() as con:
+        for name, table in PUBLISHED_TABLES.items():
+            for column in (c.name for c in table.columns if c.type == "string"):
+                rows = con.execute(
+                    f'SELECT DISTINCT "{column}" FROM out.{name} WHERE "{column}" IS NOT NULL AND "{column}" <> \'\' '
+                    f"ORDER BY 1"
+                ).fetchall()
+                cells[(name, column)] = [r[0] for r in rows]
+    return cells
+
+
+def _month(date) -> str:
+    return date.strftime("%B %Y")
+
+
+def card_facts(duckdb: DuckDBResource) -> dict[str, str]:
+    """The counts and ranges the card's prose names, so that a new edition or source cannot leave them stale."""
+    with duckdb.get_connection() as con:
+
+        def one(sql: str) -> tuple:
+            return con.execute(sql).fetchone()
+
+        first, last = one(
+            "SELECT min(edition_date), max(edition_date) FROM out.area_outcomes "
+            "WHERE measure = 'homicide_rate_per_million'"
+        )
+        workbooks, knife_first, knife_last = one(
+            "SELECT count(DISTINCT edition), min(edition_date), max(edition_date) FROM out.area_outcomes "
+            "WHERE measure = 'knife_homicide_offences'"
+        )
+        people_first, people_last = one("SELECT min(reference_date), max(reference_date) FROM out.area_populations")
+        grip, vru = one(
+            "SELECT count(DISTINCT area_code) FILTER (stream = 'surge_grip'), "
+            "count(DISTINCT area_code) FILTER (stream = 'vru') FROM out.funding_allocations WHERE source_id = 'S01'"
+        )
+    return {
+        "homicide_editions": f"{_month(first)} to {_month(last)}",
+        "knife_workbooks": str(workbooks),
+        "knife_years": f"years ending {_month(knife_first)} to {_month(knife_last)}",
+        "population_years": f"mid-{people_first.year} to mid-{people_last.year}",
+        "s01_grip": str(grip),
+        "s01_vru": str(vru),
+    }
+
+
 def report_files(
     duckdb: DuckDBResource,
     descriptor: dict,
@@ -95,6 +144,8 @@ def report_files(
         docs.flags_section(quality_flags(duckdb)),
         change,
         decided.date,
+        docs.read_types_section(docs.guessed_text_columns(text_column_cells(duckdb))),
+        card_facts(duckdb),
     )
     return {
         docs.CHART_PATH: chart.funding_grid_png(areas, columns, amounts, kinds),
