@@ -122,6 +122,8 @@ def report_files(
     decided: versions.Release,
     row_counts: dict[str, int],
     previous_changelog: str | None,
+    note: str | None = None,
+    replaces: str | None = None,
 ) -> dict[str, bytes]:
     """The card, dictionary, changelog and charts of one release, by their path in the package."""
     title, version = descriptor["title"], decided.version
@@ -161,7 +163,7 @@ def report_files(
         ),
         "README.md": card.encode("utf-8"),
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
-        "CHANGELOG.md": versions.changelog(previous_changelog, decided).encode("utf-8"),
+        "CHANGELOG.md": versions.changelog(previous_changelog, decided, note, replaces).encode("utf-8"),
         "CITATION.cff": docs.citation_cff(descriptor, decided.date).encode("utf-8"),
         "dataset.jsonld": docs.json_ld(descriptor).encode("utf-8"),
     }
