@@ -53,6 +53,13 @@ def test_the_cards_counts_and_ranges_are_those_of_the_published_tables(fresh_bui
     assert f"all {workbooks} workbooks in hand\n(years ending {month(first)} to {month(last)}" in card
     [(first, last)] = query(outputs, "SELECT min(reference_date), max(reference_date) FROM area_populations")
     assert f"populations by area for mid-{first[:4]} to mid-{last[:4]}" in card
+    [(first, last)] = query(
+        outputs,
+        "SELECT min(after_start), max(after_end) FROM outcome_change_by_area WHERE after_edition = "
+        "(SELECT max(after_edition) FROM outcome_change_by_group)",
+    )
+    assert f"The after period is a rolling year ({month(first)} to {month(last)})" in card
+    assert f"| 2018-19 | year to {month(last)} |" in card
     # The rules in prose are the declared rules, every one and no other.
     assert re.findall(r"^- `(\w+)` \((?:warn|error)\): ", card, re.M) == [rule.name for rule in RULES]
 

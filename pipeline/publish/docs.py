@@ -198,10 +198,10 @@ def homicide_alt(comparison: HomicideComparison) -> str:
 IN_WORDS = {code: group.in_words for code, group in AREA_GROUP.items()}
 
 
-def change_section(rows: list[tuple]) -> tuple[str, str]:
+def change_section(rows: list[tuple], after: str) -> tuple[str, str]:
     """The before/after answer in words and as a table, and the chart's alt text.
 
-    `rows`: outcome_change_by_group for 2018-19 against the year to June 2025, (measure, area_group,
+    `rows`: outcome_change_by_group for 2018-19 against the year to `after` ("June 2025"), (measure, area_group,
     variant, value_before, value_after, percent_change, n_areas, n_flagged_values_used).
     """
 
@@ -222,7 +222,7 @@ def change_section(rows: list[tuple]) -> tuple[str, str]:
                 )
         sentences.append(f"Recorded {label} changed by " + "; ".join(parts) + ".")
     lines = [
-        "| measure | group | areas | 2018-19 | year to June 2025 | change | change without flagged values |",
+        f"| measure | group | areas | 2018-19 | year to {after} | change | change without flagged values |",
         "|---|---|---|---|---|---|---|",
     ]
     for measure, label in CHANGE_MEASURES.items():

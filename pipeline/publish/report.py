@@ -101,6 +101,11 @@ def card_facts(duckdb: DuckDBResource) -> dict[str, str]:
             "SELECT count(DISTINCT edition), min(edition_date), max(edition_date) FROM out.area_outcomes "
             "WHERE measure = 'knife_homicide_offences'"
         )
+        # The after year of the card's before-and-after comparison: the newest, as change_by_group chooses it.
+        after_start, after_end = one(
+            "SELECT min(after_start), max(after_end) FROM out.outcome_change_by_area WHERE after_edition = "
+            "(SELECT max(after_edition) FROM out.outcome_change_by_group)"
+        )
         people_first, people_last = one("SELECT min(reference_date), max(reference_date) FROM out.area_populations")
         grip, vru = one(
             "SELECT count(DISTINCT area_code) FILTER (stream = 'surge_grip'), "
@@ -111,6 +116,9 @@ def card_facts(duckdb: DuckDBResource) -> dict[str, str]:
         "knife_workbooks": str(workbooks),
         "knife_years": f"years ending {_month(knife_first)} to {_month(knife_last)}",
         "population_years": f"mid-{people_first.year} to mid-{people_last.year}",
+        "after_start": _month(after_start),
+        "after_end": _month(after_end),
+        "after_mid_year": str(after_end.year if after_end.month >= 6 else after_start.year),
         "s01_grip": str(grip),
         "s01_vru": str(vru),
     }
@@ -130,7 +138,8 @@ def report_files(
     areas, columns, amounts, kinds = funding_grid(duckdb)
     homicide = homicide_comparison(duckdb)
     change_rows = change_by_group(duckdb)
-    change = docs.change_section(change_rows)
+    facts = card_facts(duckdb)
+    change = docs.change_section(change_rows, facts["after_end"])
     with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
@@ -147,7 +156,7 @@ def report_files(
         change,
         decided.date,
         docs.read_types_section(docs.guessed_text_columns(text_column_cells(duckdb))),
-        card_facts(duckdb),
+        facts,
     )
     return {
         docs.CHART_PATH: chart.funding_grid_png(areas, columns, amounts, kinds),
@@ -158,8 +167,9 @@ def report_files(
         ),
         docs.CHANGE_CHART_PATH: chart.change_png(
             [(r[0], r[1], r[5], r[6]) for r in change_rows if r[2] == "all_values"],
-            "Source: ONS police force area data tables (police recorded crime), years ending March 2019 and June "
-            f"2025. {title}, version {version}.",
+            "Source: ONS police force area data tables (police recorded crime), years ending March 2019 and "
+            f"{facts['after_end']}. {title}, version {version}.",
+            facts["after_end"],
         ),
         "README.md": card.encode("utf-8"),
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
