@@ -258,6 +258,20 @@ def flags_section(flags: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+# The counts and ranges the card's prose names, read from the out tables by report.card_facts.
+CARD_FACTS = (
+    "homicide_editions",
+    "knife_workbooks",
+    "knife_years",
+    "population_years",
+    "after_start",
+    "after_end",
+    "after_mid_year",
+    "s01_grip",
+    "s01_vru",
+)
+
+
 def dataset_card(
     descriptor: dict,
     row_counts: dict[str, int],
