@@ -4,6 +4,7 @@ CSVs and in the Parquet files)."""
 
 import csv
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -133,3 +134,101 @@ def test_the_parquet_files_have_a_descriptor_of_their_own_and_carry_their_field_
         assert [f["name"] for f in fields] == pq.read_schema(folder / resource["path"]).names
         assert all(f["description"] for f in fields)
         assert metadata[b"title"].decode() == PUBLISHED_TABLES[resource["name"]].title
+
+
+TEXT = {name: [c.name for c in t.columns if c.type == "string"] for name, t in PUBLISHED_TABLES.items()}
+CARD_ROW = re.compile(r"^\| `(\w+)\.(\w+)` \| [^|]+ \| ([^|]+) \|$")
+
+
+def card_claims(outputs: Path) -> set[tuple[str, str, str]]:
+    """(table, column, client) for each declared text column the card says a client's default read changes."""
+    card = (outputs / "README.md").read_text(encoding="utf-8")
+    section = card[card.index("**Types a default read guesses.**") : card.index("## Licences")]
+    claims = set()
+    for line in section.splitlines():
+        if match := CARD_ROW.match(line):
+            claims |= {(match[1], match[2], client.strip()) for client in match[3].split(",")}
+    return claims
+
+
+def typed_reads(outputs: Path) -> dict[str, tuple[str, str]]:
+    """Each table's typed read for R and for pandas, as the data dictionary prints them."""
+    found = {}
+    for line in (outputs / "DATA_DICTIONARY.md").read_text(encoding="utf-8").splitlines():
+        if match := re.fullmatch(r"- Read in its declared types: R `(.+)`; pandas `(\w+) = (.+)`", line):
+            found[match[2]] = (match[1], match[3])
+    return found
+
+
+def test_the_card_names_exactly_the_text_columns_the_python_clients_default_reads_change(fresh_build):
+    claims = card_claims(fresh_build.outputs)
+    assert ("area_outcomes", "value_as_published", "readr") in claims  # "5,658 " read as 5658
+    changed = set()
+    for name, columns in TEXT.items():
+        path = fresh_build.outputs / "data" / f"{name}.csv"
+        frame, table = pd.read_csv(path), pl.read_csv(path)
+        relation = duckdb.connect().execute(f"SELECT * FROM '{path}'")
+        types = {d[0]: str(d[1]) for d in relation.description}
+        for column in columns:
+            changed |= {(name, column, "pandas")} if frame[column].dtype != object else set()
+            changed |= {(name, column, "polars")} if table[column].dtype != pl.String else set()
+            changed |= {(name, column, "DuckDB")} if types[column] != "VARCHAR" else set()
+    assert changed == {claim for claim in claims if claim[2] != "readr"}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
+def test_the_dictionarys_typed_pandas_read_keeps_every_text_cell_as_printed(fresh_build, name, monkeypatch):
+    monkeypatch.chdir(fresh_build.outputs)
+    frame = eval(typed_reads(fresh_build.outputs)[name][1], {"pandas": pd})
+    cells = printed(fresh_build.outputs, name)
+    for column in TEXT[name]:
+        assert frame[column].fillna("").tolist() == cells[column], column
+    for column in NUMBERS[name]:
+        assert pd.api.types.is_numeric_dtype(frame[column]), column
+
+
+R_TYPED = r"""
+suppressMessages(library(readr))
+args <- commandArgs(trailingOnly = TRUE)
+setwd(args[1])
+parsed <- read_csv(args[2], show_col_types = FALSE, progress = FALSE)
+text <- read_csv(args[2], col_types = cols(.default = col_character()), na = character(), progress = FALSE)
+typed <- eval(parse(text = args[3]))
+for (column in names(text)) {
+  if (!is.character(parsed[[column]])) cat("CHANGED", column, "\n")
+  gone <- sum(is.na(typed[[column]]) & text[[column]] != "")
+  if (gone > 0) cat("TYPED_LOST", column, gone, "\n")
+  if (is.character(typed[[column]]) && !identical(ifelse(is.na(typed[[column]]), "", typed[[column]]), text[[column]]))
+    cat("TYPED_CHANGED", column, "\n")
+}
+if (length(problems(typed)$row) > 0) cat("PROBLEMS", nrow(problems(typed)), "\n")
+cat("OK\n")
+"""
+
+
+@pytest.mark.slow  # an R process per table
+@pytest.mark.parametrize("name", list(PUBLISHED_TABLES))
+def test_r_readr_changes_exactly_the_text_columns_the_card_names_and_the_typed_read_keeps_them(
+    fresh_build, name, tmp_path
+):
+    if shutil.which("Rscript") is None:
+        reason = "R is not installed (apt-get install r-cran-readr; .ci/run does)"
+        pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
+    script = tmp_path / "typed.R"
+    script.write_text(R_TYPED, encoding="utf-8")
+    typed = typed_reads(fresh_build.outputs)[name][0]
+    run = subprocess.run(
+        ["Rscript", str(script), str(fresh_build.outputs), f"data/{name}.csv", typed],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[-1] == "OK" and not [line for line in lines if line.startswith(("TYPED", "PROBLEMS"))], lines
+    declared_text = set(TEXT[name])
+    changed = {line.split()[1] for line in lines if line.startswith("CHANGED")} & declared_text
+    claimed = {
+        column for table, column, client in card_claims(fresh_build.outputs) if (table, client) == (name, "readr")
+    }
+    assert changed == claimed

@@ -23,6 +23,10 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     before = snapshot(project.outputs)
     old_version = json.loads(before["datapackage.json"])["version"]
     project.replace_raw(HO_FILE, '"£861,445"', '"£861,446"')
+    note = "A correction: one Grip figure of the 2023-24 Home Office table was misread."
+    (project.release / versions.NOTES_NAME).write_text(
+        f'notes:\n  - replaces: "{old_version}"\n    note: >-\n      {note}\n', encoding="utf-8"
+    )
     build = project.build(release_date="2031-01-02")
     assert build.result.success, build.step_failures()
     after = snapshot(project.outputs)
@@ -37,6 +41,8 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     # The figure itself, the cell it is chosen for, and the national total's sum of known cells.
     assert changed == {"funding_reports", "funding_allocations", "national_totals", "area_year"}
     assert "| funding_reports | data changed |" in newest
+    # Why, in the maintainer's words, then what changed and that no reader's code breaks, computed.
+    assert newest.splitlines()[2].startswith(f"{note} Changed: 4 tables with changed data. Not breaking:")
     assert f"## {old_version}" in changelog  # earlier entries are kept
     assert "861446" in after["data/funding_reports.csv"].decode()
     tables = [p for p in before if p.endswith((".csv", ".parquet")) and p.startswith(("data/", "parquet/"))]
@@ -56,6 +62,48 @@ def test_second_release_on_the_same_day_gets_a_suffix():
 def test_changelog_without_a_release_is_left_as_it_was():
     text = versions.CHANGELOG_HEADER + "\n## 2026.11.25 (2026-11-25)\n\nentry\n"
     assert versions.changelog(text, versions.Release("2026.11.25", "2026-11-25", [])) == text
+
+
+def _state(schema: dict) -> versions.TableState:
+    return versions.TableState(rows=1, sha256="0" * 64, schema=json.dumps(schema, sort_keys=True))
+
+
+def test_a_column_renamed_or_removed_a_key_or_a_unit_changed_is_marked_breaking_and_a_new_column_is_not():
+    published = json.loads((PROJECT_DIR / "outputs" / "datapackage.json").read_text(encoding="utf-8"))
+    schema = next(r["schema"] for r in published["resources"] if r["name"] == "funding_reports")
+    before = _state(schema)
+    assert versions.breaking_changes("funding_reports", before, before) == []
+    added = dict(schema, fields=[*schema["fields"], {"name": "extra", "type": "string"}])
+    assert versions.breaking_changes("funding_reports", before, _state(added)) == []
+    renamed = [dict(f, name="amount_pounds") if f["name"] == "amount_gbp" else f for f in schema["fields"]]
+    assert versions.breaking_changes("funding_reports", before, _state(dict(schema, fields=renamed))) == [
+        "`funding_reports.amount_gbp` removed or renamed"
+    ]
+    pence = [dict(f, unit="GBX") if f["name"] == "amount_gbp" else f for f in schema["fields"]]
+    assert versions.breaking_changes("funding_reports", before, _state(dict(schema, fields=pence))) == [
+        "`funding_reports.amount_gbp` unit GBP -> GBX"
+    ]
+    rekeyed = dict(schema, primaryKey=["report_id", "source_id"])
+    assert versions.breaking_changes("funding_reports", before, _state(rekeyed))[0].startswith(
+        "`funding_reports` key ['report_id'] -> "
+    )
+    assert versions.breaking_changes("funding_reports", before, None) == ["`funding_reports` removed"]
+    entry = versions.changelog(
+        None, versions.Release("2031.01.02", "2031-01-02", [("funding_reports", before, _state(rekeyed))]), None, "x"
+    )
+    assert "No release note was given (release/notes.yaml has no entry replacing x)." in entry
+    assert "**Breaking:** `funding_reports` key" in entry
+
+
+def test_a_malformed_release_note_is_refused_naming_the_file_and_entry(tmp_path):
+    path = tmp_path / versions.NOTES_NAME
+    assert versions.release_note(path, "2031.01.01") is None  # no file: no note
+    path.write_text('notes:\n  - replaces: "2031.01.01"\n    text: why\n', encoding="utf-8")
+    with pytest.raises(versions.NotesInvalid, match=r"notes.yaml: notes entry 1 must have exactly 'replaces'"):
+        versions.release_note(path, "2031.01.01")
+    path.write_text('notes:\n  - replaces: "2031.01.01"\n    note: "A new edition."\n', encoding="utf-8")
+    assert versions.release_note(path, "2031.01.01") == "A new edition."
+    assert versions.release_note(path, "2031.01.02") is None  # a note explains the one release it names
 
 
 def test_rows_are_counted_as_a_csv_reader_counts_them():

@@ -179,6 +179,12 @@ def datapackage(
     descriptor = package.package_descriptor(resources, list(sources.values()), licences, decided.version, decided.date)
     if decided.is_new:
         context.log.info(f"data changed: releasing version {decided.version}")
+    # Read on every build, not only when a release needs it: a malformed file is found the day it is edited.
+    try:
+        note = versions.release_note(paths.release / versions.NOTES_NAME, (previous or {}).get("version"))
+    except versions.NotesInvalid as exc:
+        context.log.error(str(exc))
+        raise dg.Failure(description=str(exc)) from exc
 
     # The row-level diff against the package being replaced, and the gate on it, before anything is written.
     previous_version = (previous or {}).get("version")
@@ -207,6 +213,8 @@ def datapackage(
         decided,
         row_counts,
         previous_changelog.read_text(encoding="utf-8") if previous_changelog.is_file() else None,
+        note,
+        (previous or {}).get("version"),
     )
 
     try:

@@ -36,5 +36,6 @@ def publish_url() -> str:
 
 
 def release_dir() -> Path:
-    """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/release/gate.py)."""
+    """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/release/gate.py), and the
+    maintainer's release notes, notes.yaml (pipeline/release/versions.py)."""
     return Path(os.environ.get("SV_RELEASE_DIR", PROJECT_DIR / "release"))

@@ -204,8 +204,9 @@ CHANGE_MEASURES = {
 }
 
 
-def change_png(rows: list[tuple], caption: str) -> bytes:
-    """Percentage change in recorded offences, 2018-19 to the year to June 2025, by measure and area group.
+def change_png(rows: list[tuple], caption: str, after: str) -> bytes:
+    """Percentage change in recorded offences, 2018-19 to the after year (`after`: "June 2025", the month it ends),
+    by measure and area group.
 
     `rows`: (measure, area_group, percent_change, n_areas). One row of dots per measure, labelled directly.
     """
@@ -235,7 +236,7 @@ def change_png(rows: list[tuple], caption: str) -> bytes:
     low = min(float(r[2]) for r in rows)
     high = max(float(r[2]) for r in rows)
     ax.set_xlim(min(low, 0) - 10, high + 60)
-    ax.set_xlabel("Change in police recorded offences, 2018-19 to the year ending June 2025 (%)", fontsize=9)
+    ax.set_xlabel(f"Change in police recorded offences, 2018-19 to the year ending {after} (%)", fontsize=9)
     ax.set_title("Recorded offences before and after VRU funding, by group of areas (descriptive)", fontsize=10)
     fig.text(0.01, 0.01, textwrap.fill(caption, 150), fontsize=7, color="#555555", ha="left", va="bottom")
     fig.tight_layout(rect=(0, 0.08, 1, 1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from string import Template
 
@@ -12,6 +13,7 @@ from pipeline.publish.chart import CHANGE_MEASURES, GROUP_NAMES, GROUPS, STREAM_
 from pipeline.publish.package import AUTHOR, PACKAGE_ID
 from schemas import PUBLISHED_TABLES
 from schemas.model import Column, Table
+from schemas.plausibility import RULES
 from schemas.vocabulary import AREA_GROUP, stream_first_year
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -37,6 +39,7 @@ def table_section(table: Table, rows: int) -> str:
         "",
         f"- File: `data/{table.name}.csv` ({rows} rows); Parquet: `parquet/{table.name}.parquet`",
         f"- Primary key: {', '.join(f'`{c}`' for c in table.primary_key)}",
+        f"- Read in its declared types: R `{r_typed_read(table)}`; pandas `{pandas_typed_read(table)}`",
     ]
     for fk in table.foreign_keys:
         lines.append(
@@ -195,10 +198,10 @@ def homicide_alt(comparison: HomicideComparison) -> str:
 IN_WORDS = {code: group.in_words for code, group in AREA_GROUP.items()}
 
 
-def change_section(rows: list[tuple]) -> tuple[str, str]:
+def change_section(rows: list[tuple], after: str) -> tuple[str, str]:
     """The before/after answer in words and as a table, and the chart's alt text.
 
-    `rows`: outcome_change_by_group for 2018-19 against the year to June 2025, (measure, area_group,
+    `rows`: outcome_change_by_group for 2018-19 against the year to `after` ("June 2025"), (measure, area_group,
     variant, value_before, value_after, percent_change, n_areas, n_flagged_values_used).
     """
 
@@ -219,7 +222,7 @@ def change_section(rows: list[tuple]) -> tuple[str, str]:
                 )
         sentences.append(f"Recorded {label} changed by " + "; ".join(parts) + ".")
     lines = [
-        "| measure | group | areas | 2018-19 | year to June 2025 | change | change without flagged values |",
+        f"| measure | group | areas | 2018-19 | year to {after} | change | change without flagged values |",
         "|---|---|---|---|---|---|---|",
     ]
     for measure, label in CHANGE_MEASURES.items():
@@ -255,6 +258,20 @@ def flags_section(flags: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+# The counts and ranges the card's prose names, read from the out tables by report.card_facts.
+CARD_FACTS = (
+    "homicide_editions",
+    "knife_workbooks",
+    "knife_years",
+    "population_years",
+    "after_start",
+    "after_end",
+    "after_mid_year",
+    "s01_grip",
+    "s01_vru",
+)
+
+
 def dataset_card(
     descriptor: dict,
     row_counts: dict[str, int],
@@ -265,7 +282,10 @@ def dataset_card(
     flags: str,
     change: tuple[str, str],
     release_date: str,
+    read_types: str,
+    facts: dict[str, str],
 ) -> str:
+    """`facts`: the counts and ranges the card's prose names, read from the out tables (report.card_facts)."""
     tables = "\n".join(
         f"| `{name}` | {row_counts[name]} | {PUBLISHED_TABLES[name].one_row_per} "
         f"| [data/{name}.csv](data/{name}.csv) | [parquet/{name}.parquet](parquet/{name}.parquet) |"
@@ -301,6 +321,9 @@ def dataset_card(
         homicide_alt=homicide_alt,
         flags=flags,
         change=change[0],
+        read_types=read_types,
+        rules=rules_list(),
+        **facts,
         change_alt=change[1],
         change_chart=CHANGE_CHART_PATH,
         homicide_chart=HOMICIDE_CHART_PATH,
@@ -311,6 +334,13 @@ def dataset_card(
         package_id=descriptor["id"],
         archive=f"{descriptor['name']}-{descriptor['version']}.zip",
         archive_folder=f"{descriptor['name']}-{descriptor['version']}",
+    )
+
+
+def rules_list() -> str:
+    """Every plausibility rule as declared: its name, severity and the first sentence of its explanation."""
+    return "\n".join(
+        f"- `{rule.name}` ({rule.severity}): {rule.explanation.split('. ')[0].rstrip('.')}." for rule in RULES
     )
 
 
@@ -371,3 +401,79 @@ def json_ld(descriptor: dict) -> str:
         ],
     }
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+# What the default read of each client does with a column of text, by what all its non-empty cells look like. The
+# clients guess a column's type from its cells; these rules are the ones tests/test_readers.py checks against
+# pandas, polars and DuckDB on every run, and against R's readr where R is installed.
+CLIENTS = ("pandas", "polars", "DuckDB", "readr")
+GUESSES = (
+    # (what every non-empty cell is, a regular expression for one cell, the clients whose default read changes it)
+    ("true or false", r"(?i)true|false", CLIENTS),
+    ("a plain number", r"-?[0-9]+(\.[0-9]+)?", CLIENTS),
+    ("an ISO date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}", ("DuckDB", "readr")),
+    # readr trims spaces and drops thousands separators: "5,658 " comes back as 5658.
+    ("a number, with thousands separators or spaces", r"\s*-?[0-9][0-9,]*(\.[0-9]+)?\s*", ("readr",)),
+)
+EMPTY_READS = ("pandas", "readr")  # a column with no value: pandas reads float, readr logical (polars, DuckDB text)
+
+
+def guessed_text_columns(cells: dict[tuple[str, str], list[str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """(table, column) of a declared text column -> (what its cells are, the clients whose default read changes
+    its type), from the distinct non-empty cells printed."""
+
+    found = {}
+    for key, values in cells.items():
+        if not values:
+            found[key] = ("empty in every row", ", ".join(EMPTY_READS))
+            continue
+        for what, pattern, clients in GUESSES:
+            if all(re.fullmatch(pattern, v) for v in values):
+                found[key] = (what, ", ".join(clients))
+                break
+    return found
+
+
+def read_types_section(guessed: dict[tuple[str, str], tuple[str, str]]) -> str:
+    """Which declared text columns a client's default read changes, and the typed reads that keep them."""
+    if not guessed:
+        return "No default read of these clients changes a column declared as text."
+    lines = [
+        "A default read guesses each column's type from its cells, so it changes these columns, declared as text "
+        "(their printed form is the point of them; computed from the cells on every build):",
+        "",
+        "| column | every printed cell is | changed by the default read of |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{table}.{column}` | {what} | {clients} |" for (table, column), (what, clients) in guessed.items()]
+    table = next(iter(guessed))[0]
+    lines += [
+        "",
+        "To read every column in its declared type, give the types from `datapackage.json` (each table's own line "
+        "is in [DATA_DICTIONARY.md](DATA_DICTIONARY.md)), e.g. for `" + table + "`:",
+        "",
+        "```r",
+        r_typed_read(PUBLISHED_TABLES[table]),
+        "```",
+        "",
+        "```python",
+        pandas_typed_read(PUBLISHED_TABLES[table]),
+        "```",
+    ]
+    return "\n".join(lines)
+
+
+R_TYPES = {"string": "c", "integer": "i", "number": "d", "boolean": "l", "date": "D"}
+
+
+def r_typed_read(table: Table) -> str:
+    """readr's call with col_types from the declared types, one letter a column."""
+    types = "".join(R_TYPES[c.type] for c in table.columns)
+    return f'{table.name} <- readr::read_csv("data/{table.name}.csv", col_types = "{types}")'
+
+
+def pandas_typed_read(table: Table) -> str:
+    """pandas' call keeping every declared text column as text (pandas already reads the numbers, dates stay ISO
+    text)."""
+    text = ", ".join(f'"{c.name}": "string"' for c in table.columns if c.type == "string")
+    return f'{table.name} = pandas.read_csv("data/{table.name}.csv", dtype={{{text}}})'

@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipeline.publish import chart, docs
 from pipeline.release import versions
+from schemas import PUBLISHED_TABLES
 
 CHART_STREAMS = ("vru", "surge_grip")
 
@@ -67,19 +68,78 @@ def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
         ).fetchall()
 
 
+def text_column_cells(duckdb: DuckDBResource) -> dict[tuple[str, str], list[str]]:
+    """The distinct non-empty cells of every column declared as text, for what a default read guesses of it."""
+    cells = {}
+    with duckdb.get_connection() as con:
+        for name, table in PUBLISHED_TABLES.items():
+            for column in (c.name for c in table.columns if c.type == "string"):
+                rows = con.execute(
+                    f'SELECT DISTINCT "{column}" FROM out.{name} WHERE "{column}" IS NOT NULL AND "{column}" <> \'\' '
+                    f"ORDER BY 1"
+                ).fetchall()
+                cells[(name, column)] = [r[0] for r in rows]
+    return cells
+
+
+def _month(date) -> str:
+    return date.strftime("%B %Y")
+
+
+def card_facts(duckdb: DuckDBResource) -> dict[str, str]:
+    """The counts and ranges the card's prose names, so that a new edition or source cannot leave them stale."""
+    with duckdb.get_connection() as con:
+
+        def one(sql: str) -> tuple:
+            return con.execute(sql).fetchone()
+
+        first, last = one(
+            "SELECT min(edition_date), max(edition_date) FROM out.area_outcomes "
+            "WHERE measure = 'homicide_rate_per_million'"
+        )
+        workbooks, knife_first, knife_last = one(
+            "SELECT count(DISTINCT edition), min(edition_date), max(edition_date) FROM out.area_outcomes "
+            "WHERE measure = 'knife_homicide_offences'"
+        )
+        # The after year of the card's before-and-after comparison: the newest, as change_by_group chooses it.
+        after_start, after_end = one(
+            "SELECT min(after_start), max(after_end) FROM out.outcome_change_by_area WHERE after_edition = "
+            "(SELECT max(after_edition) FROM out.outcome_change_by_group)"
+        )
+        people_first, people_last = one("SELECT min(reference_date), max(reference_date) FROM out.area_populations")
+        grip, vru = one(
+            "SELECT count(DISTINCT area_code) FILTER (stream = 'surge_grip'), "
+            "count(DISTINCT area_code) FILTER (stream = 'vru') FROM out.funding_allocations WHERE source_id = 'S01'"
+        )
+    return {
+        "homicide_editions": f"{_month(first)} to {_month(last)}",
+        "knife_workbooks": str(workbooks),
+        "knife_years": f"years ending {_month(knife_first)} to {_month(knife_last)}",
+        "population_years": f"mid-{people_first.year} to mid-{people_last.year}",
+        "after_start": _month(after_start),
+        "after_end": _month(after_end),
+        "after_mid_year": str(after_end.year if after_end.month >= 6 else after_start.year),
+        "s01_grip": str(grip),
+        "s01_vru": str(vru),
+    }
+
+
 def report_files(
     duckdb: DuckDBResource,
     descriptor: dict,
     decided: versions.Release,
     row_counts: dict[str, int],
     previous_changelog: str | None,
+    note: str | None = None,
+    replaces: str | None = None,
 ) -> dict[str, bytes]:
     """The card, dictionary, changelog and charts of one release, by their path in the package."""
     title, version = descriptor["title"], decided.version
     areas, columns, amounts, kinds = funding_grid(duckdb)
     homicide = homicide_comparison(duckdb)
     change_rows = change_by_group(duckdb)
-    change = docs.change_section(change_rows)
+    facts = card_facts(duckdb)
+    change = docs.change_section(change_rows, facts["after_end"])
     with duckdb.get_connection() as con:
         totals = con.execute(
             "SELECT total_id, amount_as_published, source_id, cells_known, cells_expected, sum_known_gbp, status "
@@ -95,6 +155,8 @@ def report_files(
         docs.flags_section(quality_flags(duckdb)),
         change,
         decided.date,
+        docs.read_types_section(docs.guessed_text_columns(text_column_cells(duckdb))),
+        facts,
     )
     return {
         docs.CHART_PATH: chart.funding_grid_png(areas, columns, amounts, kinds),
@@ -105,12 +167,13 @@ def report_files(
         ),
         docs.CHANGE_CHART_PATH: chart.change_png(
             [(r[0], r[1], r[5], r[6]) for r in change_rows if r[2] == "all_values"],
-            "Source: ONS police force area data tables (police recorded crime), years ending March 2019 and June "
-            f"2025. {title}, version {version}.",
+            "Source: ONS police force area data tables (police recorded crime), years ending March 2019 and "
+            f"{facts['after_end']}. {title}, version {version}.",
+            facts["after_end"],
         ),
         "README.md": card.encode("utf-8"),
         "DATA_DICTIONARY.md": docs.data_dictionary(row_counts, version).encode("utf-8"),
-        "CHANGELOG.md": versions.changelog(previous_changelog, decided).encode("utf-8"),
+        "CHANGELOG.md": versions.changelog(previous_changelog, decided, note, replaces).encode("utf-8"),
         "CITATION.cff": docs.citation_cff(descriptor, decided.date).encode("utf-8"),
         "dataset.jsonld": docs.json_ld(descriptor).encode("utf-8"),
     }

@@ -4,7 +4,8 @@ The previous package in outputs/ is compared with the one just built, table by t
 of the CSV, and its schema). Unchanged: the previous version and date are kept, so a rebuild with the
 same inputs writes byte-identical files. Changed: the version becomes the release date (YYYY.MM.DD,
 with a .N suffix for a second release on the same day) and CHANGELOG.md gets an entry naming each
-table that changed.
+table that changed, opening with why (the maintainer's note in release/notes.yaml), what changed, and whether it
+breaks a reader's code (computed from the schemas).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 CHANGELOG_HEADER = (
     "# Changelog\n\n"
@@ -121,8 +124,87 @@ def next_version(previous: str | None, today: dt.date, taken: frozenset[str] = f
     return version
 
 
-def changelog(previous_text: str | None, release: Release) -> str:
-    """The changelog with this release's entry on top (unchanged when there is no new release)."""
+NOTES_NAME = "notes.yaml"
+
+
+class NotesInvalid(ValueError):
+    """release/notes.yaml cannot be read as declared; the message names the file, the entry and the value."""
+
+
+def release_note(path: Path, replaces: str | None) -> str | None:
+    """The maintainer's note for the release that replaces version `replaces`, from release/notes.yaml.
+
+    Keyed by the version being replaced, as release/acknowledged.yaml is: the maintainer knows it before the build
+    computes the new version, and an entry matches that one release only, so a note never explains a later one."""
+    if not path.is_file():
+        return None
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise NotesInvalid(f"{path}: not valid YAML ({exc})") from exc
+    entries = document.get("notes") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise NotesInvalid(f"{path}: expected a list under 'notes:'")
+    found = None
+    for i, entry in enumerate(entries, start=1):
+        if not (isinstance(entry, dict) and set(entry) == {"replaces", "note"}):
+            raise NotesInvalid(f"{path}: notes entry {i} must have exactly 'replaces' and 'note', got {entry!r}")
+        if not (isinstance(entry["note"], str) and entry["note"].strip()):
+            raise NotesInvalid(f"{path}: notes entry {i} (replaces {entry['replaces']!r}): 'note' must be text")
+        if str(entry["replaces"]) == replaces:
+            if found is not None:
+                raise NotesInvalid(f"{path}: more than one note replaces {replaces!r} (entry {i})")
+            found = " ".join(entry["note"].split())
+    return found
+
+
+def breaking_changes(name: str, before: TableState | None, after: TableState | None) -> list[str]:
+    """What in a table's change breaks a reader's code: a table or column gone (a rename is a column gone and one
+    added), a key changed, a column's type or unit changed. New tables and columns break nothing."""
+    if before is None:
+        return []
+    if after is None:
+        return [f"`{name}` removed"]
+    old, new = json.loads(before.schema), json.loads(after.schema)
+    old_fields = {f["name"]: f for f in old["fields"]}
+    new_fields = {f["name"]: f for f in new["fields"]}
+    found = [f"`{name}.{column}` removed or renamed" for column in old_fields if column not in new_fields]
+    if old.get("primaryKey") != new.get("primaryKey"):
+        found.append(f"`{name}` key {old.get('primaryKey')} -> {new.get('primaryKey')}")
+    for column in (c for c in old_fields if c in new_fields):
+        for attribute in ("type", "unit"):
+            was, now = old_fields[column].get(attribute), new_fields[column].get(attribute)
+            if was != now:
+                found.append(f"`{name}.{column}` {attribute} {was or 'none'} -> {now or 'none'}")
+    return found
+
+
+def _summary(release: Release, note: str | None, replaces: str | None) -> str:
+    """What changed and why, in a few sentences: the maintainer's note, then what the comparison computed."""
+    why = note or (
+        f"No release note was given (release/{NOTES_NAME} has no entry replacing {replaces})."
+        if replaces
+        else "The first release."
+    )
+    kinds = {"new": 0, "removed": 0, "data": 0, "schema": 0}
+    for _, before, after in release.changes:
+        key = "new" if before is None else "removed" if after is None else "data"
+        key = "schema" if key == "data" and before and after and before.sha256 == after.sha256 else key
+        kinds[key] += 1
+    words = {"new": "new", "removed": "removed", "data": "with changed data", "schema": "with only its schema changed"}
+    what = "; ".join(f"{n} table{'s' * (n > 1)} {words[k]}" for k, n in kinds.items() if n)
+    breaking = [b for name, before, after in release.changes for b in breaking_changes(name, before, after)]
+    marked = (
+        "**Breaking:** " + "; ".join(breaking) + "."
+        if breaking
+        else "Not breaking: no table or column removed or renamed, no key, type or unit changed."
+    )
+    return f"{why} Changed: {what}. {marked} Row by row: RELEASE_DIFF.md and release_diff.csv."
+
+
+def changelog(previous_text: str | None, release: Release, note: str | None = None, replaces: str | None = None) -> str:
+    """The changelog with this release's entry on top (unchanged when there is no new release). `note`: the
+    maintainer's why (release_note); `replaces`: the version this release replaces."""
     if not release.is_new and previous_text is not None:
         return previous_text
     earlier = ""
@@ -130,6 +212,8 @@ def changelog(previous_text: str | None, release: Release) -> str:
         earlier = previous_text[previous_text.index("\n## ") + 1 :]
     lines = [
         f"## {release.version} ({release.date})",
+        "",
+        _summary(release, note, replaces),
         "",
         "| table | change | rows before | rows after | sha256 before | sha256 after |",
         "|---|---|---|---|---|---|",

@@ -1,0 +1,75 @@
+"""Every count, range and list the dataset card and the repository README state is the data's own: a new edition or
+source that changes one cannot leave the prose behind (issue 24, finding 8)."""
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import duckdb
+
+from schemas import PUBLISHED_TABLES
+from schemas.plausibility import RULES
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def query(outputs: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect()
+    for name in PUBLISHED_TABLES:
+        con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_csv('{outputs / 'data' / name}.csv', all_varchar=true)")
+    return con.execute(sql).fetchall()
+
+
+def month(iso: str) -> str:
+    return dt.date.fromisoformat(iso).strftime("%B %Y")
+
+
+def test_the_cards_counts_and_ranges_are_those_of_the_published_tables(fresh_build):
+    outputs = fresh_build.outputs
+    card = (outputs / "README.md").read_text(encoding="utf-8")
+    [(known, cells)] = query(
+        outputs,
+        "SELECT count(*) FILTER (known NOT IN ('none', 'multi_year_only')), count(*) FROM funding_coverage "
+        "WHERE stream IN ('vru', 'surge_grip') AND area_code IN (SELECT area_code FROM violence_reduction_units)",
+    )
+    assert re.findall(r"(\d+) of (\d+) cells have a published figure", card) == [(str(known), str(cells))]
+    [(grip, vru, areas)] = query(
+        outputs,
+        "SELECT count(DISTINCT area_code) FILTER (stream = 'surge_grip'), count(DISTINCT area_code) FILTER "
+        "(stream = 'vru'), (SELECT count(*) FROM violence_reduction_units) FROM funding_allocations "
+        "WHERE source_id = 'S01'",
+    )
+    assert f"{grip} of the {areas} areas have a Grip figure from it and {vru} a VRU figure" in card
+    [(first, last)] = query(
+        outputs,
+        "SELECT min(edition_date), max(edition_date) FROM area_outcomes WHERE measure = 'homicide_rate_per_million'",
+    )
+    assert f"every ONS edition from {month(first)} to {month(last)}" in card
+    [(workbooks, first, last)] = query(
+        outputs,
+        "SELECT count(DISTINCT edition), min(edition_date), max(edition_date) FROM area_outcomes "
+        "WHERE measure = 'knife_homicide_offences'",
+    )
+    assert f"all {workbooks} workbooks in hand\n(years ending {month(first)} to {month(last)}" in card
+    [(first, last)] = query(outputs, "SELECT min(reference_date), max(reference_date) FROM area_populations")
+    assert f"populations by area for mid-{first[:4]} to mid-{last[:4]}" in card
+    [(first, last)] = query(
+        outputs,
+        "SELECT min(after_start), max(after_end) FROM outcome_change_by_area WHERE after_edition = "
+        "(SELECT max(after_edition) FROM outcome_change_by_group)",
+    )
+    assert f"The after period is a rolling year ({month(first)} to {month(last)})" in card
+    assert f"| 2018-19 | year to {month(last)} |" in card
+    # The rules in prose are the declared rules, every one and no other.
+    assert re.findall(r"^- `(\w+)` \((?:warn|error)\): ", card, re.M) == [rule.name for rule in RULES]
+
+
+def test_the_readme_restates_no_count_the_data_can_change_and_its_table_counts_are_the_rows(fresh_build):
+    readme = (PROJECT_DIR / "README.md").read_text(encoding="utf-8")
+    # "126 of the 228 cells" went stale when a figure was added: such counts live only in the generated card.
+    assert not re.findall(r"\b\d+ of (?:the |its )?\d+\b", readme)
+    counted = re.findall(r"^\| `(\w+)` \| [^|]*\((\d+)\)", readme, re.M)
+    assert counted, "the README's table of tables names no count"
+    for name, count in counted:
+        [(rows,)] = query(fresh_build.outputs, f"SELECT count(*) FROM {name}")
+        assert int(count) == rows, name
