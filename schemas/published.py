@@ -15,6 +15,7 @@ from schemas.vocabulary import (
     CHOSEN_BECAUSE,
     COMPONENTS,
     FUNDING_YEARS,
+    NOTE_KINDS,
     OUTCOME_YEARS,
     PER_HEAD_STREAMS,
     POPULATION_RULE,
@@ -1073,6 +1074,119 @@ AREA_OUTCOME_RATES = Table(
     foreign_keys=(TO_AREAS, TO_SOURCES, ForeignKey(("population_source_id",), "sources", ("source_id",))),
 )
 
+NOTE_KIND_HELP = (
+    "under_count (the publisher says the force's figures are short: a recording system or review found "
+    "offences missed, data not supplied), estimated (estimated or imputed for missing months), not_comparable (the "
+    "force counts something others do not), revised (figures revised since an earlier edition), provisional (may "
+    "change), includes_event (the year's homicides include one event's victims), explains_symbol (what a symbol the "
+    "force's cells print means), general (says nothing of the force's figures: a marker misplaced on its name)"
+)
+SOURCE_NOTES = Table(
+    name="source_notes",
+    one_row_per="numbered footnote printed under an ONS police force area table, per edition",
+    title="The publishers' notes under the ONS tables",
+    description=(
+        "Every numbered footnote printed under the ONS police force area tables the package reads (Tables P1, P3, "
+        "P4, P5 and P9 of each workbook), read from its cell exactly as printed. Where a note says a force's figures "
+        "are under-counted, estimated, not comparable, revised, provisional or include one event, this project's "
+        "reading (raw/mappings/source_note_coverage.csv, each row citing the note's cell) gives its kind and the "
+        "areas, measures and periods it covers, only as far as the note's words set them; source_note_values links "
+        "the note to those values. A note with no kind is general (a definition, a source line, a national "
+        "figure). The workbooks' Notes sheets list only their tables and contacts."
+    ),
+    columns=(
+        Column(
+            "note_id",
+            "string",
+            "The edition and the note's cell: 'ons__pfa_ye_dec2019:Table P5!A70'.",
+            required=True,
+            unique=True,
+        ),
+        EDITION,
+        Column("raw_file", "string", "The workbook, as a path inside the release archive.", required=True),
+        Column("source_table", "string", "The table (sheet) the note is printed under.", required=True),
+        Column(
+            "note_number",
+            "integer",
+            "The note's number as printed (the marker on names points at it).",
+            required=True,
+            minimum=1,
+        ),
+        Column("note_cell", "string", "The note's sheet and cell ('Table P5!A70').", required=True),
+        Column("note_text", "string", "The note exactly as the cell holds it.", required=True),
+        Column(
+            "kind",
+            "string",
+            "What the note says of the values it covers: " + NOTE_KIND_HELP + "; blank for a general note.",
+            enum=tuple(NOTE_KINDS),
+        ),
+        Column(
+            "area_codes",
+            "string",
+            "Areas the note names, ';'-separated (ONS codes; where the note names no force, "
+            "the area its marker sits on).",
+        ),
+        Column("measures", "string", "Measures of area_outcomes the note concerns in its table, ';'-separated."),
+        Column(
+            "covers",
+            "string",
+            "Which periods: all (every period of the table), overlapping or within the dates "
+            "the note's words set (covers_from, covers_until).",
+            enum=("all", "overlapping", "within"),
+        ),
+        Column("covers_from", "date", "First day the note's words set; blank where open."),
+        Column("covers_until", "date", "Last day the note's words set; blank where open."),
+        Column(
+            "excluded_from_comparisons",
+            "boolean",
+            "Whether the excluding_flagged_and_noted comparisons leave "
+            "out the values this note covers (under_count, estimated, not_comparable).",
+            required=True,
+        ),
+        SOURCE_ID,
+    ),
+    primary_key=("note_id",),
+    foreign_keys=(TO_SOURCES,),
+)
+
+SOURCE_NOTE_VALUES = Table(
+    name="source_note_values",
+    one_row_per="publisher's note and area_outcomes value it covers",
+    title="Values the publishers' notes cover",
+    description=(
+        "Links each note of source_notes that has a kind to the area_outcomes values it covers: a value of the "
+        "note's own table (its raw_cell is on the same sheet), edition, area and measure, in the periods the note "
+        "sets. A rate of area_outcome_rates computed from a linked count has the count's key (area_code, measure, "
+        "period_as_published, edition) and carries the same note. The excluding_flagged_and_noted variants of "
+        "outcome_comparison, outcome_group_rates and outcome_change_by_group leave out the values whose note has "
+        "excluded_from_comparisons."
+    ),
+    columns=(
+        Column("note_id", "string", "The note (source_notes.note_id).", required=True),
+        Column("kind", "string", "The note's kind (see source_notes).", required=True, enum=tuple(NOTE_KINDS)),
+        Column("excluded_from_comparisons", "boolean", "As in source_notes.", required=True),
+        replace(AREA_CODE, unique=False),
+        Column("measure", "string", "The value's measure.", required=True, enum=OUTCOME_MEASURES),
+        Column("period_as_published", "string", "The value's period as published.", required=True),
+        PERIOD,
+        EDITION,
+        Column("value", "number", "The value (blank where the source printed a symbol).", decimals=24),
+        Column("raw_cell", "string", "The value's sheet and cell in the workbook.", required=True),
+        SOURCE_ID,
+    ),
+    primary_key=("note_id", "area_code", "measure", "period_as_published"),
+    foreign_keys=(
+        TO_AREAS,
+        TO_SOURCES,
+        ForeignKey(("note_id",), "source_notes", ("note_id",)),
+        ForeignKey(
+            ("area_code", "measure", "period_as_published", "edition"),
+            "area_outcomes",
+            ("area_code", "measure", "period_as_published", "edition"),
+        ),
+    ),
+)
+
 OUTCOME_COMPARISON = Table(
     name="outcome_comparison",
     one_row_per="measure, period, edition, group of areas (VRU or not) and variant",
@@ -1080,8 +1194,10 @@ OUTCOME_COMPARISON = Table(
     description=(
         "The areas with a Violence Reduction Unit (grouped by first funded year) against the other areas: per "
         "homicide-rate period, and for knife or sharp instrument offences in the last three years before VRU "
-        "funding began (2016-17 to 2018-19), each edition apart, in two variants: all_values, and "
-        "excluding_flagged (without the values a plausibility rule flagged in quality_flags). How many areas have "
+        "funding began (2016-17 to 2018-19), each edition apart, in three variants: all_values; "
+        "excluding_flagged (without the values a plausibility rule flagged in quality_flags); and "
+        "excluding_flagged_and_noted (also without the values a publisher's note says are under-counted, estimated "
+        "or not comparable: source_note_values). How many areas have "
         "a value and how many of those values are flagged, the sum, unweighted mean and median of their values, "
         "the mean weighted by population (rates), and which areas are left out (for counts, each group's rate per "
         "1,000 people is in outcome_group_rates). Descriptive, not causal: the VRU areas "
@@ -1112,7 +1228,9 @@ OUTCOME_COMPARISON = Table(
             "variant",
             "string",
             "all_values: every value the edition gives; excluding_flagged: the values a plausibility rule flagged "
-            "(quality_flags) left out. Where the two differ, the flagged values move the result.",
+            "(quality_flags) left out; excluding_flagged_and_noted: also the values a publisher's note says are "
+            "under-counted, estimated or not comparable (source_note_values) left out, whatever a threshold says. "
+            "Where the variants differ, the flagged or noted values move the result.",
             required=True,
             enum=VARIANTS,
         ),
@@ -1122,7 +1240,7 @@ OUTCOME_COMPARISON = Table(
             "n_flagged_values_used",
             "integer",
             "How many of the values used carry a plausibility flag (quality_flags); 0 in the excluding_flagged "
-            "variant. A comparison with flagged values in it says so here.",
+            "variants. A comparison with flagged values in it says so here.",
             required=True,
             minimum=0,
         ),
@@ -1173,7 +1291,8 @@ OUTCOME_GROUP_RATES = Table(
     description=(
         "The counts of outcome_comparison over one year (knife or sharp instrument offences 2016-17 to 2018-19) as "
         "each group's rate per 1,000 people: the group's offences over the summed populations (area_populations) of "
-        f"the same areas, in both variants (all_values, excluding_flagged). The population used is {POPULATION_RULE}. "
+        f"the same areas, in each variant (all_values, excluding_flagged, excluding_flagged_and_noted). The "
+        f"population used is {POPULATION_RULE}. "
         "A group with an area whose population is not in hand has no row. The groups differ in size, so their "
         "counts alone mislead; descriptive, not causal."
     ),
@@ -1186,7 +1305,7 @@ OUTCOME_GROUP_RATES = Table(
         Column(
             "variant",
             "string",
-            "all_values or excluding_flagged (see outcome_comparison).",
+            "all_values, excluding_flagged or excluding_flagged_and_noted (see outcome_comparison).",
             required=True,
             enum=VARIANTS,
         ),
@@ -1429,7 +1548,8 @@ OUTCOME_CHANGE_BY_GROUP = Table(
     description=(
         "The areas with a Violence Reduction Unit (by first funded year) against the other areas: summed recorded "
         "offences before and after, the change and the percentage change, over the areas with a value in both "
-        "periods; in two variants, all_values and excluding_flagged. Descriptive, not causal: the VRU areas were "
+        "periods; in three variants, all_values, excluding_flagged and excluding_flagged_and_noted. Descriptive, "
+        "not causal: the VRU areas were "
         "chosen for their high levels of serious violence. " + CHANGE_CAVEAT
     ),
     columns=(
@@ -1444,7 +1564,9 @@ OUTCOME_CHANGE_BY_GROUP = Table(
         Column(
             "variant",
             "string",
-            "all_values, or excluding_flagged (areas whose values or change a plausibility rule flagged left out).",
+            "all_values; excluding_flagged (areas whose values or change a plausibility rule flagged left out); or "
+            "excluding_flagged_and_noted (also areas whose before or after value a publisher's note says is "
+            "under-counted, estimated or not comparable: source_note_values).",
             required=True,
             enum=VARIANTS,
         ),
@@ -1453,7 +1575,8 @@ OUTCOME_CHANGE_BY_GROUP = Table(
         Column(
             "n_flagged_values_used",
             "integer",
-            "How many of the areas summed carry a plausibility flag on these values; 0 in excluding_flagged.",
+            "How many of the areas summed carry a plausibility flag on these values; 0 in the excluding_flagged "
+            "variants.",
             required=True,
             minimum=0,
         ),
@@ -1622,6 +1745,8 @@ PUBLISHED_TABLES: dict[str, Table] = {
         OUTCOME_REVISIONS,
         OUTCOME_CHANGE_BY_AREA,
         QUALITY_FLAGS,
+        SOURCE_NOTES,
+        SOURCE_NOTE_VALUES,
         OUTCOME_COMPARISON,
         OUTCOME_GROUP_RATES,
         OUTCOME_CHANGE_BY_GROUP,

@@ -8,7 +8,7 @@ missing or extra column fails loudly.
 from dataclasses import replace
 
 from schemas.model import Column, Table
-from schemas.vocabulary import COMPONENTS, GBP_AS_PRINTED, GBP_HINT, REPORT_STREAMS, VERDICTS
+from schemas.vocabulary import COMPONENTS, GBP_AS_PRINTED, GBP_HINT, NOTE_KINDS, REPORT_STREAMS, VERDICTS
 
 PFA_CODE = r"(E23|W15)\d{6}"
 PFA_HINT = "an ONS police force area code, like 'E23000001' or 'W15000003'"
@@ -507,6 +507,39 @@ OUTCOME_MEASURES = Table(
     ),
 )
 
+SOURCE_NOTE_COVERAGE = Table(
+    name="raw_project__source_note_coverage",
+    file_id="project__source_note_coverage",
+    title="What each ONS footnote covers (this project's reading of the notes)",
+    description=(
+        "For each footnote under an ONS table that says where a force's series breaks, under-counts, is estimated, "
+        "revised or includes one event: the note's cell, what kind of note it is, and the areas, measures and "
+        "periods it covers where the note says so. The note's text is read from the cell, never retyped here."
+    ),
+    columns=(
+        _text("file_id", "The workbook's file_id in raw/sources.yaml.", required=True),
+        _text("note_cell", "Cell of the note ('Table P5!A70').", required=True, pattern=r"Table P\d+![A-Z]+\d+"),
+        _text(
+            "kind",
+            "What the note says of the values it covers (schemas/vocabulary.py, NOTE_KINDS).",
+            required=True,
+            enum=tuple(NOTE_KINDS),
+        ),
+        _text(
+            "area_codes", "Areas the note names, ';'-separated (the marker's area where it names none).", required=True
+        ),
+        _text("measures", "Measures of the note's table it concerns, ';'-separated; blank where it changes none."),
+        _text(
+            "covers",
+            "all: every period of the table; overlapping / within: periods overlapping or within the dates below.",
+            required=True,
+            enum=("all", "overlapping", "within"),
+        ),
+        _text("covers_from", "First day the note's words set (blank: open).", pattern=r"\d{4}-\d{2}-\d{2}"),
+        _text("covers_until", "Last day the note's words set (blank: open).", pattern=r"\d{4}-\d{2}-\d{2}"),
+    ),
+)
+
 RAW_TABLES: dict[str, Table] = {
     t.name: t
     for t in (
@@ -524,6 +557,7 @@ RAW_TABLES: dict[str, Table] = {
         INITIATIVE_APPROACHES,
         ONS_PFA_NOTES,
         OUTCOME_MEASURES,
+        SOURCE_NOTE_COVERAGE,
         LAD_PFA_LOOKUP,
     )
 }

@@ -158,7 +158,23 @@ def area_group_sql(first_funded_year: str) -> str:
     return f"CASE WHEN {first_funded_year} IS NULL THEN '{none}' ELSE '{prefix}' || {first_funded_year} END"
 
 
-VARIANTS = ("all_values", "excluding_flagged")
+VARIANTS = ("all_values", "excluding_flagged", "excluding_flagged_and_noted")
+
+# What a publisher's footnote says of the values it covers (raw/mappings/source_note_coverage.csv), and whether
+# the excluding_flagged_and_noted comparisons leave such values out: a value the publisher says is short, estimated
+# or not comparable with other forces is left out whatever a threshold says; a revision, a figure that may change
+# or one event counted in the year is linked and kept; a note that explains a symbol the force's cells print, or says
+# nothing of its figures (a marker misplaced on its name), is read and covers no value.
+NOTE_KINDS = {
+    "under_count": True,
+    "estimated": True,
+    "not_comparable": True,
+    "revised": False,
+    "provisional": False,
+    "includes_event": False,
+    "explains_symbol": False,
+    "general": False,
+}
 
 # The streams area_year gives per head: those with per-year figures in years whose population is in hand
 # (area_populations: mid-2011 to mid-2023). Not hotspot_fund (from 2024-25, no population yet) nor svd (its figures

@@ -39,7 +39,11 @@ def _read_each_workbook_once() -> None:
     """Within a test process, a workbook with the same bytes, name and options is parsed once: dozens of builds
     read the same nine ONS workbooks, and parsing them is a quarter of a build. The reader is a pure function of
     those; a test that edits a cell changes the bytes, and a failed read is never kept."""
-    read = workbooks.read_workbook
+    for name in ("read_workbook", "read_footnotes"):  # the cells, and the notes printed under the tables
+        setattr(workbooks, name, _once(getattr(workbooks, name)))
+
+
+def _once(read):
     cache: dict[tuple[str, str, str], pd.DataFrame] = {}
 
     def read_once(path: Path, options: dict) -> pd.DataFrame:
@@ -49,7 +53,7 @@ def _read_each_workbook_once() -> None:
             cache[key] = read(path, options)
         return cache[key].copy(deep=True)
 
-    workbooks.read_workbook = read_once
+    return read_once
 
 
 _read_each_workbook_once()

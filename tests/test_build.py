@@ -292,7 +292,8 @@ def test_area_outcomes_keep_published_values_and_gaps(fresh_build):
 
 
 def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
-    """Both variants: every value, and without the values quality_flags names; for the counts, the group's rate per
+    """Every variant: every value, without the values quality_flags names, and also without those a publisher's note
+    covers (source_note_values); for the counts, the group's rate per
     1,000 on the same areas' populations for the mid-year inside the financial year (area_populations)."""
     import statistics
 
@@ -300,6 +301,13 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
         (f["area_code"], f["subject"], f["period"], f["edition"])
         for f in read_table(fresh_build, "quality_flags")
         if f["table_name"] == "area_outcomes"
+    }
+
+    # The values a publisher's note says are short, estimated or not comparable (the third variant leaves them out).
+    noted = {
+        (v["area_code"], v["measure"], v["period_as_published"], v["edition"])
+        for v in read_table(fresh_build, "source_note_values")
+        if v["excluded_from_comparisons"] == "true"
     }
 
     first_year = {r["area_code"]: r["first_funded_year"] for r in read_table(fresh_build, "violence_reduction_units")}
@@ -326,10 +334,12 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
             continue
         group = f"vru_from_{first_year[row['area_code']]}" if row["area_code"] in first_year else "no_vru"
         under_count = knife and row["area_code"] == "E23000005" and row["period_first_year"] < "2018-19"
-        is_flagged = (row["area_code"], row["measure"], row["period_as_published"], row["edition"]) in flagged
-        for variant in ("all_values", "excluding_flagged"):
+        value_key = (row["area_code"], row["measure"], row["period_as_published"], row["edition"])
+        is_flagged, is_noted = value_key in flagged, value_key in noted
+        for variant in ("all_values", "excluding_flagged", "excluding_flagged_and_noted"):
             key = (row["measure"], row["period_as_published"], row["edition"], group, variant)
-            if row["value"] and not under_count and not (is_flagged and variant == "excluding_flagged"):
+            left = (is_flagged and variant != "all_values") or (is_noted and variant == "excluding_flagged_and_noted")
+            if row["value"] and not under_count and not left:
                 groups.setdefault(key, []).append(float(row["value"]))
                 weighted.setdefault(key, []).append(population.get(row["area_code"], 0.0))
                 # A financial year's mid-year is 30 June of its first calendar year.
@@ -374,7 +384,7 @@ def test_outcome_comparison_is_reproduced_from_area_outcomes(fresh_build):
         and r["measure"].startswith("homicide_rate")
         and r["edition"] == "ons__homicide_offences_2026_02_11"
     ]
-    assert len(homicide_no_vru) == 9 * 2
+    assert len(homicide_no_vru) == 9 * 3  # nine periods, three variants
     assert all(r["areas_left_out"] == "London, City of (u)" and r["n_areas"] == "22" for r in homicide_no_vru)
     gmp = {
         r["areas_left_out"]

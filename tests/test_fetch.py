@@ -601,7 +601,7 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
         candidates.build_env(tmp_path / "baseline", site.raw, site.root / "outputs"), tmp_path / "baseline.log"
     )
     assert baseline == 0, (tmp_path / "baseline.log").read_text()[-3000:]
-    published = snapshot(site.root / "outputs")
+    published, ledger = snapshot(site.root / "outputs"), snapshot(tmp_path / "release")
     ons_listing(publisher, "yearendingdecember2019", "yearendingseptember2019")
     ons_edition(
         publisher, "yearendingdecember2019", "Year ending December 2019", {"pfatablesdec19.xlsx": DEC2019.read_bytes()}
@@ -621,6 +621,7 @@ def test_a_fetched_edition_is_a_candidate_with_its_diff_and_accept_publishes_it(
     assert not review.passed and review.severity == dg.AssetCheckSeverity.WARN and candidate.name in review.description
     assert json.loads((candidate / "candidate.json").read_text())["build"] == "passed", report
     assert snapshot(site.root / "outputs") == published  # nothing published yet
+    assert snapshot(tmp_path / "release") == ledger  # nor the version the candidate would take
     diff = (candidate / "outputs" / "release_diff.csv").read_text().splitlines()
     added = [line for line in diff if line.startswith("area_outcomes,") and ",added," in line]
     assert added, report  # the December 2019 edition's rows

@@ -44,7 +44,8 @@ CONSTRAINTS = {
         ("initiative_approaches", 2, "initiative_id", None),
     ],
     "several at once": [
-        ("outcome_comparison", 2, "variant", ""),
+        # The group's last variant: a blank key sorts last in the loaded table, so rows keep their numbers.
+        ("outcome_comparison", 3, "variant", ""),
         ("funding_coverage", 9, "known", "maybe"),
         ("local_policing_bodies", 1, "area_code", "W15000099"),
     ],

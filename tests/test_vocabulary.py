@@ -288,7 +288,13 @@ def change_by_group(con: duckdb.DuckDBPyConnection, rule_list) -> pd.DataFrame:
 
 
 def test_the_declared_action_decides_what_the_comparison_leaves_out_and_what_the_flag_says():
-    con = warehouse("quality_flags", "outcome_change_by_area", "police_force_areas", "violence_reduction_units")
+    con = warehouse(
+        "quality_flags",
+        "outcome_change_by_area",
+        "police_force_areas",
+        "violence_reduction_units",
+        "source_note_values",
+    )
     as_declared = change_by_group(con, rules.RULES)
     as_published = pd.read_csv(DATA / "outcome_change_by_group.csv")
     key = ["measure", "before_edition", "after_edition", "area_group", "variant"]

@@ -70,8 +70,10 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
     header_row = entry.table_options.get("header_row", 1)
     try:
         path = verify_file(manifest, table.file_id)
+        footnotes = None
         if entry.table_layout == "ons_pfa_workbook":
             frame = workbooks.read_workbook(path, entry.table_options)
+            footnotes = workbooks.read_footnotes(path, entry.table_options)
         elif entry.table_layout == "ons_mye_workbook":
             frame = workbooks.read_mye_workbook(path)
         else:
@@ -87,6 +89,9 @@ def read_raw_table(context: dg.AssetExecutionContext, manifest: Manifest, table:
     stored = frame.reset_index(drop=True)
     stored[ROW_COLUMN] = (frame.index + header_row + 1).astype("int64")  # spreadsheet_row, for every row at once
     write_table(duckdb, "raw", table.file_id, stored)
+    if footnotes is not None:
+        # The notes printed under the tables, beside the cells they annotate (core.ons_pfa_footnotes reads them).
+        write_table(duckdb, "raw", f"{table.file_id}__footnotes", footnotes)
 
     source = manifest.source_of(table.file_id)
     if source:

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline.operations.build import CHANGED_ENV, current_stamp, stamp_path
-from pipeline.operations.locations import PROJECT_DIR
+from pipeline.operations.locations import PROJECT_DIR, release_dir
 from pipeline.sources.manifest import MANIFEST_NAME, ManifestError, load_manifest, sha256_of
 from pipeline.sources.manifest_tool import add_file, add_source, check
 
@@ -54,19 +54,28 @@ def _unique(name: str, taken: set[str]) -> str:
     return chosen
 
 
-def build_env(root: Path, raw: Path, outputs: Path) -> dict:
-    """A `make data` run against `raw` and `outputs`, with its own warehouse and Dagster instance under `root`."""
+def build_env(root: Path, raw: Path, outputs: Path, release: Path | None = None) -> dict:
+    """A `make data` run against `raw` and `outputs`, with its own warehouse and Dagster instance under `root`;
+    with `release`, a copy of that release/ folder under `root` (make data writes its version ledger there)."""
     home = root / "home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(PROJECT_DIR / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    return os.environ | {
-        "SV_RAW_DIR": str(raw),
-        "SV_OUTPUTS_DIR": str(outputs),
-        "SV_WAREHOUSE": str(root / "warehouse.duckdb"),
-        "SV_PUBLISH_URL": "",
-        "DAGSTER_HOME": str(home),
-        "FORCE": "1",
-    }
+    own = {}
+    if release is not None:
+        shutil.copytree(release, root / "release", dirs_exist_ok=True)
+        own["SV_RELEASE_DIR"] = str(root / "release")
+    return (
+        os.environ
+        | own
+        | {
+            "SV_RAW_DIR": str(raw),
+            "SV_OUTPUTS_DIR": str(outputs),
+            "SV_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "SV_PUBLISH_URL": "",
+            "DAGSTER_HOME": str(home),
+            "FORCE": "1",
+        }
+    )
 
 
 def run_build(env: dict, log: Path) -> int:
@@ -179,7 +188,10 @@ def _fill(folder: Path, raw_dir: Path, outputs_dir: Path, manifest, arrivals: li
     }
     if new_files and build:
         shutil.copytree(outputs_dir, folder / "outputs")
-        code = run_build(build_env(folder, staged, folder / "outputs"), folder / "build.log")
+        # The candidate's publish reads the project's release/ (gate, acknowledgements, ledger) but writes only its
+        # own copy: a version it would take is not released until the candidate is accepted.
+        env = build_env(folder, staged, folder / "outputs", release_dir())
+        code = run_build(env, folder / "build.log")
         description["build"] = "passed" if code == 0 else "failed"
     elif not new_files:
         shutil.rmtree(staged)

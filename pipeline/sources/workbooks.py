@@ -215,6 +215,40 @@ def read_workbook(path: Path, options: dict) -> pd.DataFrame:
     return pd.concat(frames)
 
 
+FOOTNOTE_COLUMNS = ("source_table", "note_number", "note_cell", "note_text")
+# A numbered footnote printed under a table: "4. Data from Northumbria, ... have revised ...".
+_FOOTNOTE_LINE = re.compile(r"^(?P<number>\d{1,2})\.\s")
+
+
+def footnotes(rows: list[tuple], sheet: dict) -> list[tuple]:
+    """The numbered footnotes printed in column A under one table (below its last area row), as printed.
+    The markers on names and headings point at these; what a note says about a force's series is read
+    from here, not retyped."""
+    records = []
+    for number in range(sheet["last_row"] + 1, len(rows) + 1):
+        row = rows[number - 1]
+        text = row[0] if row else None
+        if not isinstance(text, str) or not (match := _FOOTNOTE_LINE.match(text.strip())):
+            continue
+        records.append((sheet["name"].strip(), int(match["number"]), f"{sheet['name'].strip()}!A{number}", text))
+    return records
+
+
+def read_footnotes(path: Path, options: dict) -> pd.DataFrame:
+    """The numbered footnotes under every table the manifest names in a workbook (FOOTNOTE_COLUMNS), the text
+    exactly as the cell holds it. A workbook's 'Notes' sheet lists only its tables and contacts (checked for
+    every edition in raw/), so the footnotes are where ONS says where a force's series breaks or under-counts."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    try:
+        records = [r for sheet in options["sheets"] for r in footnotes(sheet_rows(path, book, sheet), sheet)]
+    finally:
+        book.close()
+    return pd.DataFrame(records, columns=list(FOOTNOTE_COLUMNS))
+
+
 # ONS mid-year population estimates (the MYE workbook): MYE4 prints one row per geography (country, region, county,
 # district) and one column per mid-year; MYE1 prints the mid-year of its title for England and Wales and each
 # country, one column per country. Both are read as long cells with their own cell reference.

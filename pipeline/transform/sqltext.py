@@ -82,7 +82,14 @@ def robust_scale() -> str:
 
 
 # Parts called with an argument in the SQL (`area_group("v.first_funded_year")`); the others are filled as text.
-CALLED = {"area_group", "mid_year_within", "superseded_because"}
+def note_excluded(kind: str) -> str:
+    """Whether a note of this kind leaves its values out of the excluding_flagged_and_noted comparisons
+    (schemas/vocabulary.py NOTE_KINDS); false for a note with no kind (a general note)."""
+    excluded = [k for k, leaves_out in vocabulary.NOTE_KINDS.items() if leaves_out]
+    return f"coalesce({kind} IN ({_quoted(tuple(excluded))}), false)"
+
+
+CALLED = {"area_group", "mid_year_within", "superseded_because", "note_excluded"}
 PARTS: dict[str, Callable[..., str]] = {
     "robust_scale": robust_scale,
     "panel_measures": panel_measures,
@@ -92,6 +99,7 @@ PARTS: dict[str, Callable[..., str]] = {
     "area_group": area_group,
     "mid_year_within": mid_year_within,
     "superseded_because": superseded_because,
+    "note_excluded": note_excluded,
 }
 
 

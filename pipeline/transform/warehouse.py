@@ -25,6 +25,7 @@ MADE_IN_PYTHON = {
     "raw.manifest_sources": MANIFEST_ASSET,
     "core.plausibility_rules": "core_quality_flags",
     "core.ons_pfa_cells": "core_area_outcomes",
+    "core.ons_pfa_footnotes": "core_area_outcomes",
     "core.ons_wide_cells": "core_area_outcomes",
 }
 

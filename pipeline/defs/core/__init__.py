@@ -20,6 +20,8 @@ from pipeline.defs.core.outcomes import (
     core_outcome_group_rates,
     core_outcome_revisions,
     core_quality_flags,
+    core_source_note_values,
+    core_source_notes,
 )
 from pipeline.defs.core.population import core_area_outcome_rates, core_area_populations
 from pipeline.defs.core.reference import (
@@ -70,6 +72,8 @@ def core_tables(manifest: Manifest | None) -> list[Step]:
         core_outcome_revisions,
         core_outcome_change_by_area,
         core_quality_flags,
+        core_source_notes,
+        core_source_note_values,
         core_outcome_comparison,
         core_outcome_group_rates,
         core_outcome_change_by_group,

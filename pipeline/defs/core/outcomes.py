@@ -94,10 +94,20 @@ def area_outcomes_asset(outcome_tables: list[str]) -> Step:
             for workbook, layout in ((False, "ons_pfa_long"), (True, "ons_pfa_workbook"))
             for f in manifest.editions(layout)
         )
+        # The footnotes printed under each workbook's tables, with the edition they come from.
+        footnotes = " UNION ALL ".join(
+            f"SELECT *, {edition_columns(f)} FROM raw.{f.file_id}__footnotes"
+            for f in manifest.editions("ons_pfa_workbook")
+        ) or (
+            "SELECT NULL::VARCHAR AS source_table, NULL::BIGINT AS note_number, NULL::VARCHAR AS note_cell, "
+            "NULL::VARCHAR AS note_text, NULL::VARCHAR AS edition, NULL::DATE AS edition_date, "
+            "NULL::VARCHAR AS source_id, NULL::VARCHAR AS raw_file WHERE false"
+        )
         query = sql_text(SQL_DIR / "core_area_outcomes.sql")
         with duckdb.get_connection() as con:
             con.execute(f"CREATE OR REPLACE TEMP VIEW els_cells AS {els}")
             con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_cells AS {pfa}")
+            con.execute(f"CREATE OR REPLACE TABLE core.ons_pfa_footnotes AS {footnotes}")
             # A force's total is its row without a partnership, or its only row where it has one partnership.
             con.execute(
                 "CREATE OR REPLACE TABLE core.ons_wide_cells AS SELECT *, "
@@ -217,6 +227,54 @@ def core_quality_flags(duckdb: DuckDBResource) -> dg.MaterializeResult:
     return dg.MaterializeResult(
         metadata={"dagster/row_count": sum(by_check.values()), "flags_by_check": dg.MetadataValue.json(by_check)}
     )
+
+
+NOTE_COVERAGE_FILE = "raw/mappings/source_note_coverage.csv"
+
+
+@sql_core_asset("core_source_notes")
+def core_source_notes(duckdb: DuckDBResource):
+    """Every numbered footnote under the ONS tables the package reads, as printed, with what it covers where it
+    says so: the kind of note (under-count, estimate, not comparable, revision, one event counted), its areas,
+    measures and periods (raw/mappings/source_note_coverage.csv, each row citing the note's cell).
+
+    A row of the mapping that names no note printed in its workbook, or a measure no ONS table gives, stops the
+    run, naming the mapping's row: a note is read from its cell, never retyped.
+    """
+    run_sql(duckdb, "core_source_notes")
+    with duckdb.get_connection() as con:
+        problems = con.execute(
+            "SELECT c._row, 'note_cell', c.file_id || ' ' || c.note_cell, 'names no numbered note printed under a "
+            "table of that workbook' FROM raw.project__source_note_coverage AS c WHERE NOT EXISTS (SELECT 1 FROM "
+            "core.source_notes AS n WHERE n.edition = c.file_id AND n.note_cell = c.note_cell) "
+            "UNION ALL SELECT c._row, 'measures', m.measure, 'not a measure of raw/mappings/outcome_measures.csv' "
+            "FROM raw.project__source_note_coverage AS c, "
+            "(SELECT unnest(string_split(c.measures, ';')) AS measure) AS m "
+            "WHERE m.measure NOT IN (SELECT measure FROM raw.project__outcome_measures) ORDER BY 1"
+        ).fetchall()
+        by_kind = dict(
+            con.execute(
+                "SELECT coalesce(kind, 'general'), count(*) FROM core.source_notes GROUP BY 1 ORDER BY 1"
+            ).fetchall()
+        )
+    if problems:
+        failures = [
+            Failure(NOTE_COVERAGE_FILE, row, column, value, expected) for row, column, value, expected in problems
+        ]
+        raise dg.Failure(description="; ".join(f.message() for f in failures[:10]))
+    yield dg.MaterializeResult(
+        metadata={"dagster/row_count": sum(by_kind.values()), "notes_by_kind": dg.MetadataValue.json(by_kind)}
+    )
+    yield from plausibility.run_checks(duckdb, "core_source_notes")
+
+
+@sql_core_asset("core_source_note_values")
+def core_source_note_values(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Which area_outcomes values each publisher's note covers (a link table): the note, its kind, and the value's
+    key and cell. The excluding_flagged_and_noted comparisons leave out the values an under-count, estimate or
+    not-comparable note covers."""
+    run_sql(duckdb, "core_source_note_values")
+    return dg.MaterializeResult(metadata={"dagster/row_count": count(duckdb, "core.source_note_values")})
 
 
 @sql_core_asset("core_outcome_comparison")

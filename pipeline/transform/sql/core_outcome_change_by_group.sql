@@ -1,7 +1,8 @@
 -- Areas with a VRU (by first funded year) against the others: the summed counts of the areas that have a
--- value in both periods, before and after, with the change. Two variants: all_values, and
--- excluding_flagged (areas whose before or after value, or whose change, a plausibility rule flagged, where the
--- rule's declared action leaves such values out of comparisons).
+-- value in both periods, before and after, with the change. Three variants: all_values; excluding_flagged (areas
+-- whose before or after value, or whose change, a plausibility rule flagged, where the rule's declared action leaves
+-- such values out of comparisons); and excluding_flagged_and_noted (also areas whose before or after value a
+-- publisher's note says is under-counted, estimated or not comparable: source_note_values).
 CREATE OR REPLACE TABLE core.outcome_change_by_group AS
 WITH flagged AS (
     SELECT q.area_code, q.subject AS measure, q.edition,
@@ -17,16 +18,22 @@ WITH flagged AS (
            (SELECT string_agg(DISTINCT f.checks, ', ') FROM flagged AS f
              WHERE f.area_code = c.area_code AND f.measure = c.measure
                AND f.edition IN (c.before_edition, c.after_edition, c.before_edition || ' to ' || c.after_edition))
-               AS checks
+               AS checks,
+           (SELECT string_agg(DISTINCT n.note_id, ', ' ORDER BY n.note_id) FROM core.source_note_values AS n
+             WHERE n.excluded_from_comparisons AND n.area_code = c.area_code AND n.measure = c.measure
+               AND (n.edition = c.before_edition AND n.period_as_published = c.before_period
+                    OR n.edition = c.after_edition AND n.period_as_published = c.after_period)) AS notes
     FROM core.outcome_change_by_area AS c
     JOIN core.police_force_areas AS a USING (area_code)
     LEFT JOIN core.violence_reduction_units AS v USING (area_code)
 ), variants AS (
     SELECT r.*, t.variant,
            CASE WHEN r.change IS NULL THEN coalesce(r.symbol, 'blank')
-                WHEN t.variant = 'excluding_flagged' AND r.checks IS NOT NULL THEN 'flagged: ' || r.checks END
+                WHEN t.variant <> 'all_values' AND r.checks IS NOT NULL THEN 'flagged: ' || r.checks
+                WHEN t.variant = 'excluding_flagged_and_noted' AND r.notes IS NOT NULL
+                THEN 'publisher''s note: ' || r.notes END
                AS left_out_because
-    FROM rows AS r, (VALUES ('all_values'), ('excluding_flagged')) AS t(variant)
+    FROM rows AS r, (VALUES ('all_values'), ('excluding_flagged'), ('excluding_flagged_and_noted')) AS t(variant)
 )
 SELECT measure, before_edition, before_period, after_edition, after_period, area_group, variant,
        count(*) FILTER (left_out_because IS NULL) AS n_areas,

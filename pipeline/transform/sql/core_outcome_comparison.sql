@@ -1,7 +1,8 @@
 -- Areas with a VRU (by first funded year) against the others: per homicide-rate period, and for knife
 -- offences in the last three years before VRU funding began (2016-17 to 2018-19), each edition apart.
--- Two variants: all_values (every value the edition gives) and excluding_flagged (values a plausibility
--- rule flagged in quality_flags left out, where the rule's declared action says so). How many areas have a value, how many of the values used are
+-- Three variants: all_values (every value the edition gives), excluding_flagged (values a plausibility
+-- rule flagged in quality_flags left out, where the rule's declared action says so) and excluding_flagged_and_noted
+-- (also the values a publisher's note says are under-counted, estimated or not comparable: source_note_values). How many areas have a value, how many of the values used are
 -- flagged, the sum, unweighted mean and median, the mean weighted by the areas' mid-2018 population
 -- (rates only; the latest population in hand, whatever the period), and which areas are left out.
 -- For counts over one year, the group's rate per 1,000: the areas' offences over their population for the mid-year
@@ -18,6 +19,11 @@ WITH flagged AS (
     JOIN core.plausibility_rules AS r ON r.rule = q.check_name
     WHERE r.excluded_from_comparisons AND q.table_name = 'area_outcomes' AND q.area_code IS NOT NULL
     GROUP BY ALL
+), noted AS (
+    SELECT area_code, measure, period_as_published, edition, string_agg(DISTINCT note_id, ', ' ORDER BY note_id) AS notes
+    FROM core.source_note_values
+    WHERE excluded_from_comparisons
+    GROUP BY ALL
 ), population AS (
     -- Several editions print the same mid-2018 estimate: the newest edition's, one per area.
     SELECT area_code, CAST(arg_max(value, edition_date) AS DOUBLE) AS population
@@ -25,7 +31,7 @@ WITH flagged AS (
     WHERE measure = 'population' AND period_as_published = 'mid-2018' AND value IS NOT NULL
     GROUP BY area_code
 ), grouped AS (
-    SELECT o.*, a.area_name, f.checks, p.population, ap.mid_year AS count_mid_year, ap.population AS count_population,
+    SELECT o.*, a.area_name, f.checks, nt.notes, p.population, ap.mid_year AS count_mid_year, ap.population AS count_population,
            CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
                 THEN 'under-count before 2018' END AS excluded,
            {{ area_group("v.first_funded_year") }}
@@ -34,6 +40,7 @@ WITH flagged AS (
     JOIN core.police_force_areas AS a USING (area_code)
     LEFT JOIN core.violence_reduction_units AS v USING (area_code)
     LEFT JOIN flagged AS f USING (area_code, measure, period_as_published, edition)
+    LEFT JOIN noted AS nt USING (area_code, measure, period_as_published, edition)
     LEFT JOIN population AS p USING (area_code)
     LEFT JOIN core.area_populations AS ap
         ON ap.area_code = o.area_code AND o.unit = 'offences'
@@ -44,9 +51,10 @@ WITH flagged AS (
            AND o.period_first_year IN ('2016-17', '2017-18', '2018-19'))
 ), variants AS (
     SELECT g.*, variant,
-           coalesce(excluded, CASE WHEN variant = 'excluding_flagged' AND checks IS NOT NULL
-                                   THEN 'flagged: ' || checks END) AS left_out_because
-    FROM grouped AS g, (VALUES ('all_values'), ('excluding_flagged')) AS t(variant)
+           coalesce(excluded, CASE WHEN variant <> 'all_values' AND checks IS NOT NULL THEN 'flagged: ' || checks END,
+                    CASE WHEN variant = 'excluding_flagged_and_noted' AND notes IS NOT NULL
+                         THEN 'publisher''s note: ' || notes END) AS left_out_because
+    FROM grouped AS g, (VALUES ('all_values'), ('excluding_flagged'), ('excluding_flagged_and_noted')) AS t(variant)
 ), used AS (
     SELECT *, CASE WHEN left_out_because IS NULL THEN CAST(value AS DOUBLE) END AS used FROM variants
 )
