@@ -120,8 +120,24 @@ class Site:
             text = text.replace(entry[0], "")
         for old, new in (like or {}).items():
             text = text.replace(f"like: {old}\n", f"like: {new}\n")
+        text = self.drop_readings_of(text, drop)
         manifest_path.write_text(text, encoding="utf-8")
         load_manifest(root / "raw")
+
+    def drop_readings_of(self, text: str, drop: tuple[str, ...]) -> str:
+        """raw/ before a file arrived has no reading of its footnotes yet: those rows of the notes mapping go too,
+        and the mapping's manifest entry follows (the manifest text with its sha256 and bytes)."""
+        path = self.root / "raw" / "mappings" / "source_note_coverage.csv"
+        lines = path.read_bytes().splitlines(keepends=True)
+        kept = b"".join(line for line in lines if line.split(b",", 1)[0].decode() not in drop)
+        if len(kept) == sum(map(len, lines)):
+            return text
+        entry = re.search(r"(?ms)^  - file_id: project__source_note_coverage\n.*?(?=^  - |\Z)", text)
+        assert entry
+        block = re.sub(r"(?m)^    sha256: \S+", f"    sha256: {hashlib.sha256(kept).hexdigest()}", entry[0])
+        block = re.sub(r"(?m)^    bytes: \d+", f"    bytes: {len(kept)}", block)
+        path.write_bytes(kept)
+        return text.replace(entry[0], block)
 
     @property
     def raw(self) -> Path:

@@ -156,6 +156,25 @@ def test_the_rule_catches_a_note_on_a_force_nobody_has_read(project):
     assert "Surrey" not in (left_out or "")
 
 
+def test_an_edition_with_no_readings_yet_gets_one_flag_per_note_and_force(project):
+    """A newly fetched edition arrives with none of its notes read: every note on a force is flagged, each with its
+    own flag id (an edition prints several notes on one force in one table, as December 2019 does for Greater
+    Manchester), and the package's quality flags stay unique."""
+    text = (project.raw / COVERAGE).read_text(encoding="utf-8")
+    kept = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("ons__pfa_ye_dec2019,"))
+    project.write_raw(COVERAGE, kept.encode("utf-8"))
+    build = project.build(only="out_quality_flags")
+    assert not build.step_failures()
+    with duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True) as con:
+        ids = [i for (i,) in con.execute("SELECT flag_id FROM out.quality_flags").fetchall()]
+        unread = con.execute(
+            "SELECT count(*), count(DISTINCT period) FROM core.flags__note_on_a_force_is_read "
+            "WHERE area_code = 'E23000005'"
+        ).fetchone()
+    assert len(ids) == len(set(ids))
+    assert unread[0] == unread[1] > 1  # Greater Manchester: several December 2019 notes, one flag each
+
+
 def test_a_reading_that_names_no_printed_note_stops_the_run(project):
     text = (project.raw / COVERAGE).read_text(encoding="utf-8")
     row = 1 + next(i for i, x in enumerate(text.splitlines()) if x.startswith("ons__pfa_ye_dec2019,Table P1!A67,"))

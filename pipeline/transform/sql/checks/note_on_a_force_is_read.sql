@@ -21,7 +21,7 @@ WITH unread AS (
 )
 SELECT n.area_code,
        'note' AS subject,
-       u.source_table AS period,
+       u.note_cell AS period,  -- where the note is printed: one flag per note and force (a table has several)
        u.edition,
        u.note_cell || ': ' || u.note_text AS observed,
        'a row of raw/mappings/source_note_coverage.csv for this note (its kind, areas, measures and periods)'
