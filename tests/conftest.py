@@ -17,7 +17,7 @@ import yaml
 
 from pipeline.defs.project import assets_for
 from pipeline.defs.resources import PROJECT_DIR, ProjectPaths, build_resources, exclusive_lock
-from pipeline.operations.build import cli_env
+from pipeline.operations.build import cli_env, rebuild_selection
 from pipeline.release.archive import files_under
 from pipeline.sources import workbooks
 
@@ -98,15 +98,37 @@ class Project:
     def release(self) -> Path:
         return self.root / "release"
 
-    def build(self, release_date: str = "", *, only: str | tuple[str, ...] | None = None) -> Build:
+    def build(
+        self, release_date: str = "", *, only: str | tuple[str, ...] | None = None, after: "FreshBuild | None" = None
+    ) -> Build:
         """A build of this copy: every asset, or (`only`) some assets and everything they read, which meets the
-        same failure in that asset, or makes those tables, in a fraction of the time."""
+        same failure in that asset, or makes those tables, in a fraction of the time. `after` starts from the
+        warehouse of the session's fresh build of the committed raw/ and runs only what this copy's changed raw
+        files and manifest feed, as `make accept` does (test_operations shows that equals a full publish)."""
         paths = ProjectPaths(raw_dir=str(self.raw), outputs_dir=str(self.outputs), release_dir=str(self.release))
-        resources = build_resources(paths, str(self.root / "warehouse.duckdb"), release_date)
+        warehouse = self.root / "warehouse.duckdb"
+        resources = build_resources(paths, str(warehouse), release_date)
         targets = (only,) if isinstance(only, str) else only
         selection = dg.AssetSelection.assets(*targets).upstream() if targets else None
+        if after is not None:
+            for suffix in ("", ".wal"):  # a write-ahead log not yet checkpointed is part of the database
+                if (after.root / f"warehouse.duckdb{suffix}").is_file():
+                    shutil.copy(after.root / f"warehouse.duckdb{suffix}", f"{warehouse}{suffix}")
+            changed = dg.AssetSelection.assets(*rebuild_selection(self.raw, self.changed_raw_files()))
+            selection = changed if selection is None else selection & changed
         result = dg.materialize(assets_for(paths), selection=selection, resources=resources, raise_on_error=False)
         return Build(self.root, result)
+
+    def changed_raw_files(self) -> list[str]:
+        """Paths under raw/ whose bytes differ from the committed raw/ (or that it lacks)."""
+        committed = PROJECT_DIR / "raw"
+        return sorted(
+            str(path.relative_to(self.raw))
+            for path in self.raw.rglob("*")
+            if path.is_file()
+            and not ((committed / path.relative_to(self.raw)).is_file()
+                     and (committed / path.relative_to(self.raw)).read_bytes() == path.read_bytes())
+        )  # fmt: skip
 
     def cli_env(self) -> dict:
         """Environment for a CLI build of this copy, with its own Dagster instance and warehouse."""
@@ -198,23 +220,33 @@ class FreshBuild:
 REBUILD_DATE = "2031-01-02"
 
 
-@pytest.fixture(scope="session")
-def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> FreshBuild:
-    """Built once per session: the first worker to ask builds under a lock, the others read its summary."""
+def _once_per_session(tmp_path_factory: pytest.TempPathFactory, worker_id: str, name: str, make) -> tuple[Path, str]:
+    """A folder made once per test session and shared by every worker: the first to ask runs `make(folder)` under a
+    lock and records the text it returns; the others wait for it and read that record."""
     base = tmp_path_factory.getbasetemp()
     base = base if worker_id == "master" else base.parent
-    root, summary = base / "fresh", base / "fresh" / "summary.json"
-    with exclusive_lock(base / "fresh.lock", timeout_seconds=900):
-        if not summary.is_file():
-            shutil.rmtree(root, ignore_errors=True)
-            build = Project(root).build(release_date=REBUILD_DATE)
-            record = {
-                "success": build.result.success,
-                "failures": build.step_failures(),
-                "checks": [(e.check_name, e.passed) for e in build.result.get_asset_check_evaluations()],
-            }
-            summary.write_text(json.dumps(record), encoding="utf-8")
-    record = json.loads(summary.read_text(encoding="utf-8"))
+    folder, record = base / name, base / f"{name}.done"
+    with exclusive_lock(base / f"{name}.lock", timeout_seconds=900):
+        if not record.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            record.write_text(make(folder), encoding="utf-8")
+    return folder, record.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> FreshBuild:
+    """Built once per session; the other workers read the run's summary."""
+
+    def build(root: Path) -> str:
+        result = Project(root).build(release_date=REBUILD_DATE)
+        return json.dumps({
+            "success": result.result.success,
+            "failures": result.step_failures(),
+            "checks": [(e.check_name, e.passed) for e in result.result.get_asset_check_evaluations()],
+        })  # fmt: skip
+
+    root, summary = _once_per_session(tmp_path_factory, worker_id, "fresh", build)
+    record = json.loads(summary)
     return FreshBuild(
         root, record["success"], tuple(record["failures"]), tuple((name, ok) for name, ok in record["checks"])
     )
@@ -223,15 +255,11 @@ def fresh_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Fre
 @pytest.fixture(scope="session")
 def release_archive(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
     """The release archive of the committed package, built once per session (its workbook and site take about
-    15 s) for the tests that open it; the first worker to ask builds it under a lock."""
+    15 s) for the tests that open it."""
     from pipeline.release.archive import build_archive
 
-    base = tmp_path_factory.getbasetemp()
-    base = base if worker_id == "master" else base.parent
-    dist, done = base / "archive", base / "archive" / "name.txt"
-    with exclusive_lock(base / "archive.lock", timeout_seconds=900):
-        if not done.is_file():
-            shutil.rmtree(dist, ignore_errors=True)
-            built = build_archive(PROJECT_DIR / "outputs", PROJECT_DIR / "raw", dist)
-            done.write_text(built.name, encoding="utf-8")
-    return dist / done.read_text(encoding="utf-8")
+    dist, name = _once_per_session(
+        tmp_path_factory, worker_id, "archive",
+        lambda dist: build_archive(PROJECT_DIR / "outputs", PROJECT_DIR / "raw", dist).name,
+    )  # fmt: skip
+    return dist / name

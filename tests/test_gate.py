@@ -82,7 +82,7 @@ def test_the_committed_expectations_hold_for_the_published_package():
 
 
 @pytest.mark.slow
-def test_a_raw_row_removed_stops_the_publish_naming_table_and_key_until_acknowledged(project):
+def test_a_raw_row_removed_stops_the_publish_naming_table_and_key_until_acknowledged(project, fresh_build):
     source = "funding/gap-fill-local-reports.csv"
     lines = (project.raw / source).read_bytes().splitlines(keepends=True)
     with (project.outputs / "data" / "funding_reports.csv").open(encoding="utf-8", newline="") as handle:
@@ -90,7 +90,7 @@ def test_a_raw_row_removed_stops_the_publish_naming_table_and_key_until_acknowle
     project.write_raw(source, b"".join(lines[:-1]))
     before = snapshot(project.outputs)
 
-    build = project.build()
+    build = project.build(after=fresh_build)
     assert not build.result.success
     [failed] = [e for e in build.failed_checks() if e.check_name == "no_published_data_lost"]
     assert f"funding_reports 1 published key(s) would vanish: (report_id=local_reports__gap_fill:{last})" in (
@@ -104,7 +104,7 @@ def test_a_raw_row_removed_stops_the_publish_naming_table_and_key_until_acknowle
         acknowledgement += f"  - {{replaces: '{version}', table: {table}, reason: follows funding_reports}}\n"
     with (project.release / "acknowledged.yaml").open("a", encoding="utf-8") as handle:
         handle.write(acknowledgement)
-    build = project.build()
+    build = project.build(after=fresh_build)
     assert build.result.success, build.step_failures()
     diff = (project.outputs / "RELEASE_DIFF.md").read_text(encoding="utf-8")
     assert f"- removed: report_id=local_reports__gap_fill:{last}" in diff

@@ -77,7 +77,7 @@ def test_a_malformed_ledger_row_is_named(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_gate_refuses_other_data_under_a_released_version(project):
+def test_the_gate_refuses_other_data_under_a_released_version(project, fresh_build):
     """The committed ledger says the published version named other data (as when two branches each released it):
     the build is refused, naming the version and both checksums, and outputs/ is unchanged."""
     descriptor = json.loads((project.outputs / "datapackage.json").read_text(encoding="utf-8"))
@@ -86,7 +86,7 @@ def test_the_gate_refuses_other_data_under_a_released_version(project):
     rows = [e for e in ledger.parse(path) if e.version != version] + [ledger.Entry(version, "2026-12-03", X, 22)]
     path.write_bytes(ledger.to_csv(rows))
     before = snapshot(project.outputs)
-    build = project.build()
+    build = project.build(after=fresh_build)
     assert not build.result.success
     text = "\n".join(build.step_failures())
     assert f"version {version} is in release/versions.csv with data sha256 {X}" in text, text

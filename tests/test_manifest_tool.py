@@ -110,7 +110,7 @@ def test_rehash_updates_the_projects_mappings_and_refuses_a_publishers_file(proj
         manifest_tool.rehash(project.raw, [project.raw / DARLINGTON])
 
 
-def test_a_new_funding_file_and_a_new_edition_need_only_the_tool(project):
+def test_a_new_funding_file_and_a_new_edition_need_only_the_tool(project, fresh_build):
     """Two new files, one manifest_tool command each, no other edit: both get a raw asset with their rows; the
     edition's values reach the published table under its own id; the funding file's figures, which repeat a source
     already transcribed (the same article, copied), are read and kept once. (The two published tables are built,
@@ -131,7 +131,7 @@ def test_a_new_funding_file_and_a_new_edition_need_only_the_tool(project):
     assert edited == {"sources.yaml", "funding/darlington-copy.csv", "outcomes/workbooks/reissue.xlsx"}
 
     published = {r["report_id"] for r in rows_of(project.outputs / "data" / "funding_reports.csv")}
-    build = project.build(only=("out_funding_reports", "out_area_outcomes"))
+    build = project.build(only=("out_funding_reports", "out_area_outcomes"), after=fresh_build)
     assert build.result.success, build.step_failures()
     materialised = {e.asset_key.to_user_string() for e in build.result.get_asset_materialization_events()}
     assert {"raw_darlington_copy", "raw_ons__pfa_ye_sep2019_reissue"} <= materialised

@@ -35,7 +35,7 @@ def add_edition(project, source: str, new_path: str, file_id: str, data: bytes, 
     project.write_raw(new_path, data)
 
 
-def test_an_edition_whose_values_jump_is_flagged(project):
+def test_an_edition_whose_values_jump_is_flagged(project, fresh_build):
     source = "outcomes/ons-els-homicide-offences-2025-02-11.csv"
     header, body = rows(project.raw / source)
     code, value = header.index("AREACD"), header.index("Observation")
@@ -52,7 +52,7 @@ def test_an_edition_whose_values_jump_is_flagged(project):
         edition_date="2026-06-01",
     )
     # The graph is built from the copy's manifest, so the new edition has its own raw asset.
-    build = project.build(only="core_quality_flags")
+    build = project.build(only="core_quality_flags", after=fresh_build)
     assert build.result.success, build.step_failures()
     materialised = {e.asset_key.to_user_string() for e in build.result.get_asset_materialization_events()}
     assert "raw_ons__homicide_offences_test" in materialised
@@ -73,7 +73,7 @@ def test_an_edition_whose_values_jump_is_flagged(project):
     assert revised == {jumped} | already
 
 
-def test_an_edition_that_does_not_add_up_stops_the_run_at_its_core_asset(project):
+def test_an_edition_that_does_not_add_up_stops_the_run_at_its_core_asset(project, fresh_build):
     before = snapshot(project.outputs)
     source = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
     # Cleveland's population in Table P3 (566,200 as published), beyond the rounding tolerance of populations.
@@ -86,7 +86,7 @@ def test_an_edition_that_does_not_add_up_stops_the_run_at_its_core_asset(project
         data,
         edition_date="2019-03-31",  # the period it prints: the manifest ties each period to its edition's date
     )
-    build = project.build(only="core_area_outcomes")
+    build = project.build(only="core_area_outcomes", after=fresh_build)
     assert not build.result.success
     failure = next(e for e in build.failed_checks() if e.check_name == "counts_add_up")
     assert failure.blocking and "ons__pfa_test" in failure.description

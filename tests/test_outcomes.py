@@ -201,14 +201,14 @@ def test_the_before_and_after_comparison_is_reproduced_from_area_outcomes(fresh_
     )
 
 
-def test_an_unavailable_june_2025_cell_stays_missing(project):
+def test_an_unavailable_june_2025_cell_stays_missing(project, fresh_build):
     """ONS marks unavailable data [x]: it is published as a symbol with no value, never a zero."""
     project.replace_raw(
         "outcomes/ons-pfa-tables-ye-jun2025-table-c2.csv",
         'E23000036,Avon and Somerset,,,,,"170,002 ","67,382 ",8 ,6 ,"13,388 "',
         'E23000036,Avon and Somerset,,,,,"170,002 ","67,382 ",8 ,6 ,[x]',
     )
-    build = project.build(only="core_outcome_change_by_area")
+    build = project.build(only="core_outcome_change_by_area", after=fresh_build)
     assert build.result.success, build.step_failures()
     import duckdb
 

@@ -82,7 +82,7 @@ def test_the_listed_cells_are_the_ones_added(fresh_build):
         assert sum(sheet[ref].value for ref in refs) == int(r["population"]), (r["area_code"], r["mid_year"])
 
 
-def test_a_district_placed_in_two_areas_is_refused_naming_file_row_and_column(project):
+def test_a_district_placed_in_two_areas_is_refused_naming_file_row_and_column(project, fresh_build):
     """Bournemouth, Christchurch and Poole has three rows in the lookup (one per partnership); one of them moved to
     another area makes the district's population ambiguous: refused before anything is summed."""
     from tests.conftest import snapshot
@@ -94,7 +94,7 @@ def test_a_district_placed_in_two_areas_is_refused_naming_file_row_and_column(pr
     old = lines[row - 1]
     assert ",E23000039,Dorset," in old
     project.replace_raw(relative, old, old.replace(",E23000039,Dorset,", ",E23000041,Hampshire,"))
-    build = project.build(only="core_area_populations")
+    build = project.build(only="core_area_populations", after=fresh_build)
     assert not build.result.success
     message = " ".join(build.step_failures())
     assert f"raw/{relative}, row {row}, column 'PFA23CD': value 'E23000041'" in message
@@ -102,12 +102,12 @@ def test_a_district_placed_in_two_areas_is_refused_naming_file_row_and_column(pr
     assert snapshot(project.outputs) == before
 
 
-def test_a_district_of_the_estimates_missing_from_the_lookup_is_refused(project):
+def test_a_district_of_the_estimates_missing_from_the_lookup_is_refused(project, fresh_build):
     relative = "population/LAD_to_CSP_to_PFA_Dec2023_lookup.csv"
     text = (project.raw / relative).read_text(encoding="utf-8-sig")
     line = next(x for x in text.splitlines() if x.startswith("E06000001,"))
     project.replace_raw(relative, line + "\r\n" if line + "\r\n" in text else line + "\n", "")
-    build = project.build(only="core_area_populations")
+    build = project.build(only="core_area_populations", after=fresh_build)
     assert not build.result.success
     message = " ".join(build.step_failures())
     assert "LAD23_Mid_Year_pop_2011_to_2023.xlsx, sheet MYE4, row" in message and "'E06000001'" in message

@@ -19,7 +19,7 @@ from tests.conftest import snapshot
 HO_FILE = "funding/home-office-serious-violence-funding-allocations-2023-24.csv"
 
 
-def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
+def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project, fresh_build):
     before = snapshot(project.outputs)
     old_version = json.loads(before["datapackage.json"])["version"]
     project.replace_raw(HO_FILE, '"£861,445"', '"£861,446"')
@@ -27,7 +27,7 @@ def test_changing_one_raw_figure_bumps_the_version_and_names_the_table(project):
     (project.release / versions.NOTES_NAME).write_text(
         f'notes:\n  - replaces: "{old_version}"\n    note: >-\n      {note}\n', encoding="utf-8"
     )
-    build = project.build(release_date="2031-01-02")
+    build = project.build(release_date="2031-01-02", after=fresh_build)
     assert build.result.success, build.step_failures()
     after = snapshot(project.outputs)
 
@@ -171,3 +171,16 @@ def check_release_workbook(data: bytes, outputs) -> None:
                 assert (value is None) if text == "" else value == pytest.approx(float(text), rel=1e-15), (name, text)
     # Text that looks like a formula stays text.
     assert archive.typed("=SUM(A1)", "string") == "=SUM(A1)"
+
+
+def test_text_that_looks_like_a_formula_is_written_as_text():
+    import openpyxl
+
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("t")
+    sheet.append([archive.as_text_cell(sheet, v) for v in ("=SUM(A1)", "=1+1", "text", 3.5)])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    cells = next(openpyxl.load_workbook(buffer)["t"].iter_rows())
+    assert [c.value for c in cells] == ["=SUM(A1)", "=1+1", "text", 3.5]
+    assert [c.data_type for c in cells] == ["s", "s", "s", "n"]  # no formula

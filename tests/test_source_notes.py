@@ -135,13 +135,13 @@ def test_the_other_variants_are_untouched_by_the_notes(fresh_build):
     assert counts["all_values"] == counts["excluding_flagged"] == counts["excluding_flagged_and_noted"]
 
 
-def test_the_rule_catches_a_note_on_a_force_nobody_has_read(project):
+def test_the_rule_catches_a_note_on_a_force_nobody_has_read(project, fresh_build):
     """With one note's reading removed (Surrey's unbroken bottles, December 2019, Table P5), the rule flags the note
     as unread and the comparison no longer leaves Surrey's figures of that table out: the exclusion is the note's."""
     text = (project.raw / COVERAGE).read_text(encoding="utf-8")
     line = next(x for x in text.splitlines() if x.startswith("ons__pfa_ye_dec2019,Table P5!A73,"))
     project.replace_raw(COVERAGE, line + "\n", "")
-    build = project.build(only="core_outcome_comparison")
+    build = project.build(only="core_outcome_comparison", after=fresh_build)
     assert not build.step_failures()
     with duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True) as con:
         flags = con.execute("SELECT area_code, observed FROM core.flags__note_on_a_force_is_read").fetchall()
@@ -156,14 +156,14 @@ def test_the_rule_catches_a_note_on_a_force_nobody_has_read(project):
     assert "Surrey" not in (left_out or "")
 
 
-def test_an_edition_with_no_readings_yet_gets_one_flag_per_note_and_force(project):
+def test_an_edition_with_no_readings_yet_gets_one_flag_per_note_and_force(project, fresh_build):
     """A newly fetched edition arrives with none of its notes read: every note on a force is flagged, each with its
     own flag id (an edition prints several notes on one force in one table, as December 2019 does for Greater
     Manchester), and the package's quality flags stay unique."""
     text = (project.raw / COVERAGE).read_text(encoding="utf-8")
     kept = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("ons__pfa_ye_dec2019,"))
     project.write_raw(COVERAGE, kept.encode("utf-8"))
-    build = project.build(only="out_quality_flags")
+    build = project.build(only="out_quality_flags", after=fresh_build)
     assert not build.step_failures()
     with duckdb.connect(str(project.root / "warehouse.duckdb"), read_only=True) as con:
         ids = [i for (i,) in con.execute("SELECT flag_id FROM out.quality_flags").fetchall()]
@@ -175,10 +175,10 @@ def test_an_edition_with_no_readings_yet_gets_one_flag_per_note_and_force(projec
     assert unread[0] == unread[1] > 1  # Greater Manchester: several December 2019 notes, one flag each
 
 
-def test_a_reading_that_names_no_printed_note_stops_the_run(project):
+def test_a_reading_that_names_no_printed_note_stops_the_run(project, fresh_build):
     text = (project.raw / COVERAGE).read_text(encoding="utf-8")
     row = 1 + next(i for i, x in enumerate(text.splitlines()) if x.startswith("ons__pfa_ye_dec2019,Table P1!A67,"))
     project.replace_raw(COVERAGE, "ons__pfa_ye_dec2019,Table P1!A67,", "ons__pfa_ye_dec2019,Table P1!A99,")
-    failures = " ".join(project.build(only="core_source_notes").step_failures())
+    failures = " ".join(project.build(only="core_source_notes", after=fresh_build).step_failures())
     assert f"raw/mappings/source_note_coverage.csv, row {row}, column 'note_cell'" in failures
     assert "Traceback" not in failures

@@ -371,7 +371,7 @@ def test_every_rule_says_what_it_does(rule):
         assert f"${name}" in sql, f"{rule}.sql does not use its declared threshold {name}"
 
 
-def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(project):
+def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(project, fresh_build):
     """The robbery rate is not a published measure, yet a negative robbery rate is refused: impossible in any row."""
     from tests.conftest import snapshot
 
@@ -379,7 +379,7 @@ def test_a_negative_count_in_a_column_that_is_not_published_stops_the_build(proj
     # Cleveland's robbery rate in Table P3, 1.0244634814095206 as published.
     workbook = "outcomes/workbooks/policeforceareatablesyeendingmarch2019.xlsx"
     project.edit_workbook(workbook, "Table P3", "E23000013", "Robbery", -1.0244634814095206)
-    build = project.build(only="core_area_outcomes")
+    build = project.build(only="core_area_outcomes", after=fresh_build)
     assert not build.result.success
     failed = {e.check_name: e for e in build.result.get_asset_check_evaluations() if not e.passed}
     negative = failed["no_negative_counts_or_rates"]
