@@ -73,3 +73,51 @@ def test_the_readme_restates_no_count_the_data_can_change_and_its_table_counts_a
     for name, count in counted:
         [(rows,)] = query(fresh_build.outputs, f"SELECT count(*) FROM {name}")
         assert int(count) == rows, name
+
+
+def card_source_counts(text: str) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The card's count of sources by status (its sentence) and by kind and status (its table)."""
+    [sentence] = re.findall(r"^Sources by status, of \d+: (.*)\.$", text, re.M)
+    totals = {status: int(n) for status, n in re.findall(r"`(\w+)` (\d+)", sentence)}
+    [heading] = re.findall(r"^\| kind \| (.*) \| all \|$", text, re.M)
+    statuses = heading.split(" | ")
+    by_kind = {}
+    for kind, cells in re.findall(r"^\| `(\w+)` \| ([\d |]+) \|$", text, re.M):
+        for status, n in zip(statuses, cells.split(" | ")[:-1], strict=True):
+            by_kind[(kind, status)] = int(n)
+    return totals, by_kind
+
+
+def test_the_cards_count_of_sources_by_status_is_that_of_the_sources_table(fresh_build):
+    outputs = fresh_build.outputs
+    totals, by_kind = card_source_counts((outputs / "README.md").read_text(encoding="utf-8"))
+    rows = query(outputs, "SELECT kind, verification, count(*) FROM sources GROUP BY ALL")
+    assert {k: n for k, n in by_kind.items() if n} == {(kind, status): n for kind, status, n in rows}
+    assert totals == {s: sum(n for _, status, n in rows if status == s) for s in totals}
+    assert set(totals) == {"verified", "contradicted", "not_rechecked"}
+
+
+def test_changing_a_sources_status_changes_the_cards_count(tmp_path):
+    # The published sources table in a warehouse of its own; the card's section is computed from it as the build does.
+    from dagster_duckdb import DuckDBResource
+
+    from pipeline.publish import docs, report
+
+    database = str(tmp_path / "warehouse.duckdb")
+    con = duckdb.connect(database)
+    con.execute("CREATE SCHEMA out")
+    con.execute(f"CREATE TABLE out.sources AS SELECT * FROM read_csv('{PROJECT_DIR / 'outputs/data/sources.csv'}')")
+    [(source_id, kind)] = con.execute(
+        "SELECT source_id, kind FROM out.sources WHERE verification = 'not_rechecked' ORDER BY source_id LIMIT 1"
+    ).fetchall()
+    con.close()
+    resource = DuckDBResource(database=database)
+    before_totals, before_kinds = card_source_counts(docs.source_checks_section(report.source_checks(resource)))
+    with duckdb.connect(database) as con:
+        con.execute("UPDATE out.sources SET verification = 'contradicted' WHERE source_id = ?", [source_id])
+    after_totals, after_kinds = card_source_counts(docs.source_checks_section(report.source_checks(resource)))
+    assert after_totals["contradicted"] == before_totals["contradicted"] + 1
+    assert after_totals["not_rechecked"] == before_totals["not_rechecked"] - 1
+    assert after_totals["verified"] == before_totals["verified"]
+    assert after_kinds[(kind, "contradicted")] == before_kinds[(kind, "contradicted")] + 1
+    assert after_kinds[(kind, "not_rechecked")] == before_kinds[(kind, "not_rechecked")] - 1

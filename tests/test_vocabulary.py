@@ -116,7 +116,7 @@ from pipeline.publish import docs
 from schemas import published
 descriptor = json.load(open("outputs/datapackage.json"))
 card = docs.dataset_card(descriptor, {n: 0 for n in published.PUBLISHED_TABLES}, *[""] * 5, ("", ""), "2026-01-01", "",
-                         dict.fromkeys(docs.CARD_FACTS, ""))
+                         dict.fromkeys(docs.CARD_FACTS, ""), "")
 print(json.dumps({"stream": published.STREAM.description, "coverage": published.FUNDING_COVERAGE.description,
                   "card": card}))
 """

@@ -262,6 +262,30 @@ def flags_section(flags: list[tuple]) -> str:
     return "\n".join(lines)
 
 
+def source_checks_section(rows: list[tuple[str, str, int]]) -> str:
+    """How many sources of each kind are verified, contradicted or not re-checked (rows: kind, verification, n)."""
+    statuses = next(c for c in PUBLISHED_TABLES["sources"].columns if c.name == "verification").enum or ()
+    counts = {(kind, status): n for kind, status, n in rows}
+    kinds = list(dict.fromkeys(kind for kind, _, _ in rows))
+    totals = {status: sum(counts.get((kind, status), 0) for kind in kinds) for status in statuses}
+    lines = [
+        f"Sources by status, of {sum(totals.values())}: "
+        + ", ".join(f"`{status}` {totals[status]}" for status in statuses)
+        + ".",
+        "",
+        "| kind | " + " | ".join(statuses) + " | all |",
+        "|---|" + "---|" * (len(statuses) + 1),
+    ]
+    lines += [
+        f"| `{kind}` | "
+        + " | ".join(str(counts.get((kind, status), 0)) for status in statuses)
+        + f" | {sum(counts.get((kind, status), 0) for status in statuses)} |"
+        for kind in kinds
+    ]
+    lines.append("| all | " + " | ".join(str(totals[status]) for status in statuses) + f" | {sum(totals.values())} |")
+    return "\n".join(lines)
+
+
 # The counts and ranges the card's prose names, read from the out tables by report.card_facts.
 CARD_FACTS = (
     "homicide_editions",
@@ -288,6 +312,7 @@ def dataset_card(
     release_date: str,
     read_types: str,
     facts: dict[str, str],
+    source_checks: str,
 ) -> str:
     """`facts`: the counts and ranges the card's prose names, read from the out tables (report.card_facts)."""
     tables = "\n".join(
@@ -326,6 +351,7 @@ def dataset_card(
         flags=flags,
         change=change[0],
         read_types=read_types,
+        source_checks=source_checks,
         rules=rules_list(),
         **facts,
         change_alt=change[1],

@@ -68,6 +68,15 @@ def quality_flags(duckdb: DuckDBResource) -> list[tuple]:
         ).fetchall()
 
 
+def source_checks(duckdb: DuckDBResource) -> list[tuple[str, str, int]]:
+    """Sources by kind (most authoritative first) and verification status, for the card's count by status."""
+    with duckdb.get_connection() as con:
+        return con.execute(
+            "SELECT kind, verification, count(*) FROM out.sources GROUP BY authority_rank, kind, verification "
+            "ORDER BY authority_rank, kind, verification"
+        ).fetchall()
+
+
 def text_column_cells(duckdb: DuckDBResource) -> dict[tuple[str, str], list[str]]:
     """The distinct non-empty cells of every column declared as text, for what a default read guesses of it."""
     cells = {}
@@ -157,6 +166,7 @@ def report_files(
         decided.date,
         docs.read_types_section(docs.guessed_text_columns(text_column_cells(duckdb))),
         facts,
+        docs.source_checks_section(source_checks(duckdb)),
     )
     return {
         docs.CHART_PATH: chart.funding_grid_png(areas, columns, amounts, kinds),
