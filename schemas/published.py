@@ -1469,7 +1469,8 @@ CHANGE_CAVEAT = (
     "(ONS notes several changes, among them the Home Office counting rules for conduct crimes in May 2023), so a "
     "change is not a measure of what VRUs did. The after period is a rolling year (July 2024 to June 2025), "
     "the before periods financial years. No population for mid-2025 (the 30 June inside the after period) is in "
-    "hand (area_populations ends at mid-2023), so there are counts, no rates."
+    "hand (area_populations ends at mid-2023), so that year has counts, no rates; outcome_change_by_group gives a "
+    "group's rates per 1,000 for each period whose own mid-year population is in hand, and says which is missing."
 )
 
 
@@ -1501,6 +1502,52 @@ def _change_columns(*, area: bool) -> tuple[Column, ...]:
         ),
         Column("change", "number", "value_after minus value_before.", decimals=0),
         Column("percent_change", "number", "The change as a percentage of value_before, rounded to 2 places."),
+    )
+
+
+def _change_rate_columns() -> tuple[Column, ...]:
+    """The group's counts as rates per 1,000 people, each period on the population of its own mid-year."""
+    columns: list[Column] = []
+    for which in ("before", "after"):
+        columns += [
+            Column(
+                f"population_mid_year_{which}",
+                "integer",
+                f"The mid-year of the populations the {which} rate uses: {POPULATION_RULE}.",
+                derived_from=("area_populations.mid_year",),
+            ),
+            Column(
+                f"population_{which}",
+                "integer",
+                f"The summed population at that mid-year of the areas whose {which} counts are summed; blank unless "
+                "area_populations has it for every one of them (a group's rate never rests on part of its people).",
+                minimum=0,
+                derived_from=("area_populations.population",),
+            ),
+            Column(
+                f"rate_per_1000_{which}",
+                "number",
+                f"value_{which} x 1,000 / population_{which}, to four places; blank where population_{which} is.",
+                minimum=0,
+                decimals=4,
+                derived_from=("core_area_outcomes.value", "area_populations.population"),
+            ),
+        ]
+    return (
+        *columns,
+        Column(
+            "rate_percent_change",
+            "number",
+            "The change in the rate per 1,000 as a percentage of the before rate (from the unrounded rates), rounded "
+            "to 2 places; blank unless both periods have a rate. Unlike percent_change it allows for the groups' "
+            "populations growing at different speeds.",
+        ),
+        Column(
+            "rate_missing_because",
+            "string",
+            "Why a rate is blank: which mid-year population is not in area_populations (none is estimated); blank "
+            "where both rates are given.",
+        ),
     )
 
 
@@ -1583,6 +1630,7 @@ OUTCOME_CHANGE_BY_GROUP = Table(
         Column("areas_left_out", "string", "Those areas, with why (a symbol, or the flags)."),
         *_change_columns(area=False)[5:],
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
+        *_change_rate_columns(),
     ),
     primary_key=("measure", "before_edition", "after_edition", "area_group", "variant"),
     foreign_keys=(TO_SOURCES,),

@@ -27,6 +27,7 @@ EXPECTED = {
     "core_local_policing_bodies": ["raw_reference__police_force_areas"],
     "core_outcome_change_by_area": ["core_area_outcomes"],
     "core_outcome_change_by_group": [
+        "core_area_populations",
         "core_outcome_change_by_area",
         "core_police_force_areas",
         "core_quality_flags",
