@@ -54,6 +54,7 @@ EXPECTED = {
     "core_violence_reduction_units": ["core_sources", "raw_reference__violence_reduction_units"],
     "checks/area_above_national_total": ["core_funding_allocations", "core_funding_reports", "core_national_totals"],
     "checks/change_outlier": ["core_outcome_change_by_area"],
+    "checks/year_on_year_break": ["core_area_outcomes", "core_outcome_change_by_area"],
     "checks/counts_add_up": ["core_area_outcomes", "raw_project__outcome_measures"],
     "checks/known_cells_above_national_total": [
         "core_funding_allocations",
