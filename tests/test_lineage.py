@@ -40,6 +40,7 @@ EXPECTED = {
         "core_police_force_areas",
         "core_quality_flags",
         "core_source_note_values",
+        "core_source_notes",
         "core_violence_reduction_units",
     ],
     "core_outcome_group_rates": ["core_outcome_comparison"],
