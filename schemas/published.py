@@ -1506,47 +1506,46 @@ def _change_columns(*, area: bool) -> tuple[Column, ...]:
 
 
 def _change_rate_columns() -> tuple[Column, ...]:
-    """The group's counts as rates per 1,000 people, each period on the population of its own mid-year."""
-    columns: list[Column] = []
-    for which in ("before", "after"):
-        columns += [
-            Column(
-                f"population_mid_year_{which}",
-                "integer",
-                f"The mid-year of the populations the {which} rate uses: {POPULATION_RULE}.",
-                derived_from=("area_populations.mid_year",),
-            ),
-            Column(
-                f"population_{which}",
-                "integer",
-                f"The summed population at that mid-year of the areas whose {which} counts are summed; blank unless "
-                "area_populations has it for every one of them (a group's rate never rests on part of its people).",
-                minimum=0,
-                derived_from=("area_populations.population",),
-            ),
-            Column(
-                f"rate_per_1000_{which}",
-                "number",
-                f"value_{which} x 1,000 / population_{which}, to four places; blank where population_{which} is.",
-                minimum=0,
-                decimals=4,
-                derived_from=("core_area_outcomes.value", "area_populations.population"),
-            ),
-        ]
+    """The group's counts as rates per 1,000 people, each period on the population of its own mid-year. Published:
+    the before rate, and the after period's mid-year with why it has no rate. The after rate and the change in the
+    rate are computed beside them (core.outcome_change_by_group: population_after, rate_per_1000_after,
+    rate_percent_change) but not published while no after period has its mid-year population: a column empty in
+    every row is one no reader's default read can type (as with area_year's hotspot per head)."""
     return (
-        *columns,
         Column(
-            "rate_percent_change",
+            "population_mid_year_before",
+            "integer",
+            f"The mid-year of the populations the before rate uses: {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "population_before",
+            "integer",
+            "The summed population at that mid-year of the areas whose before counts are summed; blank unless "
+            "area_populations has it for every one of them (a group's rate never rests on part of its people).",
+            minimum=0,
+            derived_from=("area_populations.population",),
+        ),
+        Column(
+            "rate_per_1000_before",
             "number",
-            "The change in the rate per 1,000 as a percentage of the before rate (from the unrounded rates), rounded "
-            "to 2 places; blank unless both periods have a rate. Unlike percent_change it allows for the groups' "
-            "populations growing at different speeds.",
+            "value_before x 1,000 / population_before, to four places; blank where population_before is.",
+            minimum=0,
+            decimals=4,
+            derived_from=("core_area_outcomes.value", "area_populations.population"),
+        ),
+        Column(
+            "population_mid_year_after",
+            "integer",
+            f"The mid-year an after rate would use: {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
         ),
         Column(
             "rate_missing_because",
             "string",
-            "Why a rate is blank: which mid-year population is not in area_populations (none is estimated); blank "
-            "where both rates are given.",
+            "Why the comparison has no rate for a period: which mid-year population is not in area_populations "
+            "(none is estimated). The after rate and the change in the rate are published once an after period "
+            "has its own mid-year population.",
         ),
     )
 

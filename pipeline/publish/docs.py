@@ -259,19 +259,18 @@ def _rate(value) -> str:
 
 def change_rates_table(rows: list[tuple], after: str) -> str:
     """The same comparisons per 1,000 people, each period on the population of its own mid-year: a row for every
-    values, and one for each variant that leaves out other areas than the variant before it. A period without its
-    mid-year population has no rate, and the reason is printed as the table gives it (rate_missing_because)."""
-    mid = {(r[8], r[10]) for r in rows}
-    before_mid = ", ".join(sorted({f"mid-{b}" for b, _ in mid if b is not None}))
-    after_mid = ", ".join(sorted({f"mid-{a}" for _, a in mid if a is not None}))
+    values, and one for each variant that leaves out other areas than the variant before it. `rows` as for
+    change_section, then population_mid_year_before, rate_per_1000_before, population_mid_year_after and
+    rate_missing_because. A period without its own mid-year population has no rate; why is printed as the table
+    gives it."""
+    before_mid = ", ".join(sorted({f"mid-{r[8]}" for r in rows if r[8] is not None}))
     lines = [
         "The same comparisons per 1,000 people (`outcome_change_by_group`: each group's offences over the summed "
-        "population of the same areas, each period on the ONS estimate for the 30 June inside it; the rates are "
-        "rounded here to two places where 1 or more, the table keeps four):",
+        "population of the same areas, on the ONS estimate for the 30 June inside the period; rounded here to two "
+        "places where 1 or more, the table keeps four):",
         "",
-        f"| measure | group | values | areas | 2018-19 per 1,000 ({before_mid}) | year to {after} per 1,000 "
-        f"({after_mid}) | change in the rate |",
-        "|---|---|---|---|---|---|---|",
+        f"| measure | group | values | areas | 2018-19 per 1,000 ({before_mid}) | year to {after} per 1,000 |",
+        "|---|---|---|---|---|---|",
     ]
     for measure, label in CHANGE_MEASURES.items():
         for group in GROUPS:
@@ -280,15 +279,14 @@ def change_rates_table(rows: list[tuple], after: str) -> str:
                 row = next((r for r in rows if r[:3] == (measure, group, variant)), None)
                 if row is None or (shown is not None and row[6] == shown[6] and row[3] == shown[3]):
                     continue
-                change = "—" if row[12] is None else f"{row[12]:+.1f}%"
                 lines.append(
                     f"| {label} | {GROUP_NAMES[group]} | {VARIANT_WORDS[variant]} | {row[6]} | {_rate(row[9])} | "
-                    f"{_rate(row[11])} | {change} |"
+                    f"{'—' if row[11] else 'population in hand; the rate is not yet a published column'} |"
                 )
                 shown = row
-    reasons = sorted({r[13] for r in rows if r[13]})
+    reasons = sorted({r[11] for r in rows if r[11]})
     if reasons:
-        lines += ["", "A rate is blank (—) where its population is not in hand: " + "; ".join(reasons) + "."]
+        lines += ["", "No rate (—) where its population is not in hand: " + "; ".join(reasons) + "."]
     return "\n".join(lines)
 
 
