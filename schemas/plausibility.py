@@ -215,6 +215,22 @@ RULES: tuple[Rule, ...] = (
         params={"max_robust_z": 5.0, "min_count_before": 50},
     ),
     Rule(
+        name="year_on_year_break",
+        asset="core_outcome_change_by_area",
+        table="outcome_change_by_area",
+        severity="warn",
+        explanation="An area's before-and-after change that spans a break in the area's own series: a change of "
+        "its count from one year to the next (two editions' rolling years a year apart) more than max_robust_z "
+        "robust deviations from the other areas' changes over the same two years, judged where at least "
+        "min_count_before offences were recorded in the first year; every change of that area and measure whose "
+        "before period ends before the later of the two years is flagged, whatever change_outlier says of it. "
+        "Areas' year-on-year changes are tightly spread, so a force's recording change stands far outside them, "
+        "where its change over six years, among changes spread far wider, can sit just under change_outlier's "
+        "cut-off; a person must decide.",
+        action=Action.EXCLUDED,
+        params={"max_robust_z": 5.0, "min_count_before": 50},
+    ),
+    Rule(
         name="note_on_a_force_is_read",
         asset="core_source_notes",
         table="source_notes",

@@ -1469,7 +1469,8 @@ CHANGE_CAVEAT = (
     "(ONS notes several changes, among them the Home Office counting rules for conduct crimes in May 2023), so a "
     "change is not a measure of what VRUs did. The after period is a rolling year (July 2024 to June 2025), "
     "the before periods financial years. No population for mid-2025 (the 30 June inside the after period) is in "
-    "hand (area_populations ends at mid-2023), so there are counts, no rates."
+    "hand (area_populations ends at mid-2023), so that year has counts, no rates; outcome_change_by_group gives a "
+    "group's rates per 1,000 for each period whose own mid-year population is in hand, and says which is missing."
 )
 
 
@@ -1501,6 +1502,51 @@ def _change_columns(*, area: bool) -> tuple[Column, ...]:
         ),
         Column("change", "number", "value_after minus value_before.", decimals=0),
         Column("percent_change", "number", "The change as a percentage of value_before, rounded to 2 places."),
+    )
+
+
+def _change_rate_columns() -> tuple[Column, ...]:
+    """The group's counts as rates per 1,000 people, each period on the population of its own mid-year. Published:
+    the before rate, and the after period's mid-year with why it has no rate. The after rate and the change in the
+    rate are computed beside them (core.outcome_change_by_group: population_after, rate_per_1000_after,
+    rate_percent_change) but not published while no after period has its mid-year population: a column empty in
+    every row is one no reader's default read can type (as with area_year's hotspot per head)."""
+    return (
+        Column(
+            "population_mid_year_before",
+            "integer",
+            f"The mid-year of the populations the before rate uses: {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "population_before",
+            "integer",
+            "The summed population at that mid-year of the areas whose before counts are summed; blank unless "
+            "area_populations has it for every one of them (a group's rate never rests on part of its people).",
+            minimum=0,
+            derived_from=("area_populations.population",),
+        ),
+        Column(
+            "rate_per_1000_before",
+            "number",
+            "value_before x 1,000 / population_before, to four places; blank where population_before is.",
+            minimum=0,
+            decimals=4,
+            derived_from=("core_area_outcomes.value", "area_populations.population"),
+        ),
+        Column(
+            "population_mid_year_after",
+            "integer",
+            f"The mid-year an after rate would use: {POPULATION_RULE}.",
+            derived_from=("area_populations.mid_year",),
+        ),
+        Column(
+            "rate_missing_because",
+            "string",
+            "Why the comparison has no rate for a period: which mid-year population is not in area_populations "
+            "(none is estimated). The after rate and the change in the rate are published once an after period "
+            "has its own mid-year population.",
+        ),
     )
 
 
@@ -1583,6 +1629,7 @@ OUTCOME_CHANGE_BY_GROUP = Table(
         Column("areas_left_out", "string", "Those areas, with why (a symbol, or the flags)."),
         *_change_columns(area=False)[5:],
         replace(SOURCE_ID, description="The after edition's source; resolves to a row of sources."),
+        *_change_rate_columns(),
     ),
     primary_key=("measure", "before_edition", "after_edition", "area_group", "variant"),
     foreign_keys=(TO_SOURCES,),

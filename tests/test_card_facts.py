@@ -121,3 +121,38 @@ def test_changing_a_sources_status_changes_the_cards_count(tmp_path):
     assert after_totals["verified"] == before_totals["verified"]
     assert after_kinds[(kind, "contradicted")] == before_kinds[(kind, "contradicted")] + 1
     assert after_kinds[(kind, "not_rechecked")] == before_kinds[(kind, "not_rechecked")] - 1
+
+
+def test_the_cards_rates_per_1000_are_the_published_groups_rates(fresh_build):
+    """The card's before-and-after comparison per 1,000 people is outcome_change_by_group's, row for row: every
+    group's rate for every values, each variant that leaves out other areas, and why the after year has none."""
+    outputs = fresh_build.outputs
+    card = (outputs / "README.md").read_text(encoding="utf-8")
+    rows = query(
+        outputs,
+        "SELECT area_group, variant, n_areas, rate_per_1000_before, rate_missing_because, measure "
+        "FROM outcome_change_by_group WHERE before_period = 'year ending March 2019' "
+        "AND after_edition = (SELECT max(after_edition) FROM outcome_change_by_group) AND measure IN "
+        "('violence_with_injury_offences', 'possession_of_weapons_offences')",
+    )
+    assert rows
+    printed = re.findall(
+        r"^\| (Violence with injury|Possession of weapons) \| ([^|]+) \| ([^|]+) \| (\d+) \| ([\d.]+) \| ([^|]+) \|$",
+        card,
+        re.M,
+    )
+    assert len(printed) >= 6
+    for label, group, values, areas, before, after in printed:
+        measure = (
+            "violence_with_injury_offences" if label == "Violence with injury" else "possession_of_weapons_offences"
+        )
+        variant = {"every value": "all_values", "without flagged values": "excluding_flagged"}.get(
+            values, "excluding_flagged_and_noted"
+        )
+        code = "no_vru" if group == "no VRU" else "vru_from_" + group.removeprefix("VRU from ")
+        [row] = [r for r in rows if (r[5], r[0], r[1]) == (measure, code, variant)]
+        assert int(areas) == int(row[2])
+        assert abs(float(before) - float(row[3])) < 0.006
+        assert (after == "—") == (row[4] is not None)
+    for reason in {r[4] for r in rows if r[4]}:
+        assert reason in card

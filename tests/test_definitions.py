@@ -165,6 +165,7 @@ def test_sql_assets_depend_on_exactly_what_their_sql_reads():
         "core_police_force_areas",
         "core_quality_flags",
         "core_source_note_values",
+        "core_source_notes",
         "core_violence_reduction_units",
     ]
     # A macro or helper table another asset makes: core.cited_source and raw.manifest_sources.

@@ -27,6 +27,7 @@ EXPECTED = {
     "core_local_policing_bodies": ["raw_reference__police_force_areas"],
     "core_outcome_change_by_area": ["core_area_outcomes"],
     "core_outcome_change_by_group": [
+        "core_area_populations",
         "core_outcome_change_by_area",
         "core_police_force_areas",
         "core_quality_flags",
@@ -39,6 +40,7 @@ EXPECTED = {
         "core_police_force_areas",
         "core_quality_flags",
         "core_source_note_values",
+        "core_source_notes",
         "core_violence_reduction_units",
     ],
     "core_outcome_group_rates": ["core_outcome_comparison"],
@@ -53,6 +55,7 @@ EXPECTED = {
     "core_violence_reduction_units": ["core_sources", "raw_reference__violence_reduction_units"],
     "checks/area_above_national_total": ["core_funding_allocations", "core_funding_reports", "core_national_totals"],
     "checks/change_outlier": ["core_outcome_change_by_area"],
+    "checks/year_on_year_break": ["core_area_outcomes", "core_outcome_change_by_area"],
     "checks/counts_add_up": ["core_area_outcomes", "raw_project__outcome_measures"],
     "checks/known_cells_above_national_total": [
         "core_funding_allocations",

@@ -213,3 +213,81 @@ def test_funding_per_head_is_the_chosen_figure_over_the_population_recomputed_fr
             value = (amount / population).quantize(Decimal("0.0001"), ROUND_HALF_UP)
             assert Decimal(row[f"{stream}_gbp_per_head"]) == value, (area, year, stream)
     assert per_head > 50
+
+
+def _mid_year(start: str, end: str) -> int | None:
+    """The year of the 30 June inside a period, recomputed here (schemas/vocabulary.py POPULATION_RULE)."""
+    last = int(end[:4]) - (1 if end[5:] < "06-30" else 0)
+    return last if f"{last}-06-30" >= start else None
+
+
+def test_the_before_and_after_comparisons_per_1000_recompute_from_area_outcomes_and_area_populations(fresh_build):
+    """Every group's before rate in outcome_change_by_group: the offences of the group's areas (from area_outcomes,
+    less the areas the row names as left out) over the same areas' populations at the mid-year inside the before
+    period (area_populations); the after period (the year to June 2025: mid-2025, not in hand) has no rate and says
+    which mid-year is missing, and no rate divides by another year's population."""
+    data = fresh_build.outputs / "data"
+    populations = {
+        (r["area_code"], int(r["mid_year"])): int(r["population"]) for r in cells(data / "area_populations.csv")
+    }
+    names = {r["area_name"]: r["area_code"] for r in cells(data / "police_force_areas.csv")}
+    first_year = {r["area_code"]: r["first_funded_year"] for r in cells(data / "violence_reduction_units.csv")}
+    group_of = {code: f"vru_from_{first_year[code]}" if code in first_year else "no_vru" for code in names.values()}
+    outcomes = {
+        (r["area_code"], r["measure"], r["edition"]): r
+        for r in cells(data / "area_outcomes.csv")
+        if r["unit"] == "offences"
+    }
+    rows = cells(data / "outcome_change_by_group.csv")
+    for row in rows:
+        left_out = {part.split(" (")[0] for part in row["areas_left_out"].split("; ") if part}
+        areas = [a for a, g in group_of.items() if g == row["area_group"] and a not in {names[n] for n in left_out}]
+        assert len(areas) == int(row["n_areas"]), row
+        before = [outcomes[(a, row["measure"], row["before_edition"])] for a in areas]
+        assert {v["period_as_published"] for v in before} == {row["before_period"]}
+        mid = _mid_year(before[0]["period_start"], before[0]["period_end"])
+        assert row["population_mid_year_before"] == str(mid) and 2017 <= mid <= 2019
+        offences = sum(Decimal(v["value"]) for v in before)
+        people = sum(populations[(a, mid)] for a in areas)
+        assert Decimal(row["value_before"]) == offences and int(row["population_before"]) == people
+        rate = (offences * 1000 / people).quantize(Decimal("0.0001"), ROUND_HALF_UP)
+        assert Decimal(row["rate_per_1000_before"]) == rate, row
+        # The after year's mid-year, recomputed, is one area_populations does not hold, and the row says so.
+        after = outcomes[(areas[0], row["measure"], row["after_edition"])]
+        mid_after = _mid_year(after["period_start"], after["period_end"])
+        assert row["population_mid_year_after"] == str(mid_after) and (areas[0], mid_after) not in populations
+        reason = f"no population for mid-{mid_after}, the 30 June inside the after period"
+        assert reason in row["rate_missing_because"]
+
+
+def test_a_group_rate_change_is_given_where_both_periods_have_their_own_mid_year(fresh_build, tmp_path):
+    """Today's after year has no population, so the rate change is exercised on the same warehouse with the
+    calendar year 2019 (mid-2019) as the after period and the years ending by December 2018 as before: every row
+    then has both rates, and the change in the rate is the ratio of the two rates, each on its own population."""
+    from pipeline.transform.sqltext import sql_text
+    from pipeline.transform.warehouse import SQL_DIR
+    from schemas.published import OUTCOME_CHANGE
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes((fresh_build.root / "warehouse.duckdb").read_bytes())
+    con = duckdb.connect(str(warehouse))
+    con.execute(
+        sql_text(SQL_DIR / "core_outcome_change_by_area.sql"),
+        {
+            "measures": list(OUTCOME_CHANGE["measures"]),
+            "before_ends_by": "2018-12-31",
+            "after_starts_from": "2019-01-01",
+        },
+    )
+    con.execute(sql_text(SQL_DIR / "core_outcome_change_by_group.sql"))
+    rows = con.execute(
+        "SELECT value_before, value_after, population_before, population_after, population_mid_year_after, "
+        "rate_percent_change, rate_missing_because FROM core.outcome_change_by_group WHERE after_period = "
+        "'year ending December 2019'"
+    ).fetchall()
+    con.close()
+    assert len(rows) >= 36
+    for before, after, people_before, people_after, mid_after, change, missing in rows:
+        assert mid_after == 2019 and missing is None
+        expected = 100 * ((Decimal(after) / people_after) / (Decimal(before) / people_before) - 1)
+        assert abs(Decimal(str(change)) - expected) <= Decimal("0.005"), (before, after, change)

@@ -1,6 +1,7 @@
 """The publishers' footnotes under each table of the ONS police force area workbooks, read as data (issue 23, 5)."""
 
 import csv
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -182,3 +183,41 @@ def test_a_reading_that_names_no_printed_note_stops_the_run(project, fresh_build
     failures = " ".join(project.build(only="core_source_notes", after=fresh_build).step_failures())
     assert f"raw/mappings/source_note_coverage.csv, row {row}, column 'note_cell'" in failures
     assert "Traceback" not in failures
+
+
+def test_the_under_count_a_note_dates_leaves_every_variant_and_without_the_note_it_would_not(fresh_build, tmp_path):
+    """Greater Manchester's knife offences before its December 2017 review are left out of every variant of
+    outcome_comparison because ONS's note says so (source_notes: an under-count up to a date, with no start), not
+    because the comparison names the force: the comparison rerun on the same warehouse gives the published table,
+    and with the notes' readings gone those values are counted in all_values (unless the edition printed a symbol)."""
+    from pipeline.transform.sqltext import sql_text
+    from pipeline.transform.warehouse import SQL_DIR
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes((fresh_build.root / "warehouse.duckdb").read_bytes())
+    con = duckdb.connect(str(warehouse))
+    query = sql_text(SQL_DIR / "core_outcome_comparison.sql")
+    columns = "measure, period_as_published, edition, area_group, variant, n_areas, areas_left_out, sum_value"
+    published = con.execute(f"SELECT {columns} FROM core.outcome_comparison ORDER BY ALL").fetchall()
+    con.execute(query)
+    assert con.execute(f"SELECT {columns} FROM core.outcome_comparison ORDER BY ALL").fetchall() == published
+    left_out = "Greater Manchester (under-count before 2018)"
+    every = [r for r in published if r[4] == "all_values" and left_out in (r[6] or "")]
+    assert {r[0] for r in every} == {"knife_selected_offences", "knife_homicide_offences"} and len(every) >= 9
+    # Remove the readings of Greater Manchester's review notes (kind under_count, no start, an end).
+    removed = con.execute(
+        "DELETE FROM core.source_notes WHERE area_codes = 'E23000005' AND kind = 'under_count' "
+        "AND covers_from IS NULL AND covers_until IS NOT NULL"
+    ).fetchone()[0]
+    assert removed >= 9
+    con.execute(query)
+    rerun = {r[:5]: r for r in con.execute(f"SELECT {columns} FROM core.outcome_comparison ORDER BY ALL").fetchall()}
+    con.close()
+    counted = 0
+    for row in every:
+        again = rerun[row[:5]]
+        # Counted, unless the edition printed a symbol for it (the December 2019 edition's 2017-18: 'NA', '..').
+        assert left_out not in (again[6] or "") and again[5] in (row[5], row[5] + 1), (row, again)
+        assert again[5] == row[5] + 1 or re.search(r"Greater Manchester \((NA|\.\.)\)", again[6]), again
+        counted += again[5] - row[5]
+    assert counted >= 9

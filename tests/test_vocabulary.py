@@ -294,6 +294,7 @@ def test_the_declared_action_decides_what_the_comparison_leaves_out_and_what_the
         "police_force_areas",
         "violence_reduction_units",
         "source_note_values",
+        "area_populations",
     )
     as_declared = change_by_group(con, rules.RULES)
     as_published = pd.read_csv(DATA / "outcome_change_by_group.csv")

@@ -242,7 +242,52 @@ def change_section(rows: list[tuple], after: str) -> tuple[str, str]:
                 f"{every[5]:+.1f}% | {note} | {by_notes} |"
             )
     alt = " ".join(sentences) + " Descriptive: recorded crime, with recording practice changed between the periods."
-    return " ".join(sentences) + "\n\n" + "\n".join(lines), alt
+    return " ".join(sentences) + "\n\n" + "\n".join(lines) + "\n\n" + change_rates_table(rows, after), alt
+
+
+VARIANT_WORDS = {
+    "all_values": "every value",
+    "excluding_flagged": "without flagged values",
+    "excluding_flagged_and_noted": "also without values a publisher's note marks",
+}
+
+
+def _rate(value) -> str:
+    """Two places, four below 1 (a group's homicides are about 0.01 per 1,000)."""
+    return "—" if value is None else f"{value:.2f}" if value >= 1 else f"{value:.4f}"
+
+
+def change_rates_table(rows: list[tuple], after: str) -> str:
+    """The same comparisons per 1,000 people, each period on the population of its own mid-year: a row for every
+    values, and one for each variant that leaves out other areas than the variant before it. `rows` as for
+    change_section, then population_mid_year_before, rate_per_1000_before, population_mid_year_after and
+    rate_missing_because. A period without its own mid-year population has no rate; why is printed as the table
+    gives it."""
+    before_mid = ", ".join(sorted({f"mid-{r[8]}" for r in rows if r[8] is not None}))
+    lines = [
+        "The same comparisons per 1,000 people (`outcome_change_by_group`: each group's offences over the summed "
+        "population of the same areas, on the ONS estimate for the 30 June inside the period; rounded here to two "
+        "places where 1 or more, the table keeps four):",
+        "",
+        f"| measure | group | values | areas | 2018-19 per 1,000 ({before_mid}) | year to {after} per 1,000 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for measure, label in CHANGE_MEASURES.items():
+        for group in GROUPS:
+            shown = None
+            for variant in VARIANT_WORDS:
+                row = next((r for r in rows if r[:3] == (measure, group, variant)), None)
+                if row is None or (shown is not None and row[6] == shown[6] and row[3] == shown[3]):
+                    continue
+                lines.append(
+                    f"| {label} | {GROUP_NAMES[group]} | {VARIANT_WORDS[variant]} | {row[6]} | {_rate(row[9])} | "
+                    f"{'—' if row[11] else 'population in hand; the rate is not yet a published column'} |"
+                )
+                shown = row
+    reasons = sorted({r[11] for r in rows if r[11]})
+    if reasons:
+        lines += ["", "No rate (—) where its population is not in hand: " + "; ".join(reasons) + "."]
+    return "\n".join(lines)
 
 
 def flags_section(flags: list[tuple]) -> str:

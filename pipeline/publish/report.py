@@ -52,7 +52,8 @@ def change_by_group(duckdb: DuckDBResource) -> list[tuple]:
     with duckdb.get_connection() as con:
         return con.execute(
             "SELECT measure, area_group, variant, value_before, value_after, percent_change, n_areas, "
-            "n_flagged_values_used FROM out.outcome_change_by_group "
+            "n_flagged_values_used, population_mid_year_before, rate_per_1000_before, population_mid_year_after, "
+            "rate_missing_because FROM out.outcome_change_by_group "
             "WHERE before_edition = (SELECT max(edition) FROM out.area_outcomes WHERE period_as_published = "
             "'year ending March 2019' AND measure = 'violence_with_injury_offences') "
             "AND after_edition = (SELECT max(after_edition) FROM out.outcome_change_by_group) "

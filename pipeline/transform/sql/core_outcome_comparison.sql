@@ -9,8 +9,10 @@
 -- inside the period (area_populations; schemas/vocabulary.py, POPULATION_RULE), blank unless every area used has one;
 -- published apart, in outcome_group_rates (one row per group with a rate).
 -- Descriptive only: it says nothing about what caused any difference.
--- Greater Manchester's knife figures before 2018-19 are left out: ONS says the force under-counted knife
--- offences until a review in December 2017, so they are not comparable with later years or other forces.
+-- A value a publisher's note says was under-counted up to a date, with no start (a force under-counted until a
+-- review and did not revise its earlier data: Greater Manchester's knife offences until December 2017), is left out
+-- of every variant, all_values too: it is not comparable with later years or other forces (source_notes,
+-- source_note_values). Its reason names the first year the under-count does not reach.
 CREATE OR REPLACE TABLE core.outcome_comparison AS
 WITH flagged AS (
     SELECT q.area_code, q.subject AS measure, q.period AS period_as_published, q.edition,
@@ -24,6 +26,13 @@ WITH flagged AS (
     FROM core.source_note_values
     WHERE excluded_from_comparisons
     GROUP BY ALL
+), under_counted_until AS (
+    SELECT v.area_code, v.measure, v.period_as_published, v.edition,
+           'under-count before ' || (year(max(n.covers_until)) + 1) AS excluded
+    FROM core.source_note_values AS v
+    JOIN core.source_notes AS n USING (note_id)
+    WHERE n.kind = 'under_count' AND n.covers_from IS NULL AND n.covers_until IS NOT NULL
+    GROUP BY ALL
 ), population AS (
     -- Several editions print the same mid-2018 estimate: the newest edition's, one per area.
     SELECT area_code, CAST(arg_max(value, edition_date) AS DOUBLE) AS population
@@ -32,8 +41,7 @@ WITH flagged AS (
     GROUP BY area_code
 ), grouped AS (
     SELECT o.*, a.area_name, f.checks, nt.notes, p.population, ap.mid_year AS count_mid_year, ap.population AS count_population,
-           CASE WHEN o.area_code = 'E23000005' AND o.measure LIKE 'knife%' AND o.period_first_year < '2018-19'
-                THEN 'under-count before 2018' END AS excluded,
+           u.excluded,
            {{ area_group("v.first_funded_year") }}
                AS area_group
     FROM core.area_outcomes AS o
@@ -41,6 +49,7 @@ WITH flagged AS (
     LEFT JOIN core.violence_reduction_units AS v USING (area_code)
     LEFT JOIN flagged AS f USING (area_code, measure, period_as_published, edition)
     LEFT JOIN noted AS nt USING (area_code, measure, period_as_published, edition)
+    LEFT JOIN under_counted_until AS u USING (area_code, measure, period_as_published, edition)
     LEFT JOIN population AS p USING (area_code)
     LEFT JOIN core.area_populations AS ap
         ON ap.area_code = o.area_code AND o.unit = 'offences'
