@@ -94,7 +94,7 @@ def code_server_lost_cleanup(log: Path) -> bool:
     """Whether the code server's newest server process has lost its run-cleanup thread (see the module's doc)."""
     try:
         with log.open("rb") as handle:
-            handle.seek(max(0, log.stat().st_size - 4_000_000))
+            handle.seek(max(0, log.stat().st_size - 1_000_000))
             text = handle.read().decode(errors="replace")
     except OSError:
         return False
@@ -124,14 +124,23 @@ class Listener:
         self.loaded = manifest_digest()
         self.reloading: subprocess.Popen | None = None
         self.repaired_at = -1e9  # when a reload was last asked for a code server that lost its cleanup thread
+        self.retry_at = -1e9  # after a reload that failed, nothing is tried before this
+        self.told = False  # whether the code server's failing was posted (once until it is whole again)
 
     def say(self, line: str) -> None:
         print(f"{now()} {line}", file=self.log, flush=True)
 
     def handle(self, event: str, fields: dict[str, str]) -> None:
         if event.startswith("TICK_"):
-            if self.reloading is not None and self.reloading.poll() is None:
-                return  # looked at again once this reload has ended
+            if self.reloading is not None:
+                if self.reloading.poll() is None:
+                    return  # looked at again once this reload has ended
+                if self.reloading.returncode != 0:
+                    # The database still down, say: both reasons are looked at again in 15 s.
+                    self.loaded, self.repaired_at, self.retry_at = None, -1e9, time.monotonic() + 15
+                self.reloading = None
+            if time.monotonic() < self.retry_at:
+                return
             reasons = []
             current = manifest_digest()
             if current is not None and current != self.loaded:
@@ -143,16 +152,20 @@ class Listener:
                 self.repaired_at = time.monotonic()
                 reason = "the code server lost its run-cleanup thread (the database was unreachable as a run ended)"
                 reasons.append(reason)
-                alert = {
-                    "alert": "code_server_failing",
-                    "text": f"{reason}: launches would time out; reloading the code location",
-                    "process": "code-server",
-                    "at": now(),
-                    "host": socket.gethostname(),
-                    "log": str(log),
-                }
-                if (problem := post(alert)) is not None:
-                    self.say(problem)
+                if not self.told:  # once until the code server is whole again
+                    self.told = True
+                    alert = {
+                        "alert": "code_server_failing",
+                        "text": f"{reason}: launches would time out; reloading the code location",
+                        "process": "code-server",
+                        "at": now(),
+                        "host": socket.gethostname(),
+                        "log": str(log),
+                    }
+                    if (problem := post(alert)) is not None:
+                        self.say(problem)
+            elif self.told and not code_server_lost_cleanup(log):
+                self.told = False
             if reasons:
                 self.say("; ".join(reasons) + ": reloading the code location")
                 self.reloading = reload_code_location(self.stack, self.location, self.log)
