@@ -1,6 +1,7 @@
 """Running unattended: the change sensor, two runs at once, and a run killed while publishing."""
 
 import http.server
+import io
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import pytest
 from pipeline.definitions import defs as load_defs
 from pipeline.defs.automation import WEBHOOK_ENV, failed_run_webhook, raw_files_changed
 from pipeline.defs.resources import PROJECT_DIR, ProjectPaths
+from pipeline.operations import alerts
 from pipeline.operations.build import JOB_COMMAND
 from pipeline.publish import package
 from tests.conftest import snapshot
@@ -249,3 +251,34 @@ def test_a_publish_of_only_what_a_new_file_feeds_equals_a_full_publish(project):
     everything = materialised(env)
     assert subset < everything and len(subset) < 0.6 * len(everything)
     assert snapshot(project.outputs) == published
+
+
+def test_the_event_listener_posts_a_program_that_exited_and_answers_supervisord(receiver, monkeypatch, tmp_path):
+    """supervisord's event listener protocol (pipeline/operations/alerts.py), fed as supervisord feeds it: a program
+    that exited is posted, saying what and when; a tick with nothing changed posts nothing; each event is answered."""
+    monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
+    monkeypatch.setenv("SV_RAW_DIR", str(tmp_path))
+    exited = "processname:daemon groupname:daemon from_state:RUNNING expected:0 pid:4242"
+    tick = "when:1201063880"
+    events = [("PROCESS_STATE_EXITED", exited), ("TICK_5", tick)]
+    stdin = io.StringIO("".join(f"ver:3.0 server:supervisor eventname:{e} len:{len(p)}\n{p}" for e, p in events))
+    stdout = io.StringIO()
+    alerts.listen(alerts.Listener(str(tmp_path), "pipeline.definitions", log=io.StringIO()), stdin, stdout)
+    assert stdout.getvalue() == "READY\nRESULT 2\nOK" * 2 + "READY\n"
+    [message] = receiver.received
+    assert (message["alert"], message["process"], message["pid"]) == ("process_exited", "daemon", 4242)
+    assert message["at"].startswith(time.strftime("%Y-%m-%d", time.gmtime()))
+    assert receiver.url not in json.dumps(message)
+
+
+def test_a_code_server_that_lost_its_cleanup_thread_is_told_until_it_starts_again(tmp_path):
+    log = tmp_path / "code-server.log"
+    log.write_text(f"{alerts.CODE_SERVER_STARTED} for module pipeline.definitions in process 1\n")
+    assert not alerts.code_server_lost_cleanup(log)
+    with log.open("a") as handle:
+        handle.write(f"{alerts.CLEANUP_DIED}:\nTraceback (most recent call last):\n")
+    assert alerts.code_server_lost_cleanup(log)
+    with log.open("a") as handle:
+        handle.write(f"{alerts.CODE_SERVER_STARTED} for module pipeline.definitions in process 2\n")
+    assert not alerts.code_server_lost_cleanup(log)
+    assert not alerts.code_server_lost_cleanup(tmp_path / "missing.log")

@@ -5,6 +5,7 @@ Needs Debian's `postgresql` package (.ci/run installs it); without it the tests 
 fail in CI.
 """
 
+import datetime
 import json
 import os
 import pwd
@@ -68,6 +69,10 @@ class Served:
             "SV_PUBLISH_URL": f"file://{self.mirror}",
             # Long enough for a publish on a busy 2-core machine, short enough for the test of a dead worker.
             "SV_MAX_RUNTIME_SECONDS": str(MAX_RUNTIME),
+            # The package's freshness deadline every minute, a publish counting for one minute before it: the
+            # deadline is missed in most minutes, and the test of its alert sees one soon.
+            "SV_FRESHNESS_CRON": "* * * * *",
+            "SV_FRESHNESS_WINDOW_MINUTES": "1",
         }
 
     def serve(self, action: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -98,7 +103,11 @@ class Served:
         first finishes. A run cancelled before it started has no start time either: its end time orders it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            finished = [r for r in self.runs(**tags) if r["status"] in FINISHED]
+            try:
+                finished = [r for r in self.runs(**tags) if r["status"] in FINISHED]
+            except urllib.error.URLError:  # the webserver's first queries after a PostgreSQL restart may fail
+                time.sleep(2)
+                continue
             if len(finished) >= count:
                 return sorted(finished, key=lambda r: (r["startTime"] or r["endTime"] or 0.0, r["runId"]))
             time.sleep(2)
@@ -189,9 +198,10 @@ def test_the_stack_stores_in_postgres_and_its_daemons_are_healthy(served):
     }
     assert all(report["daemons"].values()) and "MONITORING" in report["daemons"], report["daemons"]
     assert report["locations"] == {serve.LOCATION: "LOADED"}
-    assert {name: p["state"] for name, p in report["programs"].items()} == dict.fromkeys(serve.PROGRAMS, "RUNNING")
+    programs = (*serve.PROGRAMS, serve.LISTENER)
+    assert {name: p["state"] for name, p in report["programs"].items()} == dict.fromkeys(programs, "RUNNING")
     running = served.stack.running()
-    assert set(running) == {"supervisord", *serve.PROGRAMS}
+    assert set(running) == {"supervisord", *programs}
     assert all(processes.group_alive(pid) for pid in running.values())
     # Run as root, the stack and its runs run as the service user, unless that user cannot run the environment
     # (this machine's Python lives under /root, private): then `make serve` says so.
@@ -279,13 +289,13 @@ def test_a_failed_run_is_posted_to_the_webhook_and_outputs_stay_as_they_were(ser
         served.launch("fails")
         [run] = served.wait_for_runs(1, test="fails")
         deadline = time.monotonic() + 60
-        while not served.receiver.received and time.monotonic() < deadline:
+        while not alerts(served, "run_failed") and time.monotonic() < deadline:
             time.sleep(1)
     finally:
         target.write_bytes(good)
     assert run["status"] == "FAILURE", run
-    [message] = served.receiver.received
-    assert message["run_id"] == run["runId"] and message["job"] == "publish_package"
+    [message] = [m for m in served.receiver.received if m.get("run_id") == run["runId"]]
+    assert message["alert"] == "run_failed" and message["job"] == "publish_package"
     assert any("ons-els-homicide-offences.csv" in step for step in message["steps"]), message["steps"]
     assert snapshot(served.project.outputs) == before
 
@@ -417,6 +427,10 @@ def test_the_code_server_killed_mid_run_ends_in_a_failed_run_and_the_next_run_su
     [dead] = served.wait_for_runs(1, timeout=MAX_RUNTIME + 240, test="code-server-killed")
     assert dead["status"] == "FAILURE", dead
     print(f"the dead run was marked failed {dead['endTime'] - dead['startTime']:.0f} s after it started")
+    # ... and posted as a stuck run (the failure sensor sees run monitoring's failure like any other).
+    [posted] = wait_for_alerts(served, "stuck_run", 1, timeout=120, run_id=dead["runId"])
+    assert "maximum run time" in posted["text"] and posted["at"] and posted["started_at"], posted
+    assert_no_secret(served, posted)
     [after] = served.wait_for_runs(1, timeout=300, test="after-code-server-killed")
     assert after["status"] == "SUCCESS", after
     assert package_is_whole(served.project.outputs)
@@ -435,3 +449,144 @@ def test_after_a_crash_serve_recovers_by_itself(served):
     assert "recovered" in started.stdout, started.stdout
     wait_for_status(served, healthy=True, timeout=120)
     assert not set(served.stack.running().values()) & set(running.values())
+
+
+def alerts(served, kind: str, **fields) -> list[dict]:
+    return [
+        m for m in served.receiver.received
+        if m.get("alert") == kind and all(m.get(k) == v for k, v in fields.items())
+    ]  # fmt: skip
+
+
+def wait_for_alerts(served, kind: str, count: int, timeout: float, **fields) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(found := alerts(served, kind, **fields)) < count:
+        kinds = [m.get("alert") for m in served.receiver.received]
+        assert time.monotonic() < deadline, f"no {kind} alert {fields} after {timeout} s; received: {kinds}"
+        time.sleep(1)
+    return found
+
+
+def assert_no_secret(served, message: dict) -> None:
+    """An alert says what and when; it carries no setting's value: not the database password, not the webhook's
+    own address, not the mirror's URL."""
+    text = json.dumps(message)
+    for secret in (served.stack.password(), served.receiver.url, served.env["SV_PUBLISH_URL"]):
+        assert secret not in text, f"an alert carries a secret: {text}"
+
+
+def test_a_process_that_dies_is_posted_to_the_webhook_and_restarted(served):
+    """Finding 3: only a run that reached FAILURE was reported; a dead process told no one."""
+    webserver = served.stack.running()["webserver"]
+    killed_at = time.time()
+    os.killpg(webserver, signal.SIGKILL)
+    began = time.monotonic()
+    [posted] = wait_for_alerts(served, "process_exited", 1, timeout=60, process="webserver")
+    print(f"dead webserver posted after {time.monotonic() - began:.1f} s: {posted['text']}")
+    assert posted["pid"] == webserver and posted["state"] == "EXITED", posted
+    at = datetime.datetime.fromisoformat(posted["at"]).timestamp()
+    assert killed_at - 2 <= at <= time.time() + 2, posted
+    assert_no_secret(served, posted)
+    report, took = wait_for_status(served, healthy=True, timeout=120)
+    assert report["programs"]["webserver"]["pid"] != webserver
+    # Stopping a program on purpose (as serve-stop does) is not posted.
+    before = len(alerts(served, "process_exited"))
+    assert serve.supervisorctl(served.stack, "restart", "webserver").returncode == 0
+    wait_for_status(served, healthy=True, timeout=120)
+    time.sleep(3)
+    assert len(alerts(served, "process_exited")) == before, served.receiver.received[-1]
+
+
+def test_a_missed_freshness_deadline_is_posted_to_the_webhook(served):
+    """Finding 3: the package's freshness policy failing was shown in the UI only. (The deadline here is every
+    minute with a one-minute window: see Served.)"""
+    began = time.time()
+    posted = wait_for_alerts(served, "missed_freshness_deadline", 1, timeout=180)[-1]
+    while datetime.datetime.fromisoformat(posted["deadline"]).timestamp() < began:  # one posted before this test
+        count = len(alerts(served, "missed_freshness_deadline"))
+        posted = wait_for_alerts(served, "missed_freshness_deadline", count + 1, timeout=180)[-1]
+    deadline = datetime.datetime.fromisoformat(posted["deadline"]).timestamp()
+    print(f"missed deadline {posted['deadline']} posted at {posted['at']}: {posted['text']}")
+    assert (
+        posted["asset"] == "datapackage"
+        and deadline - datetime.datetime.fromisoformat(posted["window_start"]).timestamp() == 60
+    ), posted
+    last = posted["last_published"]
+    assert last is None or datetime.datetime.fromisoformat(last).timestamp() < deadline - 60, posted
+    assert_no_secret(served, posted)
+
+
+def test_postgres_stopped_and_started_mid_run_ends_the_run_and_the_next_run_succeeds(served):
+    """Finding 2: a run in flight during a PostgreSQL outage stayed STARTED; after the blip the code server was
+    said to fail every launch (a 60 s timeout) while its health check passed."""
+    served.launch("postgres-blip")
+    wait_until_started(served, "postgres-blip")
+    time.sleep(5)  # into the run's steps, writing events
+    serve.stop_postgres(served.stack)
+    # Longer than a publish: the run's worker tries to write its events while the database is down and dies, and
+    # the code server's cleanup thread, opening the database as that process ends, dies too.
+    time.sleep(90)
+    serve.start_postgres(served.stack)
+    restarted = time.monotonic()
+    # The code server is told failing and reloaded (the listener's first reload, while the database was down,
+    # failed; it tries again a minute later).
+    [failing, *_] = wait_for_alerts(served, "code_server_failing", 1, timeout=120)
+    assert_no_secret(served, failing)
+    serve.wait_until(
+        "the code server reloaded",
+        lambda: not serve.alerts.code_server_lost_cleanup(served.stack.state / "code-server.log"),
+        180,
+        served.stack.state / "alerts.log",
+    )
+    print(f"code server reloaded {time.monotonic() - restarted:.0f} s after PostgreSQL was back")
+    [blipped] = served.wait_for_runs(1, timeout=MAX_RUNTIME + 240, test="postgres-blip")
+    took = time.monotonic() - restarted
+    print(f"the run in flight ended {blipped['status']} {took:.0f} s after PostgreSQL was back")
+    # Before, the monitoring's attempt to cancel that dead run left the code server holding its launch lock: this
+    # launch timed out after 60 s and the run failed ("Caught an error dequeuing run").
+    served.launch("after-postgres-blip")
+    [after] = served.wait_for_runs(1, timeout=300, test="after-postgres-blip")
+    assert after["status"] == "SUCCESS", (after, run_messages(served, after["runId"])[-3000:])
+    assert package_is_whole(served.project.outputs)
+    wait_for_status(served, healthy=True, timeout=180)
+
+
+LINEAGE = """query Node($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { __typename
+  ... on AssetNode { dependencyKeys { path } dependedByKeys { path } } } }"""
+
+
+def test_a_new_raw_file_shows_in_the_ui_with_its_lineage_without_a_reload_by_hand(served):
+    """Finding 5: a new raw file (declared in raw/sources.yaml) showed in the UI only after the code location was
+    reloaded by hand: an auditor following the new figure back found an orphan asset."""
+    from tests.test_new_editions import add_edition
+
+    source = "outcomes/ons-els-homicide-offences-2025-02-11.csv"
+    manifest = (served.project.raw / "sources.yaml").read_bytes()
+    key = ["raw_ons__homicide_offences_lineage_test"]
+    added_at = time.monotonic()
+    add_edition(served.project, source, "outcomes/ons-els-homicide-offences-lineage-test.csv",
+                "ons__homicide_offences_lineage_test", (served.project.raw / source).read_bytes(),
+                edition_date="2026-06-01")  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                node = serve.graphql(served.stack, LINEAGE, {"path": key})["assetNodeOrError"]
+            except (urllib.error.URLError, serve.ServeError):
+                node = {}
+            if node.get("__typename") == "AssetNode":
+                break
+            assert time.monotonic() < deadline, f"the new raw file is not in the UI's asset graph: {node}"
+            time.sleep(2)
+        print(f"new raw file in the UI's asset graph {time.monotonic() - added_at:.0f} s after it was added")
+        assert node["dependencyKeys"] == [{"path": ["raw_manifest__sources"]}], node
+        downstream = {"/".join(k["path"]) for k in node["dependedByKeys"]}
+        assert downstream and all(name.startswith("core_") for name in downstream), node
+    finally:
+        (served.project.raw / "sources.yaml").write_bytes(manifest)
+        (served.project.raw / "outcomes/ons-els-homicide-offences-lineage-test.csv").unlink(missing_ok=True)
+    # Taken out again, it leaves the graph the same way.
+    deadline = time.monotonic() + 180
+    while serve.graphql(served.stack, LINEAGE, {"path": key})["assetNodeOrError"]["__typename"] == "AssetNode":
+        assert time.monotonic() < deadline, "the removed raw file is still in the UI's asset graph"
+        time.sleep(2)

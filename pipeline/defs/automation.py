@@ -4,9 +4,13 @@ A weekly schedule and a sensor that reacts to changes in raw/ are off until swit
 toggle) or with `dagster schedule start weekly_publish` / `dagster sensor start raw_files_changed` while the
 daemon runs. A deployment may change their pace: SV_PUBLISH_CRON (default Mondays 06:00 UK time) and
 SV_SENSOR_INTERVAL_SECONDS (default 60). The failure sensor is on wherever a daemon runs and posts a failed publish
-or fetch (acquisition.py) to SV_FAILURE_WEBHOOK_URL when that is set.
+or fetch (acquisition.py) to SV_FAILURE_WEBHOOK_URL when that is set, a run failed by run monitoring at its maximum
+run time (a stuck run) included; so is the freshness deadline's schedule, which posts a package not republished in
+time. (A process of the served stack that dies is posted by supervisord's event listener,
+pipeline/operations/alerts.py.)
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -16,6 +20,7 @@ import urllib.request
 import dagster as dg
 
 from pipeline.defs import acquisition
+from pipeline.defs.package import WEEKLY
 from pipeline.defs.resources import ProjectPaths
 
 publish_job = dg.define_asset_job(
@@ -69,23 +74,61 @@ def without_class(error) -> str:
     return (text if cls.endswith(error.cls_name or "\0") else error.message).strip()
 
 
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).isoformat(timespec="seconds")
+
+
 def failure_message(context: dg.RunFailureSensorContext) -> dict:
-    """What a team's chat or pager receives: which run, which step failed with what, and where to look."""
+    """What a team's chat or pager receives: which run, which step failed with what, and where to look. A run
+    failed at or after its maximum run time (dagster/max_runtime) is a stuck run: its worker died or hung, and run
+    monitoring ended it so that the queue moves on."""
     steps = [
         f"{event.step_key}: {without_class(event.step_failure_data.error)}"
         for event in context.get_step_failure_events()
         if event.step_failure_data.error is not None
     ]
     run = context.dagster_run
+    record = context.instance.get_run_record_by_id(run.run_id)
+    started = record.start_time if record else None
+    failed = record.end_time if record and record.end_time else datetime.datetime.now(datetime.UTC).timestamp()
+    limit = float(run.tags.get("dagster/max_runtime", "inf"))
+    stuck = started is not None and failed - started >= limit
+    if started is not None and stuck:
+        text = (
+            f"Run {run.run_id} of {run.job_name} was stuck: still not finished {failed - started:.0f} s after it "
+            f"started (its maximum run time is {limit:.0f} s), so run monitoring failed it; the published package "
+            "was not changed."
+        )
+    else:
+        text = f"Run {run.run_id} of {run.job_name} failed; the published package was not changed."
     return {
-        "text": f"Run {run.run_id} of {run.job_name} failed; the published package was not changed.",
+        "alert": "stuck_run" if stuck else "run_failed",
+        "text": text,
         "run_id": run.run_id,
         "job": run.job_name,
         "status": run.status.value,
         "failure": context.failure_event.message,
         "steps": steps,
         "tags": dict(run.tags),
+        "started_at": iso(started),
+        "at": iso(failed),
     }
+
+
+def post(body: dict, what: str) -> None:
+    """Posts `body` to the webhook; an error names `what` could not be posted (the tick shows it in the UI,
+    Automation; it is not retried)."""
+    url = os.environ[WEBHOOK_ENV]
+    request = urllib.request.Request(
+        url, data=json.dumps(body, sort_keys=True).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        raise RuntimeError(f"posting {what} to {WEBHOOK_ENV} failed: {error}") from error
 
 
 @dg.run_failure_sensor(
@@ -100,13 +143,39 @@ def failed_run_webhook(context: dg.RunFailureSensorContext):
     if not url:
         context.log.info(f"{WEBHOOK_ENV} is not set: no one to tell about run {context.dagster_run.run_id}")
         return
-    body = json.dumps(failure_message(context), sort_keys=True).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10):
-            pass
-    except (urllib.error.URLError, OSError) as error:
-        # The sensor's tick shows this error in the UI (Automation, failed_run_webhook); it is not retried.
-        raise RuntimeError(
-            f"posting run {context.dagster_run.run_id}'s failure to {WEBHOOK_ENV} failed: {error}"
-        ) from error
+    post(failure_message(context), f"run {context.dagster_run.run_id}'s failure")
+
+
+PACKAGE = dg.AssetKey("datapackage")
+
+
+@dg.schedule(
+    name="missed_freshness_deadline",
+    job=publish_job,
+    cron_schedule=WEEKLY.deadline_cron,
+    execution_timezone=WEEKLY.timezone,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description=f"Never starts a run: at the package's freshness deadline, posts to {WEBHOOK_ENV} when the package "
+    "was not published within the freshness policy's window before it (the UI shows the same policy failing).",
+)
+def missed_freshness_deadline(context: dg.ScheduleEvaluationContext):
+    deadline = context.scheduled_execution_time
+    window_start = deadline - WEEKLY.lower_bound_delta
+    latest = context.instance.get_latest_materialization_event(PACKAGE)
+    if latest is not None and latest.timestamp >= window_start.timestamp():
+        return dg.SkipReason(f"the package was published at {iso(latest.timestamp)}, in time")
+    last = iso(latest.timestamp) if latest is not None else None
+    message = {
+        "alert": "missed_freshness_deadline",
+        "text": f"The data package was not published between {window_start.isoformat(timespec='seconds')} and "
+        f"its deadline {deadline.isoformat(timespec='seconds')}; last published "
+        f"{last or 'never (in this instance)'}.",
+        "asset": PACKAGE.to_user_string(),
+        "deadline": deadline.isoformat(timespec="seconds"),
+        "window_start": window_start.isoformat(timespec="seconds"),
+        "last_published": last,
+        "at": iso(datetime.datetime.now(datetime.UTC).timestamp()),
+    }
+    if os.environ.get(WEBHOOK_ENV):
+        post(message, "the missed freshness deadline")
+    return dg.SkipReason(message["text"])

@@ -1,6 +1,7 @@
 """The published data package: outputs/ with datapackage.json, CSVs, Parquet, card, dictionary, changelog."""
 
 import json
+import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -88,9 +89,13 @@ def release_diff(
 
 
 # Weekly, like the schedule: a package not republished in the seven days before Monday 09:00 (three hours after
-# the scheduled run) shows as failing its freshness policy in the UI and in GraphQL.
+# the scheduled run) shows as failing its freshness policy in the UI and in GraphQL, and the missed deadline is
+# posted (automation.py). A deployment that moves SV_PUBLISH_CRON moves these too: SV_FRESHNESS_CRON (the deadline)
+# and SV_FRESHNESS_WINDOW_MINUTES (how long before it a publish counts).
 WEEKLY = dg.FreshnessPolicy.cron(
-    deadline_cron="0 9 * * 1", lower_bound_delta=timedelta(days=7), timezone="Europe/London"
+    deadline_cron=os.environ.get("SV_FRESHNESS_CRON", "0 9 * * 1"),
+    lower_bound_delta=timedelta(minutes=int(os.environ.get("SV_FRESHNESS_WINDOW_MINUTES", str(7 * 24 * 60)))),
+    timezone="Europe/London",
 )
 
 

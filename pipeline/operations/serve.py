@@ -30,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.operations import processes
+from pipeline.operations import alerts, processes
 from pipeline.operations.locations import PROJECT_DIR
 from pipeline.operations.processes import Identity
 
@@ -38,6 +38,9 @@ BIN = Path(sys.executable).parent
 INSTANCE_CONFIG = PROJECT_DIR / "deploy" / "dagster.postgres.yaml"
 LOCATION = "pipeline.definitions"
 PROGRAMS = ("code-server", "daemon", "webserver")
+# supervisord's event listener (pipeline/operations/alerts.py): posts a program that exited to the failure webhook,
+# and reloads the code location when raw/sources.yaml changes.
+LISTENER = "alerts"
 # PostgreSQL refuses to run as root; Debian's package creates this user.
 PG_SYSTEM_USER = "postgres"
 # The user the stack and its runs run as when started by root (useradd --system).
@@ -339,7 +342,28 @@ def supervisor_config(stack: Stack) -> str:
             "stdout_logfile_maxbytes=10MB",
             "stdout_logfile_backups=3",
         ]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + listener_config(stack)) + "\n"
+
+
+def listener_config(stack: Stack) -> list[str]:
+    """The event listener: supervisord's own mechanism for acting when a program exits (no polling of ours), and
+    its 5-second tick for noticing a changed manifest. Its stdout is supervisord's channel; it logs to stderr."""
+    return [
+        f"[eventlistener:{LISTENER}]",
+        f"command={BIN / 'python'} -m pipeline.operations.alerts {LOCATION}",
+        f"directory={PROJECT_DIR}",
+        "events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL,PROCESS_STATE_RUNNING,TICK_5",
+        "buffer_size=100",
+        "autostart=true",
+        "autorestart=true",
+        "priority=0",
+        "stopasgroup=true",
+        "killasgroup=true",
+        "stdout_logfile=NONE",  # the protocol's READY and RESULT lines, nothing to keep
+        f"stderr_logfile={stack.state / f'{LISTENER}.log'}",
+        "stderr_logfile_maxbytes=10MB",
+        "stderr_logfile_backups=3",
+    ]
 
 
 def supervisorctl(stack: Stack, *args: str) -> subprocess.CompletedProcess:
@@ -357,7 +381,7 @@ def supervised(stack: Stack) -> dict[str, dict]:
     states = {}
     for line in answer.stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 2 and parts[0] in PROGRAMS:
+        if len(parts) >= 2 and parts[0] in (*PROGRAMS, LISTENER):
             pid = int(parts[3].rstrip(",")) if len(parts) >= 4 and parts[2] == "pid" else None
             states[parts[0]] = {"state": parts[1], "pid": pid}
     return states
@@ -596,11 +620,16 @@ def status(stack: Stack) -> dict:
     report: dict = {"supervisord": supervisor.pid, "user": stack.record().get("user"), "programs": supervised(stack)}
     problems = [
         f"{name} is {report['programs'].get(name, {}).get('state', 'unknown to supervisord')} (see {stack.state / f'{name}.log'})"  # noqa: E501
-        for name in PROGRAMS
+        for name in (*PROGRAMS, LISTENER)
         if report["programs"].get(name, {}).get("state") != "RUNNING"
     ]
     if not code_server_up(stack):
         problems.append(f"the code server does not answer on 127.0.0.1:{stack.grpc_port}")
+    if alerts.code_server_lost_cleanup(stack.state / "code-server.log"):
+        problems.append(
+            "the code server lost its run-cleanup thread (the database was unreachable as a run ended): launches "
+            f"will time out until it is reloaded, which the {LISTENER} listener does within seconds"
+        )
     try:
         report |= health(stack)
     except (OSError, urllib.error.URLError, ServeError, ValueError, KeyError) as error:
