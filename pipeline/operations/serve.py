@@ -98,7 +98,7 @@ def unprivileged_bin(user: pwd.struct_passwd, notes: list[str]) -> Path:
         notes.append(f"built the service environment {folder} in {took:.0f} s (once per requirements.lock)")
     python = folder / "bin" / "python"
     if (reason := why_not_as(user, python)) is not None:
-        raise ServeError(f"refusing to run the stack as root: {reason}; every folder above {folder} must be "
+        raise ServeError(f"refusing to start: {reason}; every folder above {folder} must be "
                          "searchable by other users (chmod o+x), or set SV_SERVICE_ENV_DIR to one that is")  # fmt: skip
     if writable_by(user, folder) or writable_by(user, python):
         raise ServeError(f"refusing to start: {user.pw_name!r} could change its own environment {folder}; "
@@ -426,20 +426,33 @@ def prepare_for_user(stack: Stack, user: pwd.struct_passwd | None, env: dict[str
     must be able to write them already."""
     if user is None:
         return
-    outputs = Path(env["SV_OUTPUTS_DIR"])
-    if outputs == stack.data / "outputs" and not outputs.exists():
-        stack.data.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(PROJECT_DIR / "outputs", outputs)
     granted = service_writes(stack)
     for folder in granted:
         folder.mkdir(parents=True, exist_ok=True)
-    for path in [stack.state, *stack.state.rglob("*")]:
-        if path.is_symlink() or path == stack.postgres or stack.postgres in path.parents:
-            continue
-        mine = any(path == g or g in path.parents for g in granted)
-        os.chown(path, user.pw_uid if mine else 0, user.pw_gid if mine else 0)
-        if not mine:
-            path.chmod(path.stat().st_mode & ~0o022)
+    # Top down, so that a folder is root's before what is in it is looked at (the service user cannot swap an entry
+    # of a root's folder for a symbolic link meanwhile), and never into the service user's own folders: only they
+    # themselves are given to it, what is in them it wrote itself.
+    for walked, subfolders, files in os.walk(stack.state):
+        here = Path(walked)
+        if here == stack.state:
+            os.chown(here, 0, 0)
+            here.chmod(here.stat().st_mode & ~0o022)
+        for path in (here / name for name in subfolders + files):
+            if path in granted:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+            elif path.is_symlink():  # the stack makes none: one left by an older stack's user is not followed
+                path.unlink()
+            elif path != stack.postgres:
+                os.chown(path, 0, 0, follow_symlinks=False)
+                path.chmod(path.stat().st_mode & ~0o022)
+        subfolders[:] = [name for name in subfolders if here / name not in granted and here / name != stack.postgres]
+    outputs = Path(env["SV_OUTPUTS_DIR"])
+    if outputs == stack.data / "outputs" and not outputs.exists():
+        # Copied by the service user, whose runs replace it.
+        run(
+            ["runuser", "-u", user.pw_name, "--", "cp", "-R", str(PROJECT_DIR / "outputs"), str(outputs)],
+            f"copying outputs/ into {outputs} as {user.pw_name}",
+        )
     needed = {outputs.parent: "SV_OUTPUTS_DIR's parent", Path(env["SV_WAREHOUSE"]).parent: "SV_WAREHOUSE's folder"}
     for folder, what in needed.items():
         if not writable_by(user, folder):
@@ -559,10 +572,11 @@ def start(stack: Stack) -> list[str]:
     init_cluster(stack)
     start_postgres(stack)
     try:
+        env = program_env(stack, user, bin_dir)
+        # First: root then writes only into folders that are root's.
+        prepare_for_user(stack, user, env)
         write_instance(stack)
         stack.supervisor_config.write_text(supervisor_config(stack, user, bin_dir), encoding="utf-8")
-        env = program_env(stack, user, bin_dir)
-        prepare_for_user(stack, user, env)
         # The schema is created once, before three processes could race to create it.
         migrate = [str(bin_dir / "dagster"), "instance", "migrate"]
         run(migrate, "dagster instance migrate", env=env, cwd=stack.state, **as_user(user))
