@@ -83,7 +83,9 @@ audit: $(INSTANCE)
 
 # The production topology on loopback (pipeline/operations/serve.py): PostgreSQL from Debian's `postgresql` package, the
 # code location as a gRPC server, dagster-daemon (schedule, sensors, run queue) and the read-only webserver on UI_PORT,
-# kept running by supervisord (Debian's `supervisor`), as the user svdata when root starts it and svdata can.
+# kept running by supervisord (Debian's `supervisor`). Started by root, the Dagster processes and every run run as the
+# system user svdata, from an environment built once from Debian's python3 (needs `python3-venv`; ~2 minutes), or
+# `make serve` refuses: it never runs them as root.
 # State (cluster, run history, logs) in .state/serve/. `make serve-stop` stops exactly what it started; after a crash
 # `make serve` cleans up by itself; `make serve-status` exits 1 when anything is unhealthy (docs/DEPLOYMENT.md).
 serve: $(STAMP)

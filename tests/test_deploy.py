@@ -5,10 +5,12 @@ containers start (docs/DEPLOYMENT.md says which parts the served-stack tests cov
 
 import re
 
+import pytest
 import yaml
 
-from pipeline.defs.resources import PROJECT_DIR
+from pipeline.defs.resources import PROJECT_DIR, NoDurablePublish, refuse_scratch_publish_on_kubernetes
 from pipeline.operations import serve
+from tests.conftest import snapshot
 
 DEPLOY = PROJECT_DIR / "deploy"
 
@@ -153,3 +155,38 @@ def test_helm_keeps_run_logs_and_limits_every_pod():
 def memory(quantity: str) -> int:
     units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
     return int(quantity[:-2]) * units[quantity[-2:]]
+
+
+# What Dagster's K8sRunLauncher and Kubernetes put in a run pod's environment (dagster_k8s/launcher.py sets the first
+# in the run worker's container; the kubelet sets the second in every pod).
+RUN_POD_ENV = {"DAGSTER_RUN_JOB_NAME": "publish_package", "KUBERNETES_SERVICE_HOST": "10.0.0.1"}
+
+
+def test_a_run_in_a_kubernetes_run_pod_without_a_durable_publish_location_fails_before_building_anything(
+    project, monkeypatch
+):
+    """Finding 6: a run pod publishes to its scratch volume, so a run could succeed and publish nothing that lasts."""
+    monkeypatch.delenv("SV_PUBLISH_URL", raising=False)
+    for name, value in RUN_POD_ENV.items():
+        monkeypatch.setenv(name, value)
+    before = snapshot(project.outputs)
+    build = project.build()
+    assert not build.result.success
+    failures = [str(e.event_specific_data) for e in build.result.all_events if e.is_failure]
+    assert any("set SV_PUBLISH_URL" in failure for failure in failures), failures
+    # Refused when the run's resources start, before its first step: nothing materialised, no warehouse written.
+    assert not build.result.get_asset_materialization_events()
+    assert not [e for e in build.result.all_events if e.event_type_value == "STEP_START"]
+    assert not (project.root / "warehouse.duckdb").exists()
+    assert snapshot(project.outputs) == before
+
+
+def test_a_run_pod_with_a_publish_url_and_a_run_outside_a_pod_are_not_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("SV_PUBLISH_URL", raising=False)
+    refuse_scratch_publish_on_kubernetes("")  # not in a pod: outputs/ is the machine's
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", RUN_POD_ENV["KUBERNETES_SERVICE_HOST"])
+    refuse_scratch_publish_on_kubernetes("")  # in a pod, but not a run the launcher started (a code server's)
+    monkeypatch.setenv("DAGSTER_RUN_JOB_NAME", RUN_POD_ENV["DAGSTER_RUN_JOB_NAME"])
+    refuse_scratch_publish_on_kubernetes(f"file://{tmp_path}")
+    with pytest.raises(NoDurablePublish, match="SV_PUBLISH_URL"):
+        refuse_scratch_publish_on_kubernetes("")

@@ -46,15 +46,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class ServedProject(Project):
+    """The copy a served stack reads and publishes into, laid out as a deployment should be: raw/ and release/ stay
+    root's, and the service user owns only published/ (the package, its warehouse and the mirror)."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.published = root / "published"
+        self.published.mkdir()
+        (root / "outputs").rename(self.outputs)
+
+    @property
+    def outputs(self) -> Path:
+        return self.root / "published" / "outputs"
+
+
 class Served:
     def __init__(self, root: Path):
-        self.project = Project(root)
+        self.project = ServedProject(root)
         self.receiver = Receiver()
         state = Path(tempfile.mkdtemp(prefix="sv-serve-"))
         state.chmod(0o755)  # PostgreSQL's own user must reach its cluster inside
         self.stack = serve.Stack(state, pg_port=free_port(), grpc_port=free_port(), ui_port=free_port())
         self.audit_port = free_port()
-        self.mirror = root / "mirror"
+        self.mirror = self.project.published / "mirror"
         self.env = os.environ | {
             "SV_SERVE_DIR": str(state),
             "SV_PG_PORT": str(self.stack.pg_port),
@@ -62,7 +77,7 @@ class Served:
             "UI_PORT": str(self.stack.ui_port),
             "SV_RAW_DIR": str(self.project.raw),
             "SV_OUTPUTS_DIR": str(self.project.outputs),
-            "SV_WAREHOUSE": str(root / "warehouse.duckdb"),
+            "SV_WAREHOUSE": str(self.project.published / "warehouse.duckdb"),
             "SV_SENSOR_INTERVAL_SECONDS": "5",
             "SV_PUBLISH_CRON": "* * * * *",  # every minute, so that a test sees the daemon's tick
             "SV_FAILURE_WEBHOOK_URL": self.receiver.url,
@@ -120,15 +135,16 @@ def served(tmp_path_factory):
     if not Path("/usr/lib/postgresql").is_dir():
         reason = "PostgreSQL's server is not installed (apt-get install postgresql)"
         pytest.fail(reason) if os.environ.get("CI") else pytest.skip(reason)
-    # Run as root, the stack runs as the service user, which must reach and write the copy it publishes into
-    # (pytest's own temporary folders are private to root).
+    # Run as root, the stack runs as the service user, which must reach the copy and write where it publishes
+    # (pytest's own temporary folders are private to root); raw/ stays root's.
     root = Path(tempfile.mkdtemp(prefix="sv-served-"))
     root.chmod(0o755)
     served = Served(root)
     if (user := serve.service_user()) is not None:
-        for path in [root, *root.rglob("*")]:
+        for path in [served.project.published, *served.project.published.rglob("*")]:
             os.chown(path, user.pw_uid, user.pw_gid)
-    started = served.started = served.serve("start")
+    # The first start as root builds the service environment (~2 minutes, once per requirements.lock).
+    started = served.started = served.serve("start", timeout=900)
     assert started.returncode == 0, started.stdout + started.stderr
     auditor = subprocess.Popen(
         [sys.executable, "-m", "pipeline.operations.serve", "audit", "--port", str(served.audit_port)], cwd=PROJECT_DIR,
@@ -186,6 +202,30 @@ def test_a_recorded_pid_of_another_process_is_left_alone_and_status_and_stop_ans
         other.wait()
 
 
+def test_as_root_without_an_environment_the_service_user_can_run_serve_refuses_in_one_line(tmp_path):
+    """The stack used to fall back to running as root, with a warning, when the service user could not execute the
+    project's Python. Here Debian's Python is one without its venv module (python3-venv not installed)."""
+    if serve.service_user() is None:
+        pytest.skip("only root starts the stack as another user")
+    python = tmp_path / "python3"
+    python.write_text('#!/bin/sh\ncase "$*" in *ensurepip*) echo "No module named ensurepip" >&2; exit 1;; esac\n'
+                      'exec /usr/bin/python3 "$@"\n')  # fmt: skip
+    python.chmod(0o755)
+    state = tmp_path / "state"
+    env = os.environ | {
+        "SV_SERVE_DIR": str(state),
+        "SV_SERVICE_PYTHON": str(python),
+        "SV_SERVICE_ENV_DIR": str(tmp_path / "service-env"),
+        **{name: str(free_port()) for name in ("SV_PG_PORT", "SV_GRPC_PORT", "UI_PORT")},
+    }
+    command = [sys.executable, "-m", "pipeline.operations.serve", "start"]
+    done = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == "", done
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "refusing to start" in done.stderr and "apt-get install python3-venv" in done.stderr, done.stderr
+    assert not (state / "postgres").exists() and not processes.with_marker(serve.MARKER, str(state.resolve()))
+
+
 def test_the_stack_stores_in_postgres_and_its_daemons_are_healthy(served):
     status = served.serve("status")
     assert status.returncode == 0, status.stdout + status.stderr
@@ -203,15 +243,88 @@ def test_the_stack_stores_in_postgres_and_its_daemons_are_healthy(served):
     running = served.stack.running()
     assert set(running) == {"supervisord", *programs}
     assert all(processes.group_alive(pid) for pid in running.values())
-    # Run as root, the stack and its runs run as the service user, unless that user cannot run the environment
-    # (this machine's Python lives under /root, private): then `make serve` says so.
-    owners = {Path(f"/proc/{pid}").stat().st_uid for pid in running.values()}
+    # Run as root, the programs run as the service user (never as root: there is no such fallback any more).
     user = serve.service_user()
-    if user is not None and serve.why_not_as(user) is None:
-        assert (owners, report["user"]) == ({user.pw_uid}, serve.SERVICE_USER), owners
-    else:
-        assert owners == {os.geteuid()} and report["user"] == pwd.getpwuid(os.geteuid()).pw_name
-        assert user is None or "WARNING: the stack runs as root" in served.started.stdout
+    expected = user or pwd.getpwuid(os.geteuid())
+    owners = {name: Path(f"/proc/{running[name]}").stat().st_uid for name in serve.PROGRAMS}
+    assert owners == dict.fromkeys(serve.PROGRAMS, expected.pw_uid) and report["user"] == expected.pw_name, owners
+
+
+def user_ids(pid: int) -> set[int]:
+    """A process's real, effective, saved and file-system user ids."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("Uid:"))
+    return {int(uid) for uid in line.split()[1:]}
+
+
+def group_members(pgid: int) -> list[int]:
+    return [
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if (fields := processes.stat_fields(int(stat.parent.name))) is not None and int(fields[2]) == pgid
+    ]
+
+
+RUN_WORKER = """query Events($runId: ID!) { runOrError(runId: $runId) { ... on Run { eventConnection { events {
+  __typename ... on EngineEvent { message } } } } } }"""
+
+
+def test_the_programs_and_their_runs_run_as_the_service_user_which_cannot_write_raw_or_the_code(served):
+    """Every run used to execute as root: the service user could not execute Python installed under /root, and the
+    stack fell back to root with a warning. It now runs from its own environment, and refuses rather than fall back."""
+    user = serve.service_user()
+    if user is None:
+        pytest.skip("started by another user than root, the stack runs as that user")
+    assert "runs as root" not in served.started.stdout + served.started.stderr
+    running = served.stack.running()
+    # supervisord alone stays root's (its configuration, socket and logs are in a folder only root writes).
+    assert user_ids(running["supervisord"]) == {0}
+    for name in serve.PROGRAMS:  # each program and every process of its group, all four user ids
+        assert {u for pid in group_members(running[name]) for u in user_ids(pid)} == {user.pw_uid}, name
+    served.launch("unprivileged")
+    wait_until_started(served, "unprivileged")
+    [started] = [r for r in served.runs(test="unprivileged") if r["status"] == "STARTED"]
+    events = serve.graphql(served.stack, RUN_WORKER, {"runId": started["runId"]})
+    worker = next(
+        int(e["message"].split("pid: ")[1].rstrip(")."))
+        for e in events["runOrError"]["eventConnection"]["events"]
+        if (e.get("message") or "").startswith("Started process for run (pid: ")
+    )
+    if processes.Identity.of(worker) is not None:  # a fast run may be gone already; its files say the same below
+        assert user_ids(worker) == {user.pw_uid}
+    [run] = served.wait_for_runs(1, test="unprivileged")
+    assert run["status"] == "SUCCESS", run
+    # What the run wrote is the service user's: the package, the warehouse, the run's compute logs.
+    written = [
+        served.project.outputs,
+        served.project.outputs / "datapackage.json",
+        served.project.published / "warehouse.duckdb",
+    ]
+    logs = [p for p in (served.stack.home / "storage").rglob("*") if run["runId"] in str(p)]
+    assert logs, "no compute logs for the run"
+    assert {p: p.stat().st_uid for p in written + logs} == dict.fromkeys(written + logs, user.pw_uid)
+    # ...and it can change nothing else: raw/ (the copy the stack reads, and the project's), the code, the service
+    # environment, the state folder with the supervisor's configuration, release/.
+    service_env = Path(served.stack.supervisor_config.read_text().split("command=")[1].split()[0]).parents[1]
+    for path in (
+        served.project.raw, served.project.raw / "sources.yaml", PROJECT_DIR / "raw", PROJECT_DIR / "raw" / "sources.yaml",  # noqa: E501
+        PROJECT_DIR, PROJECT_DIR / "pipeline", PROJECT_DIR / "pipeline" / "definitions.py", served.project.release,
+        service_env, service_env / "bin" / "python", served.stack.state, served.stack.supervisor_config,
+        served.stack.home / "dagster.yaml", served.project.root,
+    ):  # fmt: skip
+        assert not serve.writable_by(user, path), f"{user.pw_name} can write {path}"
+    manifest = (served.project.raw / "sources.yaml").read_bytes()
+    as_service = ["runuser", "-u", user.pw_name, "--"]
+    tries = [
+        ["sh", "-c", f"echo >> {served.project.raw / 'sources.yaml'}"],
+        ["touch", str(served.project.raw / "new.csv")],
+        ["mv", str(served.project.raw), str(served.project.root / "raw-elsewhere")],
+        ["cat", str(served.stack.state / "pg_password")],
+    ]
+    for attempt in tries:
+        done = subprocess.run(as_service + attempt, capture_output=True, text=True)
+        assert done.returncode != 0, f"{user.pw_name} could: {' '.join(attempt)}"
+    assert (served.project.raw / "sources.yaml").read_bytes() == manifest
+    assert not (served.project.raw / "new.csv").exists() and served.project.raw.is_dir()
 
 
 LAUNCH = f"""mutation {{ launchRun(executionParams: {{selector: {{repositoryLocationName: "{serve.LOCATION}",

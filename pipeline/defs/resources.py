@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -44,6 +45,23 @@ def refuse_run_config_paths(context: dg.InitResourceContext) -> None:
                 f"run config may not set {', '.join(f'resources.{key}.config.{f}' for f in named)}: paths and URLs "
                 "come from the deployment (SV_RAW_DIR, SV_OUTPUTS_DIR, SV_RELEASE_DIR, SV_WAREHOUSE, SV_PUBLISH_URL)"
             )
+
+
+class NoDurablePublish(RuntimeError):
+    """A run on Kubernetes with nowhere durable to publish to."""
+
+
+def refuse_scratch_publish_on_kubernetes(publish_url: str) -> None:
+    """Fails the run, before anything is built, when it runs in a run pod of Dagster's K8sRunLauncher and
+    SV_PUBLISH_URL is not set: outputs/ there is the pod's scratch volume, deleted with the pod, so the run would
+    succeed and publish nothing that lasts. The launcher sets DAGSTER_RUN_JOB_NAME in the run worker's container
+    (dagster_k8s/launcher.py), and Kubernetes sets KUBERNETES_SERVICE_HOST in every pod's."""
+    in_run_pod = os.environ.get("KUBERNETES_SERVICE_HOST") and os.environ.get("DAGSTER_RUN_JOB_NAME")
+    if in_run_pod and not publish_url:
+        raise NoDurablePublish(
+            "this run is in a Kubernetes run pod, whose outputs/ is deleted with the pod: set SV_PUBLISH_URL (in the "
+            "sv-settings secret, e.g. s3://bucket/serious-violence) to publish somewhere durable; nothing was built"
+        )
 
 
 class ProjectPaths(dg.ConfigurableResource):
@@ -87,6 +105,7 @@ class PackageMirror(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         refuse_run_config_paths(context)
+        refuse_scratch_publish_on_kubernetes(self.url)
 
 
 class ReleaseSettings(dg.ConfigurableResource):

@@ -7,11 +7,12 @@
       dagster-daemon (scheduler, sensors, run queue: one run at a time; run monitoring)
       webserver   (UI_PORT, read-only: runs are launched by the schedule, the sensors and the CLI)
 
-Run as root, supervisord and everything under it run as the system user `svdata` (created if missing), which owns
-the state folder and may write only where runs publish. The supervisor is recorded in .state/serve/processes.json
-with its process id, start time and command line, and is signalled only while all three match; every process of
-the stack carries SV_SERVE_STACK=<state folder> in its environment, which is how what is left of a crashed stack
-is found. SV_SERVE_DIR moves the state folder; SV_PG_PORT, SV_GRPC_PORT and UI_PORT choose the ports.
+Run as root, the three Dagster processes and every run run as the system user `svdata` (created if missing), from
+an environment it can execute and not change (pipeline/operations/service_env.py), and may write only where a run
+must (`service_writes`); supervisord stays root's, as do its configuration and logs. The supervisor is recorded in
+.state/serve/processes.json with its process id, start time and command line, and is signalled only while all three
+match; every process of the stack carries SV_SERVE_STACK=<state folder> in its environment, which is how what is left
+of a crashed stack is found. SV_SERVE_DIR moves the state folder; SV_PG_PORT, SV_GRPC_PORT and UI_PORT choose the ports.
 
     python -m pipeline.operations.serve start | stop | status | env | audit
 """
@@ -30,7 +31,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.operations import alerts, processes
+from pipeline.operations import alerts, processes, service_env
 from pipeline.operations.locations import PROJECT_DIR
 from pipeline.operations.processes import Identity
 
@@ -71,14 +72,41 @@ def service_user() -> pwd.struct_passwd | None:
     return pwd.getpwnam(SERVICE_USER)
 
 
-def why_not_as(user: pwd.struct_passwd) -> str | None:
-    """Why `user` cannot run the project's Python environment (None if it can): an interpreter installed under a
+def why_not_as(user: pwd.struct_passwd, python: Path | str = sys.executable) -> str | None:
+    """Why `user` cannot run the project's code with `python` (None if it can): an interpreter installed under a
     private home, such as /root/.pyenv, is out of its reach."""
-    probe = ["runuser", "-u", user.pw_name, "--", sys.executable, "-c", "import dagster"]
+    probe = ["runuser", "-u", user.pw_name, "--", str(python), "-c", "import dagster, pipeline.operations.locations"]
     done = subprocess.run(probe, capture_output=True, text=True, cwd=PROJECT_DIR, timeout=120)
     if done.returncode == 0:
         return None
-    return f"{user.pw_name!r} cannot run {sys.executable} ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+    return f"{user.pw_name!r} cannot run {python} ({(done.stderr.strip().splitlines() or ['?'])[-1]})"
+
+
+def writable_by(user: pwd.struct_passwd, path: Path) -> bool:
+    return subprocess.run(["runuser", "-u", user.pw_name, "--", "test", "-w", str(path)]).returncode == 0
+
+
+def unprivileged_bin(user: pwd.struct_passwd, notes: list[str]) -> Path:
+    """Run as root, the stack runs as `user` from the service environment (pipeline/operations/service_env.py):
+    built once per requirements.lock from Debian's Python, executable by `user`, writable by root alone. When that
+    cannot be, `make serve` refuses rather than run the stack as root."""
+    try:
+        folder, took = service_env.ensure()
+    except service_env.Unavailable as error:
+        raise ServeError(
+            f"refusing to start: as root, the stack runs as {user.pw_name!r} from a Python environment of its own, "
+            f"and {error}"
+        ) from None
+    if took is not None:
+        notes.append(f"built the service environment {folder} in {took:.0f} s (once per requirements.lock)")
+    python = folder / "bin" / "python"
+    if (reason := why_not_as(user, python)) is not None:
+        raise ServeError(f"refusing to start: {reason}; every folder above {folder} must be "
+                         "searchable by other users (chmod o+x), or set SV_SERVICE_ENV_DIR to one that is")  # fmt: skip
+    if writable_by(user, folder) or writable_by(user, python):
+        raise ServeError(f"refusing to start: {user.pw_name!r} could change its own environment {folder}; "
+                         f"chown -R root: {folder} && chmod -R go-w {folder}")  # fmt: skip
+    return folder / "bin"
 
 
 @dataclass(frozen=True)
@@ -290,23 +318,25 @@ def write_instance(stack: Stack) -> None:
     )
 
 
-def dagster_processes(stack: Stack) -> dict[str, list[str]]:
+def dagster_processes(stack: Stack, bin_dir: Path = BIN) -> dict[str, list[str]]:
     """In start order. The code server comes first: the daemon and the webserver load the code from it."""
     workspace = ["-w", str(stack.workspace)]
     return {
-        "code-server": [str(BIN / "dagster"), "code-server", "start", "-m", LOCATION, "-h", "127.0.0.1"]
+        "code-server": [str(bin_dir / "dagster"), "code-server", "start", "-m", LOCATION, "-h", "127.0.0.1"]
         + ["-p", str(stack.grpc_port), "--location-name", LOCATION],
-        "daemon": [str(BIN / "dagster-daemon"), "run", *workspace],
+        "daemon": [str(bin_dir / "dagster-daemon"), "run", *workspace],
         # Read-only: the port cannot launch, cancel or delete runs or switch automation (launchRun and every other
         # mutation answer UnauthorizedError, GET or POST). Runs come from the schedule, the sensors and the CLI.
-        "webserver": [str(BIN / "dagster-webserver"), "--read-only", "-h", "127.0.0.1", "-p", str(stack.ui_port)]
+        "webserver": [str(bin_dir / "dagster-webserver"), "--read-only", "-h", "127.0.0.1", "-p", str(stack.ui_port)]
         + workspace,
     }
 
 
-def supervisor_config(stack: Stack) -> str:
+def supervisor_config(stack: Stack, user: pwd.struct_passwd | None = None, bin_dir: Path = BIN) -> str:
     """supervisord's configuration: each Dagster process restarted whenever it exits, its process group (a run is
-    a child of the code server) stopped with it, its log rotated at 10 MB."""
+    a child of the code server) stopped with it, its log rotated at 10 MB. Started by root, supervisord stays root
+    (its configuration, socket and logs are root's, in a folder the service user cannot write) and starts each
+    program as `user`."""
     lines = [
         "; Written by pipeline/operations/serve.py at each start.",
         "[supervisord]",
@@ -323,10 +353,11 @@ def supervisor_config(stack: Stack) -> str:
         "[supervisorctl]",
         f"serverurl=unix://{stack.state / 'supervisor.sock'}",
     ]
-    for priority, (name, command) in enumerate(dagster_processes(stack).items()):
+    for priority, (name, command) in enumerate(dagster_processes(stack, bin_dir).items()):
         lines += [
             f"[program:{name}]",
             "command=" + " ".join(command),
+            *([f"user={user.pw_name}"] if user is not None else []),
             f"directory={PROJECT_DIR}",
             # The code server first; `start` starts the other two once it answers.
             f"autostart={'true' if name == 'code-server' else 'false'}",
@@ -342,15 +373,17 @@ def supervisor_config(stack: Stack) -> str:
             "stdout_logfile_maxbytes=10MB",
             "stdout_logfile_backups=3",
         ]
-    return "\n".join(lines + listener_config(stack)) + "\n"
+    return "\n".join(lines + listener_config(stack, user, bin_dir)) + "\n"
 
 
-def listener_config(stack: Stack) -> list[str]:
+def listener_config(stack: Stack, user: pwd.struct_passwd | None = None, bin_dir: Path = BIN) -> list[str]:
     """The event listener: supervisord's own mechanism for acting when a program exits (no polling of ours), and
-    its 5-second tick for noticing a changed manifest. Its stdout is supervisord's channel; it logs to stderr."""
+    its 5-second tick for noticing a changed manifest. Its stdout is supervisord's channel; it logs to stderr. It
+    runs as the programs do: as `user`, from the same environment."""
     return [
         f"[eventlistener:{LISTENER}]",
-        f"command={BIN / 'python'} -m pipeline.operations.alerts {LOCATION}",
+        f"command={bin_dir / 'python'} -m pipeline.operations.alerts {LOCATION}",
+        *([f"user={user.pw_name}"] if user is not None else []),
         f"directory={PROJECT_DIR}",
         "events=PROCESS_STATE_EXITED,PROCESS_STATE_FATAL,PROCESS_STATE_RUNNING,TICK_5",
         "buffer_size=100",
@@ -387,10 +420,11 @@ def supervised(stack: Stack) -> dict[str, dict]:
     return states
 
 
-def program_env(stack: Stack, user: pwd.struct_passwd | None) -> dict[str, str]:
-    env = os.environ | stack.env() | {MARKER: str(stack.state)}
+def program_env(stack: Stack, user: pwd.struct_passwd | None, bin_dir: Path = BIN) -> dict[str, str]:
+    env = os.environ | stack.env() | {MARKER: str(stack.state), "VIRTUAL_ENV": str(bin_dir.parent)}
     if user is not None:
-        env |= {"HOME": str(stack.home), "USER": user.pw_name, "LOGNAME": user.pw_name}
+        # HOME (caches: matplotlib's, fontconfig's) where the service user may write.
+        env |= {"HOME": str(stack.data), "USER": user.pw_name, "LOGNAME": user.pw_name}
         # The service user cannot write the work tree: unless told otherwise, runs publish into the state folder.
         env.setdefault("SV_OUTPUTS_DIR", str(stack.data / "outputs"))
         env.setdefault("SV_WAREHOUSE", str(stack.data / "warehouse.duckdb"))
@@ -404,25 +438,50 @@ def as_user(user: pwd.struct_passwd | None) -> dict:
     return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
 
 
+def service_writes(stack: Stack) -> tuple[Path, ...]:
+    """The folders the service user owns: the package it publishes and the warehouse (data/, also its HOME), and
+    Dagster's local storage (compute logs). Nothing else: the state folder with its configuration, logs and
+    password file stays root's, raw/, the code and the service environment are read only."""
+    return (stack.data, stack.home / "storage")
+
+
 def prepare_for_user(stack: Stack, user: pwd.struct_passwd | None, env: dict[str, str]) -> None:
-    """The state folder (but the cluster and the password file) belongs to the service user; the first start seeds
-    its package from the work tree's outputs/ so that versions follow on. Folders named by SV_OUTPUTS_DIR or
-    SV_WAREHOUSE are not changed: the user must be able to write them already."""
+    """The service user gets exactly `service_writes` (the first start seeds data/outputs from the work tree's
+    outputs/ so that versions follow on); the rest of the state folder, but the cluster, is root's (an older stack
+    gave it all to the service user). Folders named by SV_OUTPUTS_DIR or SV_WAREHOUSE are not changed: the user
+    must be able to write them already."""
     if user is None:
         return
+    granted = service_writes(stack)
+    for folder in granted:
+        folder.mkdir(parents=True, exist_ok=True)
+    # Top down, so that a folder is root's before what is in it is looked at (the service user cannot swap an entry
+    # of a root's folder for a symbolic link meanwhile), and never into the service user's own folders: only they
+    # themselves are given to it, what is in them it wrote itself.
+    for walked, subfolders, files in os.walk(stack.state):
+        here = Path(walked)
+        if here == stack.state:
+            os.chown(here, 0, 0)
+            here.chmod(here.stat().st_mode & ~0o022)
+        for path in (here / name for name in subfolders + files):
+            if path in granted:
+                os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+            elif path.is_symlink():  # the stack makes none: one left by an older stack's user is not followed
+                path.unlink()
+            elif path != stack.postgres:
+                os.chown(path, 0, 0, follow_symlinks=False)
+                path.chmod(path.stat().st_mode & ~0o022)
+        subfolders[:] = [name for name in subfolders if here / name not in granted and here / name != stack.postgres]
     outputs = Path(env["SV_OUTPUTS_DIR"])
     if outputs == stack.data / "outputs" and not outputs.exists():
-        stack.data.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(PROJECT_DIR / "outputs", outputs)
-    stack.data.mkdir(parents=True, exist_ok=True)
-    keep = {stack.postgres, stack.state / "pg_password"}
-    for path in [stack.state, *stack.state.rglob("*")]:
-        if not any(path == k or k in path.parents for k in keep) and not path.is_symlink():
-            os.chown(path, user.pw_uid, user.pw_gid)
+        # Copied by the service user, whose runs replace it.
+        run(
+            ["runuser", "-u", user.pw_name, "--", "cp", "-R", str(PROJECT_DIR / "outputs"), str(outputs)],
+            f"copying outputs/ into {outputs} as {user.pw_name}",
+        )
     needed = {outputs.parent: "SV_OUTPUTS_DIR's parent", Path(env["SV_WAREHOUSE"]).parent: "SV_WAREHOUSE's folder"}
     for folder, what in needed.items():
-        probe = subprocess.run(["runuser", "-u", user.pw_name, "--", "test", "-w", str(folder)], capture_output=True)
-        if probe.returncode != 0:
+        if not writable_by(user, folder):
             raise ServeError(
                 f"the stack runs as {user.pw_name!r}, which cannot write {folder} ({what}): "
                 f"chown -R {user.pw_name}: {folder}, or leave it unset to publish into {stack.data}"
@@ -532,26 +591,25 @@ def start(stack: Stack) -> list[str]:
     if not shutil.which(SUPERVISORD):
         raise ServeError("supervisord is not installed: apt-get install supervisor")
     notes = clear_stale(stack)
+    # Before anything starts: as root, the stack runs unprivileged or not at all.
+    user = service_user()
+    bin_dir = unprivileged_bin(user, notes) if user is not None else BIN
     stack.state.mkdir(parents=True, exist_ok=True)
     init_cluster(stack)
     start_postgres(stack)
     try:
-        user = service_user()
-        if user is not None and (reason := why_not_as(user)) is not None:
-            notes.append(f"WARNING: the stack runs as root, not as {SERVICE_USER!r}: {reason}; install the environment "
-                         f"where {SERVICE_USER!r} can read it to run unprivileged")  # fmt: skip
-            user = None
-        write_instance(stack)
-        stack.supervisor_config.write_text(supervisor_config(stack), encoding="utf-8")
-        env = program_env(stack, user)
+        env = program_env(stack, user, bin_dir)
+        # First: root then writes only into folders that are root's.
         prepare_for_user(stack, user, env)
+        write_instance(stack)
+        stack.supervisor_config.write_text(supervisor_config(stack, user, bin_dir), encoding="utf-8")
         # The schema is created once, before three processes could race to create it.
-        migrate = [str(BIN / "dagster"), "instance", "migrate"]
+        migrate = [str(bin_dir / "dagster"), "instance", "migrate"]
         run(migrate, "dagster instance migrate", env=env, cwd=stack.state, **as_user(user))
         log = (stack.state / "supervisord.out").open("ab")
         process = subprocess.Popen(
             [SUPERVISORD, "-c", str(stack.supervisor_config)], cwd=stack.state, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **as_user(user),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         log.close()
         identity = Identity.of_started(process.pid, SUPERVISORD)
@@ -668,7 +726,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "start":
             for note in start(stack):
-                print(note if note.startswith("WARNING") else f"recovered: {note}")
+                print(note if note.startswith("built") else f"recovered: {note}")
             print(f"serving: UI {stack.ui_url} (read-only), code server 127.0.0.1:{stack.grpc_port}, "
                   f"PostgreSQL 127.0.0.1:{stack.pg_port}; state in {stack.state}")  # fmt: skip
         elif args.action == "stop":
