@@ -20,6 +20,7 @@ BIN = Path(sys.executable).parent
 PANDAS_TYPES = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("descriptor", ["datapackage.json", "parquet/datapackage.json"])
 def test_frictionless_cli_validates_the_package(fresh_build, descriptor):
     """Both descriptors, the CSVs' and the Parquet files', pass the validator anyone would run on them."""
@@ -66,6 +67,7 @@ def test_pandas_reads_every_csv_with_declared_types(fresh_build, name):
             assert frame[column.name].notna().all(), column.name
 
 
+@pytest.mark.slow
 def test_datapackage_to_datasette_imports_into_sqlite(fresh_build, tmp_path):
     database, metadata = tmp_path / "sv.db", tmp_path / "metadata.json"
     run = subprocess.run(

@@ -66,7 +66,11 @@ def package_is_whole(outputs: Path) -> bool:
     return frictionless.validate(str(outputs / "datapackage.json")).valid
 
 
-@pytest.mark.parametrize("moment", ["writing", "before_swap", "between_renames", "after_swap"])
+# Killed after the package is validated (the three later moments), a publish is an end-to-end run: test-slow.
+@pytest.mark.parametrize(
+    "moment",
+    ["writing", *(pytest.param(m, marks=pytest.mark.slow) for m in ("before_swap", "between_renames", "after_swap"))],
+)
 def test_a_publish_killed_at_any_moment_loses_nothing_and_the_next_run_recovers(project, moment):
     """The publish step in a small process (tests/publish_paused.py), killed at each moment of publishing:
     outputs/ is the previous package or the new one, whole, or (between the two renames) the previous one is

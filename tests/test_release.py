@@ -120,6 +120,7 @@ def test_rows_with_quotes_and_line_breaks_in_cells_are_counted_as_csv_reader_cou
     assert versions.count_rows(data) == sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1
 
 
+@pytest.mark.slow
 def test_make_release_twice_gives_the_same_archive_whose_sums_verify_raw_files_resolve_and_workbook_is_typed(
     release_archive, tmp_path
 ):

@@ -351,6 +351,7 @@ def test_colours_meet_wcag_aa(site):
         assert contrast(graphic, "#ffffff") >= 3, graphic
 
 
+@pytest.mark.slow
 def test_the_release_archive_holds_the_site(site, release_archive):
     import zipfile
 

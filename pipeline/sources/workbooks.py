@@ -196,9 +196,10 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
 
 def read_workbook(path: Path, options: dict) -> pd.DataFrame:
     """Every table the manifest names in a workbook, as long cells. The workbook is opened once (opening it
-    is most of the cost of reading it)."""
+    is most of the cost of reading it; without its links to other workbooks, which ONS's carry by the thousand and
+    we never follow, it costs half as much)."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
     try:
@@ -239,7 +240,7 @@ def read_footnotes(path: Path, options: dict) -> pd.DataFrame:
     exactly as the cell holds it. A workbook's 'Notes' sheet lists only its tables and contacts (checked for
     every edition in raw/), so the footnotes are where ONS says where a force's series breaks or under-counts."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
     try:
@@ -334,7 +335,7 @@ def read_mye_workbook(path: Path) -> pd.DataFrame:
     """Sheets MYE4 and MYE1 of an ONS mid-year estimates workbook as long cells (MYE_COLUMNS), every value as text.
     Indexed so that index + 2 is the sheet's row, as for the police force area workbooks."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
     try:
