@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
-import time
-from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,11 @@ from dagster_duckdb import DuckDBResource
 from pydantic import PrivateAttr
 
 from pipeline.operations import locations
-from pipeline.operations.locations import PROJECT_DIR, default_warehouse  # noqa: F401 (imported from here too)
+from pipeline.operations.locations import (  # noqa: F401 (imported from here too)
+    PROJECT_DIR,
+    default_warehouse,
+    exclusive_lock,
+)
 from pipeline.sources.manifest import MANIFEST_NAME, Manifest, load_manifest
 
 # The last manifest read and the file's (folder, mtime, size) when it was read.
@@ -115,30 +116,6 @@ class ReleaseSettings(dg.ConfigurableResource):
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.date) if self.date else dt.datetime.now(dt.UTC).date()
-
-
-@contextmanager
-def exclusive_lock(path: Path, timeout_seconds: float, on_wait=None) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (created if needed); wait for another holder up to the timeout."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        deadline = time.monotonic() + timeout_seconds
-        waited = False
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{path}: still locked by another run after {timeout_seconds:.0f} s") from None
-                if not waited and on_wait:
-                    on_wait()
-                waited = True
-                time.sleep(0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Warehouse(DuckDBResource):

@@ -2,7 +2,11 @@
 answers in a fraction of a second). SV_RAW_DIR, SV_OUTPUTS_DIR and SV_WAREHOUSE let a test or a deployment
 point a build at other folders; SV_PUBLISH_URL names where the package is mirrored after each publish."""
 
+import fcntl
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -39,3 +43,27 @@ def release_dir() -> Path:
     """Committed release expectations: expected_rows.csv and acknowledged.yaml (pipeline/release/gate.py), and the
     maintainer's release notes, notes.yaml (pipeline/release/versions.py)."""
     return Path(os.environ.get("SV_RELEASE_DIR", PROJECT_DIR / "release"))
+
+
+@contextmanager
+def exclusive_lock(path: Path, timeout_seconds: float, on_wait=None) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (created if needed); wait for another holder up to the timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        deadline = time.monotonic() + timeout_seconds
+        waited = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{path}: still locked by another run after {timeout_seconds:.0f} s") from None
+                if not waited and on_wait:
+                    on_wait()
+                waited = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -10,7 +10,6 @@ is reused until either changes, and the one it replaces is removed. SV_SERVICE_E
 SV_SERVICE_PYTHON names another interpreter.
 """
 
-import fcntl
 import hashlib
 import os
 import shutil
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from pipeline.operations.locations import PROJECT_DIR
+from pipeline.operations.locations import PROJECT_DIR, exclusive_lock
 
 LOCK_FILE = PROJECT_DIR / "requirements.lock"
 PIP = "pip==25.3"  # the version the Makefile installs into .venv
@@ -73,8 +72,8 @@ def ensure() -> tuple[Path, float | None]:
     previous_umask = os.umask(0o022)
     try:
         base.mkdir(mode=0o755, parents=True, exist_ok=True)
-        with (base / ".lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another `make serve` building the same environment: wait for it
+        # Another `make serve` building the same environment: wait for it (a build takes about two minutes).
+        with exclusive_lock(base / ".lock", timeout_seconds=1800):
             if (target / COMPLETE).is_file():
                 return target, None
             began = time.monotonic()
