@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/dagster_home
 UI_PORT ?= 3000
 AUDIT_PORT ?= 3001
 
-.PHONY: data fetch accept test test-slow release site ui audit serve serve-stop serve-status duckdb bench lint format clean-state
+.PHONY: data fetch accept test test-slow test-slow-beside-a-build release site ui audit serve serve-stop serve-status duckdb bench lint format clean-state
 
 $(STAMP): requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,7 @@ accept: $(INSTANCE)
 # Two workers: the builds in the tests are CPU-bound and this machine has two cores. `make test` runs every test
 # but the few end-to-end ones that cannot be fast (marked slow: the CLIs, frictionless' among them, the browser,
 # two runs at once, whole builds per failure layer, a publish killed after validating, the release archive built
-# twice, the served stack on PostgreSQL, R's readr and datasette, the release gate); `make test-slow` runs those.
+# twice, a raw figure carried through to a new version, the served stack on PostgreSQL, R's readr and datasette, the release gate); `make test-slow` runs those.
 # CI runs both. Target: `make test` under 120 s on a 2-core machine after `make data`.
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -m "not slow"
@@ -104,6 +104,12 @@ ROWS ?= 1000000
 LARGE ?= 10000000
 bench: $(STAMP)
 	$(BIN)/python bench/benchmark.py --rows $(ROWS) --large $(LARGE)
+
+# `make test-slow` RUNS times in a row while `FORCE=1 make data` runs again and again beside it, in clones of HEAD
+# (about 30 minutes a run here): the served stack's tests must hold on a busy machine.
+RUNS ?= 3
+test-slow-beside-a-build: $(STAMP)
+	bench/slow_beside_a_build.sh $(RUNS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline schemas tests
