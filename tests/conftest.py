@@ -1,6 +1,7 @@
 """Builds run against copies of raw/ and outputs/ in a temporary folder, never the real ones. The test session
 opens no connection to another machine (tests/network_guard/sitecustomize.py, installed here for this process)."""
 
+import gc
 import hashlib
 import importlib.util
 import io
@@ -33,6 +34,18 @@ def _guard_network() -> None:
 
 
 _guard_network()
+
+
+def _collect_garbage_less_often() -> None:
+    """The objects imported so far (Dagster, pandas, the pipeline) are never garbage: frozen, the collector stops
+    walking them; and a test process makes hundreds of thousands of short-lived objects per build, so the youngest
+    generation is collected every 100,000 allocations, not 700. `make test` spends a fifth less CPU (user 205 ->
+    167 s here); memory is not the limit of a test run."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+
+
+_collect_garbage_less_often()
 
 
 def _read_each_workbook_once() -> None:
