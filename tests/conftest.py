@@ -208,7 +208,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The session's fresh build (about 24 s on one core) is started by the first test, and every other test that
+    """The session's fresh build (about 16 s on one core) is started by the first test, and every other test that
     reads it runs after the tests that do not: pytest-xdist hands the first worker the first test and the other
     worker the next chunk, so one worker builds while the other runs the independent tests, instead of both
     waiting for the build at the start. The order within each part is pytest's."""
