@@ -10,6 +10,8 @@ set -uo pipefail
 runs=${1:-3}
 project=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d -t slow-beside-a-build.XXXXXX)
+# mktemp's folder is private to root; the served stack's tests run it as svdata, which must reach the clone's files.
+chmod 755 "$work"
 for clone in tests beside; do
   git clone --quiet "$project" "$work/$clone"
   ln -s "$project/.venv" "$work/$clone/.venv"
