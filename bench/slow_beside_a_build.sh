@@ -38,7 +38,7 @@ for run in $(seq 1 "$runs"); do
   (cd "$work/tests" && make test-slow >"$work/test-slow-$run.log" 2>&1)
   code=$?
   echo "make test-slow #$run: exit $code in $(($(date +%s) - began)) s, load $(cut -d' ' -f1-3 /proc/loadavg):" \
-    "$(tail -n 1 "$work/test-slow-$run.log")"
+    "$(grep -E '^=+ .*(passed|failed|error)' "$work/test-slow-$run.log" | tail -n 1)"
   [ "$code" -eq 0 ] || failed=1
 done
 touch "$work/stop"
