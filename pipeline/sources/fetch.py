@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlsplit
 
-import openpyxl
 import requests
 
 from pipeline.sources import workbooks
@@ -454,7 +453,7 @@ def layout_for(spec: FetchSpec, like: RawFile, path: Path, version: Version) -> 
     if like.table_layout != "ons_pfa_workbook":
         return {}
     options = json.loads(json.dumps(like.table_options))
-    book = openpyxl.load_workbook(path, read_only=True, keep_links=False)
+    book = workbooks.open_workbook(path, data_only=False)
     try:
         by_stripped = {name.strip(): name for name in book.sheetnames}
     finally:
@@ -475,7 +474,7 @@ def check_content(client: Client, spec: FetchSpec, manifest: Manifest, path: Pat
     url = version.download
     if spec.format == "xlsx":
         try:
-            book = openpyxl.load_workbook(path, read_only=True, keep_links=False)
+            book = workbooks.open_workbook(path, data_only=False)
         except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
             raise client.fail(url, f"not a readable .xlsx workbook: {exc}") from None
         sheets = book.sheetnames

@@ -194,14 +194,24 @@ def read_sheet(path: Path, rows: list[tuple], sheet: dict, period: str | None) -
     return pd.DataFrame(records, columns=list(COLUMNS), index=[n - 2 for n in rows_read], dtype=object)
 
 
-def read_workbook(path: Path, options: dict) -> pd.DataFrame:
-    """Every table the manifest names in a workbook, as long cells. The workbook is opened once (opening it
-    is most of the cost of reading it; without its links to other workbooks, which ONS's carry by the thousand and
-    we never follow, it costs half as much)."""
+def open_workbook(path: Path, *, data_only: bool = True) -> openpyxl.Workbook:
+    """A workbook opened to be read: streamed, and without its links to other workbooks, which ONS's carry by the
+    thousand and we never follow (opening costs half as much without them)."""
+    return openpyxl.load_workbook(path, read_only=True, data_only=data_only, keep_links=False)
+
+
+def open_raw_workbook(path: Path) -> openpyxl.Workbook:
+    """open_workbook for a raw file: a file that is not a workbook is named as such."""
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        return open_workbook(path)
     except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
         raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+
+
+def read_workbook(path: Path, options: dict) -> pd.DataFrame:
+    """Every table the manifest names in a workbook, as long cells. The workbook is opened once (opening it
+    is most of the cost of reading it)."""
+    book = open_raw_workbook(path)
     try:
         tables = [(sheet, sheet_rows(path, book, sheet)) for sheet in options["sheets"]]
     finally:
@@ -239,10 +249,7 @@ def read_footnotes(path: Path, options: dict) -> pd.DataFrame:
     """The numbered footnotes under every table the manifest names in a workbook (FOOTNOTE_COLUMNS), the text
     exactly as the cell holds it. A workbook's 'Notes' sheet lists only its tables and contacts (checked for
     every edition in raw/), so the footnotes are where ONS says where a force's series breaks or under-counts."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    book = open_raw_workbook(path)
     try:
         records = [r for sheet in options["sheets"] for r in footnotes(sheet_rows(path, book, sheet), sheet)]
     finally:
@@ -334,10 +341,7 @@ def _mye_by_column(path: Path, rows: list[tuple]) -> list[tuple[int, tuple]]:
 def read_mye_workbook(path: Path) -> pd.DataFrame:
     """Sheets MYE4 and MYE1 of an ONS mid-year estimates workbook as long cells (MYE_COLUMNS), every value as text.
     Indexed so that index + 2 is the sheet's row, as for the police force area workbooks."""
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True, keep_links=False)
-    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-        raise RawFileError(f"{path}: not a readable .xlsx workbook: {exc}") from exc
+    book = open_raw_workbook(path)
     try:
         by_row = sheet_rows(path, book, {"name": "MYE4"})
         by_column = sheet_rows(path, book, {"name": "MYE1"})
